@@ -1,0 +1,24 @@
+/* Experiment configuration: a Lua 5.4 file resolved against the schema in lua/swap/config.lua (defaults,
+ * types, ranges — shared with the Slurm generator), plus "--set key=value" overrides. Any problem is a
+ * one-line error (file:line for Lua errors, the key and what was expected otherwise) and nothing runs. */
+#ifndef SWAP_CONFIG_H
+#define SWAP_CONFIG_H
+#include <stddef.h>
+
+typedef struct Config Config;
+
+Config *config_load(const char *path, int n_overrides, const char *const *overrides);
+void config_free(Config *c);
+/* Typed access by dotted key ("phase1.batch"); a missing key or wrong type is an internal error. */
+long cfg_int(const Config *c, const char *key);
+double cfg_num(const Config *c, const char *key);
+const char *cfg_str(const Config *c, const char *key); /* "" when the key is unset (nil) */
+int cfg_bool(const Config *c, const char *key);
+int cfg_has(const Config *c, const char *key);          /* set and not nil */
+size_t cfg_len(const Config *c, const char *key);       /* length of a list value */
+double cfg_num_at(const Config *c, const char *key, size_t i); /* i-th element (0-based) of a numeric list */
+const char *config_source(const Config *c);   /* the experiment file's text */
+const char *config_resolved(const Config *c); /* resolved values, one "key = value" per line, sorted */
+const char *config_path(const Config *c);
+
+#endif

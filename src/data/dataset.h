@@ -1,0 +1,47 @@
+/* Datasets in memory as raw uint8 images [n][c][h][w] + int labels, normalized and augmented on the fly
+ * while a batch is packed into the model's CNHW input. Order, augmentation and sharding are pure functions
+ * of (seed, epoch, worker, position), so a run is reproducible whatever the rank count, and a data cursor
+ * is just (epoch, step). */
+#ifndef SWAP_DATASET_H
+#define SWAP_DATASET_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/rng.h"
+
+typedef struct {
+    char name[32];          /* "fashion-mnist", "mnist", "cifar10", "cifar100" */
+    char path[1024];        /* where it was read from (for messages and provenance) */
+    int n, c, h, w, classes;
+    uint8_t *images;        /* [n][c][h][w] */
+    int *labels;            /* [n]; CIFAR-100: fine labels */
+    int *coarse;            /* CIFAR-100 coarse labels, else NULL */
+    float mean[3], std[3];  /* per-channel normalization of pixel/255 */
+} Dataset;
+
+typedef struct {
+    int crop_pad;  /* random crop with this zero padding (0: off) */
+    int flip;      /* random horizontal flip */
+    int cutout;    /* square cutout side (0: off) */
+} Augment;
+
+extern const char *const dataset_names[]; /* NULL-terminated */
+/* Default directory for a dataset ("/usr/share/datasets/fashion-mnist" for Fashion-MNIST; NULL for CIFAR). */
+const char *dataset_default_dir(const char *name);
+/* Load the train or test split; any problem is a one-line error naming the file. dir NULL = default. */
+Dataset *dataset_load(const char *name, const char *dir, int train);
+/* Keep the first n samples (n <= d->n); for small tests and quick demos. */
+void dataset_truncate(Dataset *d, int n);
+void dataset_free(Dataset *d);
+
+/* Epoch permutation of 0..n-1 from (seed, epoch, worker). */
+void dataset_epoch_order(uint32_t *perm, size_t n, uint64_t seed, int epoch, int worker);
+/* Pack samples idx[0..nb) into x, CNHW [c][nb][h][w], normalized; labels[nb]. Augmentation of each sample is
+ * keyed by (seed, epoch, worker, position pos0+j) so it does not depend on how a global batch is sharded;
+ * aug NULL = none. */
+void dataset_fill_batch(float *x, int *labels, const Dataset *d, const uint32_t *idx, int nb, const Augment *aug,
+                        uint64_t seed, int epoch, int worker, size_t pos0);
+/* Shard [lo, hi) of a global batch of size g for rank r of R; g % R must be 0 (checked by callers). */
+void dataset_shard(int g, int r, int R, int *lo, int *hi);
+
+#endif

@@ -1,0 +1,131 @@
+/* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
+ * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
+#include <cblas.h>
+#include <string.h>
+
+#include "layers.h"
+
+void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int h, int w) {
+    d->ci = ci; d->co = co; d->k = k; d->stride = stride; d->pad = pad; d->h = h; d->w = w;
+    d->ho = (h + 2 * pad - k) / stride + 1;
+    d->wo = (w + 2 * pad - k) / stride + 1;
+}
+
+int conv_chunk(const ConvDims *d, int n, size_t col_cap) {
+    size_t per_image = (size_t)d->ci * d->k * d->k * d->ho * d->wo;
+    size_t c = col_cap / per_image;
+    if (c < 1) c = 1;
+    return c > (size_t)n ? n : (int)c;
+}
+
+/* col [ci*k*k][nb*ho*wo] from images n0..n0+nb of in [ci][n][h][w] */
+static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0, int nb) {
+    const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
+    const size_t cols = (size_t)nb * ho * wo;
+    const int rows = d->ci * k * k;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
+        float *dst = col + (size_t)r * cols;
+        for (int b = 0; b < nb; b++) {
+            const float *src = in + ((size_t)c * n + n0 + b) * h * w;
+            for (int oy = 0; oy < ho; oy++) {
+                const int iy = oy * s - p + ky;
+                float *drow = dst + ((size_t)b * ho + oy) * wo;
+                if (iy < 0 || iy >= h) {
+                    memset(drow, 0, (size_t)wo * sizeof(float));
+                    continue;
+                }
+                const float *srow = src + (size_t)iy * w;
+                if (s == 1) {
+                    /* the valid ox range is contiguous: copy it in one go */
+                    int lo = p - kx > 0 ? p - kx : 0;
+                    int hi = w + p - kx < wo ? w + p - kx : wo;
+                    for (int ox = 0; ox < lo; ox++) drow[ox] = 0.0f;
+                    if (hi > lo) memcpy(drow + lo, srow + lo - p + kx, (size_t)(hi - lo) * sizeof(float));
+                    for (int ox = hi > lo ? hi : lo; ox < wo; ox++) drow[ox] = 0.0f;
+                } else {
+                    for (int ox = 0; ox < wo; ox++) {
+                        const int ix = ox * s - p + kx;
+                        drow[ox] = (ix >= 0 && ix < w) ? srow[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* din += col2im(col); parallel over input channels, each owning its k*k rows, so no races. */
+static void col2im_add(float *din, const float *col, const ConvDims *d, int n, int n0, int nb) {
+    const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
+    const size_t cols = (size_t)nb * ho * wo;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < d->ci; c++) {
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *src = col + ((size_t)(c * k + ky) * k + kx) * cols;
+                for (int b = 0; b < nb; b++) {
+                    float *dst = din + ((size_t)c * n + n0 + b) * h * w;
+                    for (int oy = 0; oy < ho; oy++) {
+                        const int iy = oy * s - p + ky;
+                        if (iy < 0 || iy >= h) continue;
+                        const float *srow = src + ((size_t)b * ho + oy) * wo;
+                        float *drow = dst + (size_t)iy * w;
+                        for (int ox = 0; ox < wo; ox++) {
+                            const int ix = ox * s - p + kx;
+                            if (ix >= 0 && ix < w) drow[ix] += srow[ox];
+                        }
+                    }
+                }
+            }
+    }
+}
+
+void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
+                    const ConvDims *d, int n, int chunk) {
+    const int kk = d->ci * d->k * d->k;
+    const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        const int nb = n - n0 < chunk ? n - n0 : chunk;
+        im2col(col, in, d, n, n0, nb);
+        /* out[:, n0*hw : (n0+nb)*hw] = W[co][kk] x col[kk][nb*hw] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(nb * hw), kk, 1.0f, weight, kk,
+                    col, (int)(nb * hw), 0.0f, out + (size_t)n0 * hw, (int)ld);
+    }
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < d->co; o++) {
+            float *row = out + (size_t)o * ld;
+            for (size_t j = 0; j < ld; j++) row[j] += bias[o];
+        }
+    }
+}
+
+void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                     const float *weight, float *col, const ConvDims *d, int n, int chunk) {
+    const int kk = d->ci * d->k * d->k;
+    const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    if (dbias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < d->co; o++) {
+            const float *row = dout + (size_t)o * ld;
+            double acc = 0.0;
+            for (size_t j = 0; j < ld; j++) acc += row[j];
+            dbias[o] += (float)acc;
+        }
+    }
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        const int nb = n - n0 < chunk ? n - n0 : chunk;
+        const float *dchunk = dout + (size_t)n0 * hw;
+        im2col(col, in, d, n, n0, nb);
+        /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld,
+                    col, (int)(nb * hw), 1.0f, dweight, kk);
+        if (din) {
+            /* dcol[kk][nb*hw] = W^T x dout_chunk, then scattered back onto the input */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)(nb * hw), d->co, 1.0f, weight, kk,
+                        dchunk, (int)ld, 0.0f, col, (int)(nb * hw));
+            col2im_add(din, col, d, n, n0, nb);
+        }
+    }
+}

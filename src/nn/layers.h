@@ -1,0 +1,77 @@
+/* Layer kernels. Conventions (llm.c style):
+ *  - arguments are outputs first, then inputs, then sizes;
+ *  - backward ACCUMULATES into its gradient outputs (d-inputs and d-parameters); callers zero them;
+ *  - a NULL d-input means "not needed" (e.g. the network input).
+ * Layouts: 4-D activations are channel-major "CNHW" ([C][N][H][W]) so one GEMM covers the whole batch and a
+ * channel's values are contiguous for batch norm; 2-D activations are "NF" ([N][F]) as in PyTorch.
+ * Parameter layouts match PyTorch: conv weight [Co][Ci][k][k], linear weight [O][I].
+ * Layers know nothing of files, MPI or the model graph. */
+#ifndef SWAP_LAYERS_H
+#define SWAP_LAYERS_H
+#include <stddef.h>
+
+typedef struct {
+    int ci, co, k, stride, pad;
+    int h, w, ho, wo; /* input and output spatial size */
+} ConvDims;
+
+void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int h, int w);
+/* Images per im2col chunk so the column scratch stays under col_cap floats. */
+int conv_chunk(const ConvDims *d, int n, size_t col_cap);
+/* out: [co][n][ho][wo]; in: [ci][n][h][w]; weight: [co][ci][k][k]; bias: [co] or NULL;
+ * col: scratch of >= ci*k*k * chunk*ho*wo floats. */
+void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
+                    const ConvDims *d, int n, int chunk);
+void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                     const float *weight, float *col, const ConvDims *d, int n, int chunk);
+
+/* Batch norm over CNHW with per-channel planes of m = n*h*w values (PyTorch BatchNorm2d semantics).
+ * Train mode normalizes with the biased batch variance, stores mean and 1/std in save_mean/save_rstd for
+ * backward, and blends the unbiased variance into the running statistics with `momentum`
+ * (momentum < 0 means cumulative average: factor 1/(count+1), as torch.optim.swa_utils.update_bn). */
+void batchnorm_forward_train(float *out, float *save_mean, float *save_rstd, float *running_mean,
+                             float *running_var, const float *in, const float *gamma, const float *beta,
+                             int c, size_t m, float momentum, float eps);
+void batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, int c, size_t m, float eps);
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m);
+
+void relu_forward(float *out, const float *in, size_t n);
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* 2x2 max pool, stride 2, over planes of h x w (h, w even); planes = c*n. */
+void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w);
+void maxpool2_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                       int w);
+
+/* Global pools: in CNHW [c][n][hw] -> out NF [n][c]. */
+void global_avgpool_forward(float *out, const float *in, int c, int n, int hw);
+void global_avgpool_backward(float *din, const float *dout, int c, int n, int hw);
+void global_maxpool_forward(float *out, const float *in, int c, int n, int hw);
+void global_maxpool_backward(float *din, const float *dout, const float *in, const float *out, int c, int n,
+                             int hw);
+
+/* Flatten CNHW [c][n][hw] -> NF [n][c*hw] in PyTorch's (c, h, w) feature order. */
+void flatten_forward(float *out, const float *in, int c, int n, int hw);
+void flatten_backward(float *din, const float *dout, int c, int n, int hw);
+
+/* out [n][o] = in [n][i] * weight[o][i]^T + bias[o] (bias may be NULL). */
+void linear_forward(float *out, const float *in, const float *weight, const float *bias, int n, int i, int o);
+void linear_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                     const float *weight, int n, int i, int o);
+
+void add_forward(float *out, const float *a, const float *b, size_t n);
+void add_backward(float *da, float *db, const float *dout, size_t n);
+
+void scale_forward(float *out, const float *in, float s, size_t n);
+void scale_backward(float *din, const float *dout, float s, size_t n);
+
+/* Softmax cross-entropy with label smoothing eps (PyTorch CrossEntropyLoss(label_smoothing=eps)), mean over
+ * the n rows. probs [n][k] is saved for backward. Returns the loss. */
+float xent_forward(float *probs, const float *logits, const int *labels, int n, int k, float smoothing);
+/* dlogits += dloss * (probs - target) / n */
+void xent_backward(float *dlogits, const float *probs, const int *labels, int n, int k, float smoothing,
+                   float dloss);
+
+#endif

@@ -1,0 +1,91 @@
+/* A model is a list of layers over numbered activation slots (a DAG: residual adds read two slots), a
+ * parameter store, and one arena holding every activation, activation gradient and scratch buffer for a
+ * given batch size. Planning happens once per batch size; forward/backward allocate nothing. */
+#ifndef SWAP_MODEL_H
+#define SWAP_MODEL_H
+#include <stdint.h>
+
+#include "../core/arena.h"
+#include "../core/params.h"
+#include "layers.h"
+
+typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL2, L_GAVGPOOL, L_GMAXPOOL, L_FLATTEN, L_LINEAR, L_ADD, L_SCALE } LayerKind;
+
+typedef struct {
+    LayerKind kind;
+    char name[48];
+    int in, in2, out;  /* slot ids (in2 only for L_ADD) */
+    int p0, p1;        /* views: weight|gamma, bias|beta (-1 if none) */
+    int rmean, rvar;   /* BN running statistics views */
+    ConvDims conv;
+    int fin, fout;     /* linear */
+    float scale;
+    float *save_mean, *save_rstd; /* BN, in the arena */
+} Layer;
+
+typedef struct {
+    int c, h, w;      /* per-sample shape; h = w = 1 for 2-D */
+    int nf;           /* 1: NF layout [n][c]; 0: CNHW */
+    int producer;     /* layer index, -1 for the input */
+    int last_consumer;
+    size_t grad_off;  /* offset (per sample) of the gradient block; SIZE_MAX if none */
+    float *x, *dx;
+} Slot;
+
+typedef struct {
+    int in_c, in_h, in_w, classes;
+    int width;        /* resnet9 */
+    float label_smoothing;
+} ModelSpec;
+
+typedef struct {
+    char name[16];
+    ModelSpec spec;
+    Layer *layers;
+    int n_layers, cap_layers;
+    Slot *slots;
+    int n_slots, cap_slots;
+    ParamStore ps;
+    float bn_momentum; /* 0.1; negative: cumulative average (BN recompute) */
+    float bn_eps;
+    long bn_count;     /* batches seen in cumulative mode */
+    /* planned for `batch` */
+    int batch;
+    Arena arena;
+    float *col;
+    size_t col_cap;
+    int *labels;
+    float *probs;
+    int last_train;
+} Model;
+
+/* Known model names, NULL-terminated, for error messages and --help. */
+extern const char *const model_names[];
+
+/* Build a named model; an unknown name is a one-line error listing the valid names. */
+Model *model_create(const char *name, const ModelSpec *spec);
+void model_free(Model *m);
+/* PyTorch-default initialization from our seeded RNG. */
+void model_init(Model *m, uint64_t seed);
+/* (Re)plan the arena for n samples per forward; no-op when n is unchanged. */
+void model_set_batch(Model *m, int n);
+float *model_input(Model *m); /* [in_c][n][in_h][in_w] */
+int *model_labels(Model *m);  /* [n] */
+/* Forward over the planned batch. Returns the mean loss when with_loss (labels must be filled), else 0. */
+float model_forward(Model *m, int train, int with_loss);
+/* Accumulate parameter gradients into ps.grad for loss scaled by dloss (after a forward with loss). */
+void model_backward(Model *m, float dloss);
+const float *model_logits(const Model *m); /* [n][classes] */
+int model_count_correct(const Model *m);   /* against model_labels */
+/* Reset BN running statistics to (0, 1) and switch BN to cumulative averaging (update_bn semantics). */
+void model_bn_recompute_begin(Model *m);
+void model_bn_recompute_end(Model *m);
+int model_has_bn(const Model *m);
+/* FLOPs of one training step per sample (forward + backward), for throughput reports. */
+double model_train_flops_per_sample(const Model *m);
+
+/* Builders used by models.c */
+int model_add_slot(Model *m, int c, int h, int w, int nf);
+Layer *model_add_layer(Model *m, LayerKind kind, const char *name, int in);
+
+#endif
