@@ -223,7 +223,7 @@ function M.job(ctx, pl, phase, work)
   elseif phase == 2 and f["phase2.mode"] == "independent" then
     j.ntasks = f["phase2.ranks"]
     local idx = work and work.workers or nil
-    if not idx then
+    if not idx or #idx == 0 then
       idx = {}
       for i = 0, f["phase2.workers"] - 1 do idx[#idx + 1] = i end
     end
