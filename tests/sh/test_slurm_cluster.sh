@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# swap-slurm on a real (private, single-node) Slurm cluster: job ordering through dependencies, array
+# throttling, preemption (USR1 -> checkpoint exit 3 -> requeue -> resume), a failing phase 1 whose dependents
+# never run (and `status` says why), skipping verified outputs on resubmission, collect.
+#
+# The executables are small stand-ins written below into a temporary bin_dir (selected through the profile's
+# bin_dir), which record start/end times and write the files the real ones would.
+# TODO(lead): once bin/swap-train, swap-refine, swap-average, swap-inspect exist on main, add a run against
+# them (bin_dir = $SWAP_BIN, a tiny train_subset) next to this mechanics test.
+set -euo pipefail
+SRC=${SWAP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$SRC/tests/sh/lib/minislurm.sh"
+if ! minislurm_available; then echo "SKIP: slurm-wlm/munge not installed"; exit 0; fi
+
+SWAP_SLURM="$SRC/lua/bin/swap-slurm"
+fails=0
+ok() { echo "ok   - $1"; }
+bad() { echo "FAIL - $1" >&2; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+WORK=$(mktemp -d "${SWAP_TEST_TMP:-/tmp}/slurm_cluster.XXXXXX")
+cleanup() {
+  if (( fails > 0 )); then MINISLURM_KEEP=1; echo "kept cluster dir $MINISLURM_DIR" >&2; fi
+  minislurm_stop || true
+  if (( fails == 0 )); then rm -rf "$WORK"; else echo "kept $WORK for inspection" >&2; fi
+}
+trap cleanup EXIT
+minislurm_start
+ok "cluster up ($(sinfo -h -N -o '%N %c CPUs %T'))"
+
+# --- stand-in executables ----------------------------------------------------------------------------------
+BIN=$WORK/bin
+mkdir -p "$BIN"
+cat > "$BIN/resolve.lua" <<EOF
+package.path = "$SRC/lua/?.lua;" .. package.path
+local c = require "swap.config"
+local ok, f = pcall(c.resolve, arg[1], { table.unpack(arg, 2) })
+if not ok then io.stderr:write(f, "\n") os.exit(1) end
+print(f.results .. "/" .. f.name, f.seed, f["phase2.workers"])
+EOF
+cat > "$BIN/standin" <<'EOF'
+#!/bin/bash
+# Stand-in for the SWAP executables (CLI contract: EXP [--worker i] [--mode m] [--set k=v]...).
+set -u
+here=$(dirname "$0")
+prog=$(basename "$0")
+if [[ $prog == swap-inspect ]]; then
+  [[ ${1:-} == verify ]] || exit 2
+  shift
+  for f in "$@"; do [[ "$(head -c 2 "$f" 2>/dev/null)" == ok ]] || exit 1; done
+  exit 0
+fi
+exp=$1; shift
+sets=(); worker=${SLURM_ARRAY_TASK_ID:-}; mode=""
+while (($#)); do
+  case $1 in
+    --set) sets+=("$2"); shift 2 ;;
+    --worker) worker=$2; shift 2 ;;
+    --mode) mode=$2; shift 2 ;;
+    *) echo "$prog: usage error: $1" >&2; exit 2 ;;
+  esac
+done
+read -r dir seed workers < <(lua5.4 "$here/resolve.lua" "$exp" "${sets[@]}") || exit 1
+ev() { echo "$1 $(date +%s.%N)" >> "$dir/events.log"; }
+rank=${SLURM_PROCID:-0}
+case $prog in
+  swap-train)
+    [[ $rank == 0 ]] || exit 0
+    mkdir -p "$dir/phase1"
+    ev p1-start
+    if [[ $seed == 13 ]]; then echo "swap-train: error: injected failure for the test" >&2; ev p1-fail; exit 1; fi
+    if [[ $seed == 7 && ! -e $dir/phase1/ckpt ]]; then
+      trap 'echo ckpt > "$dir/phase1/ckpt"; ev p1-preempted; exit 3' USR1 TERM
+      ev p1-waiting
+      for _ in $(seq 1 300); do sleep 0.1; done
+      exit 1
+    fi
+    sleep 1
+    echo ok > "$dir/phase1/model.h5"
+    ev p1-end ;;
+  swap-refine)
+    mkdir -p "$dir/phase2"
+    ev "p2-start-$worker"
+    sleep 1
+    echo ok > "$dir/phase2/worker-$worker.h5"
+    ev "p2-end-$worker" ;;
+  swap-average)
+    mkdir -p "$dir/phase3"
+    ev p3-start
+    ws=""
+    for ((i = 0; i < workers; i++)); do
+      [[ -e $dir/phase2/worker-$i.h5 ]] || { echo "swap-average: error: worker $i missing" >&2; exit 1; }
+      ws+="${ws:+,}{\"worker\":$i,\"test_acc\":0.8$i,\"time_s\":$((10 + i))}"
+    done
+    printf '{"name":"x","phase1":{"test_acc":0.7,"time_s":100},"workers":[%s],"average":{"test_acc_before_bn":0.5,"test_acc":0.9},"ensemble":{"test_acc":0.91},"phase3":{"time_s":5}}\n' "$ws" > "$dir/summary.json"
+    echo ok > "$dir/phase3/model.h5"
+    ev p3-end ;;
+esac
+EOF
+chmod +x "$BIN/standin"
+for b in swap-train swap-refine swap-average swap-inspect; do ln -s standin "$BIN/$b"; done
+
+cat > "$WORK/site.lua" <<EOF
+return { mpi = "srun --mpi=pmi2", time = "00:05:00", cpus_per_task = 1, signal_seconds = 30,
+         bin_dir = "$BIN", max_requeues = 3 }
+EOF
+cat > "$WORK/mini.lua" <<EOF
+return { name = "mini", seed = 7, profile = "$WORK/site.lua",
+         phase1 = { ranks = 2, batch = 64 }, phase2 = { workers = 3, parallel = 2 } }
+EOF
+cat > "$WORK/bad.lua" <<EOF
+return { name = "bad", profile = "$WORK/site.lua", sweep = { seed = { 13 } },
+         phase1 = { ranks = 1, batch = 64 }, phase2 = { workers = 2 } }
+EOF
+cd "$WORK"
+
+# --- plan and submit ------------------------------------------------------------------------------------------
+"$SWAP_SLURM" plan mini.lua > plan.txt
+check "plan writes three scripts" test -x results/mini/slurm/phase1.sbatch -a -x results/mini/slurm/phase2.sbatch -a -x results/mini/slurm/phase3.sbatch
+check "plan submits nothing" test -z "$(squeue -h -t all -o %i)"
+check "plan shows the throttled array" grep -q -- "--array=0-2%2" plan.txt
+
+"$SWAP_SLURM" submit mini.lua > submit-mini.txt
+"$SWAP_SLURM" submit bad.lua > submit-bad.txt
+read -r m1 m2 m3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/mini/jobs.json)
+read -r b1 b2 b3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/bad/jobs.json)
+ok "submitted mini: $m1 -> $m2 -> $m3, bad/seed=13: $b1 -> $b2 -> $b3"
+check "array throttle reached Slurm" bash -c "scontrol -o show job $m2 | grep -q 'ArrayTaskThrottle=2'"
+check "array dependency is afterok on phase 1" bash -c "scontrol -o show job $m2 | grep -q 'Dependency=afterok:$m1'"
+
+# --- preemption: USR1 to the batch shell -> checkpoint, exit 3, requeue, resume --------------------------------
+for _ in $(seq 1 150); do grep -q p1-waiting results/mini/events.log 2>/dev/null && break; sleep 0.2; done
+check "phase 1 started" grep -q p1-waiting results/mini/events.log
+scancel --batch --signal=USR1 "$m1"
+for _ in $(seq 1 150); do grep -q p1-end results/mini/events.log 2>/dev/null && break; sleep 0.2; done
+check "phase 1 checkpointed on USR1" grep -q p1-preempted results/mini/events.log
+check "requeued job resumed and finished" grep -q p1-end results/mini/events.log
+check "phase 1 ran twice (requeue)" test "$(grep -c p1-start results/mini/events.log)" = 2
+
+if ! minislurm_wait_jobs 90 "$m1" "$m2" "$m3" "$b1" "$b2" "$b3"; then bad "jobs finished within 90 s"; squeue -t all; fi
+
+# --- ordering ---------------------------------------------------------------------------------------------------
+ev() { awk -v k="$2" '$1 ~ "^"k {print $2}' "results/$1/events.log"; }
+p1_end=$(ev mini p1-end | sort -g | tail -n 1)
+p2_first=$(ev mini p2-start | sort -g | head -n 1)
+p2_last_end=$(ev mini p2-end | sort -g | tail -n 1)
+p3_start=$(ev mini p3-start | head -n 1)
+check "three workers ran" test "$(ev mini p2-end | wc -l)" = 3
+check "every phase-2 task started after phase 1 ended" awk -v a="$p1_end" -v b="$p2_first" 'BEGIN { exit !(b > a) }'
+check "phase 3 started after all phase-2 tasks ended" awk -v a="$p2_last_end" -v b="$p3_start" 'BEGIN { exit !(b > a) }'
+# throttle %2: never three workers at once
+cur=0; max=0
+while read -r _ d; do cur=$((cur + d)); ((cur > max)) && max=$cur; done < <(awk '$1 ~ /^p2-start/ {print $2, 1} $1 ~ /^p2-end/ {print $2, -1}' results/mini/events.log | sort -g)
+check "array throttle held (max $max concurrent)" test "$max" -le 2
+check "outputs written" test -e results/mini/phase3/model.h5 -a -e results/mini/summary.json
+
+"$SWAP_SLURM" status mini.lua > status-mini.txt && st=0 || st=$?
+check "status exits 0 when complete" test "$st" = 0
+check "status shows COMPLETED phases" grep -q "phase 3  job $m3: COMPLETED" status-mini.txt
+check "status shows verified files" grep -q "results/mini/phase2/worker-2.h5 ok" status-mini.txt
+
+# --- failing phase 1: dependents never run, status says why -----------------------------------------------------
+check "failed pipeline's dependents never ran" test -z "$(grep -E 'p2|p3' 'results/bad/seed=13/events.log')"
+"$SWAP_SLURM" status bad.lua > status-bad.txt && st=0 || st=$?
+check "status exits non-zero when incomplete" test "$st" = 4
+check "status: phase 1 failed with exit 1" grep -q "phase 1  job $b1: FAILED (NonZeroExitCode: the program exited with an error; exit 1:0)" status-bad.txt
+check "status shows the failing program's message" grep -q "swap-train: error: injected failure" status-bad.txt
+check "status: dependents cancelled because phase 1 failed" grep -q "DependencyNeverSatisfied: a job it depends on failed" status-bad.txt
+check "sweep pipeline name in the job name" bash -c "scontrol -o show job $b1 | grep -q 'JobName=swap1:bad/seed=13'"
+
+# --- resubmission skips verified outputs --------------------------------------------------------------------------
+n_before=$(squeue -h -t all -o %i | wc -l)
+"$SWAP_SLURM" submit mini.lua > resubmit1.txt
+check "complete pipeline: nothing resubmitted" test "$(squeue -h -t all -o %i | wc -l)" = "$n_before"
+rm results/mini/phase2/worker-1.h5 results/mini/phase3/model.h5
+"$SWAP_SLURM" submit mini.lua > resubmit2.txt
+read -r r1 r2 r3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/mini/jobs.json)
+check "phase 1 skipped on resubmit" test "$r1" = nil
+check "only worker 1 resubmitted" bash -c "scontrol -o show job $r2 | grep -q 'ArrayTaskId=1 '"
+minislurm_wait_jobs 60 "$r2" "$r3" || bad "resubmitted jobs finished"
+check "worker 1 rebuilt" test -e results/mini/phase2/worker-1.h5
+check "phase 1 not rerun" test "$(grep -c p1-start results/mini/events.log)" = 2
+
+# --- collect --------------------------------------------------------------------------------------------------------
+"$SWAP_SLURM" collect mini.lua > collect.txt
+check "collect wrote csv and md" test -s results/mini/collect.csv -a -s results/mini/collect.md
+# critical path = phase1 100 + max worker 12 + phase3 5
+check "collect critical path" grep -q "| mini | 0.7000 | 100.0 | 3 | 0.8100 | 0.8200 | 12.0 | 0.5000 | 0.9000 | 0.9100 | 5.0 | 117.0 | ok |" collect.txt
+
+# --- cancel -----------------------------------------------------------------------------------------------------------
+cat > "$WORK/slow.lua" <<EOF
+return { name = "slow", seed = 7, profile = "$WORK/site.lua", phase1 = { ranks = 1, batch = 64 }, phase2 = { workers = 2 } }
+EOF
+"$SWAP_SLURM" submit slow.lua > /dev/null
+read -r s1 s2 s3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/slow/jobs.json)
+"$SWAP_SLURM" cancel slow.lua > cancel.txt
+check "cancel names the jobs" grep -q "cancelled" cancel.txt
+minislurm_wait_jobs 30 "$s1" "$s2" "$s3" || bad "cancelled jobs left the queue"
+check "cancelled jobs are CANCELLED" bash -c "scontrol -o show job $s3 | grep -q 'JobState=CANCELLED'"
+check "no worker of the cancelled pipeline ran" test -z "$(grep p2 results/slow/events.log 2>/dev/null)"
+
+echo "test_slurm_cluster: $fails failures"
+exit $(( fails > 0 ))
