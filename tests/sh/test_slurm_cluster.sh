@@ -12,7 +12,9 @@ SRC=${SWAP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$SRC/tests/sh/lib/minislurm.sh"
 if ! minislurm_available; then echo "SKIP: slurm-wlm/munge not installed"; exit 0; fi
 
+# the installed copy (bin/swap-slurm) when the build made one, else the source
 SWAP_SLURM="$SRC/lua/bin/swap-slurm"
+if [[ -n "${SWAP_BIN:-}" && -x "$SWAP_BIN/swap-slurm" ]]; then SWAP_SLURM="$SWAP_BIN/swap-slurm"; fi
 fails=0
 ok() { echo "ok   - $1"; }
 bad() { echo "FAIL - $1" >&2; fails=$((fails + 1)); }
