@@ -82,7 +82,8 @@ case $prog in
     ev p1-end ;;
   swap-refine)
     mkdir -p "$dir/phase2"
-    ev "p2-start-$worker"
+    if [[ -n $mode ]]; then worker=$rank; fi   # wash/papa: one MPI job, rank = worker
+    ev "p2-start-$worker job=${SLURM_JOB_ID:-} ntasks=${SLURM_NTASKS:-} mode=$mode"
     sleep 1
     echo ok > "$dir/phase2/worker-$worker.h5"
     ev "p2-end-$worker" ;;
@@ -114,6 +115,10 @@ cat > "$WORK/bad.lua" <<EOF
 return { name = "bad", profile = "$WORK/site.lua", sweep = { seed = { 13 } },
          phase1 = { ranks = 1, batch = 64 }, phase2 = { workers = 2 } }
 EOF
+cat > "$WORK/wash.lua" <<EOF
+return { name = "wash", profile = "$WORK/site.lua", phase1 = { ranks = 1, batch = 64 },
+         phase2 = { mode = "wash", workers = 2 } }
+EOF
 cd "$WORK"
 
 # --- plan and submit ------------------------------------------------------------------------------------------
@@ -124,6 +129,8 @@ check "plan shows the throttled array" grep -q -- "--array=0-2%2" plan.txt
 
 "$SWAP_SLURM" submit mini.lua > submit-mini.txt
 "$SWAP_SLURM" submit bad.lua > submit-bad.txt
+"$SWAP_SLURM" submit wash.lua > submit-wash.txt
+read -r w1 w2 w3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/wash/jobs.json)
 read -r m1 m2 m3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/mini/jobs.json)
 read -r b1 b2 b3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/bad/jobs.json)
 ok "submitted mini: $m1 -> $m2 -> $m3, bad/seed=13: $b1 -> $b2 -> $b3"
@@ -139,10 +146,10 @@ check "phase 1 checkpointed on USR1" grep -q p1-preempted results/mini/events.lo
 check "requeued job resumed and finished" grep -q p1-end results/mini/events.log
 check "phase 1 ran twice (requeue)" test "$(grep -c p1-start results/mini/events.log)" = 2
 
-if ! minislurm_wait_jobs 90 "$m1" "$m2" "$m3" "$b1" "$b2" "$b3"; then bad "jobs finished within 90 s"; squeue -t all; fi
+if ! minislurm_wait_jobs 90 "$m1" "$m2" "$m3" "$b1" "$b2" "$b3" "$w1" "$w2" "$w3"; then bad "jobs finished within 90 s"; squeue -t all; fi
 
 # --- ordering ---------------------------------------------------------------------------------------------------
-ev() { awk -v k="$2" '$1 ~ "^"k {print $2}' "results/$1/events.log"; }
+ev() { awk -v k="$2" '$1 ~ "^"k {print $NF}' "results/$1/events.log"; }
 p1_end=$(ev mini p1-end | sort -g | tail -n 1)
 p2_first=$(ev mini p2-start | sort -g | head -n 1)
 p2_last_end=$(ev mini p2-end | sort -g | tail -n 1)
@@ -152,7 +159,7 @@ check "every phase-2 task started after phase 1 ended" awk -v a="$p1_end" -v b="
 check "phase 3 started after all phase-2 tasks ended" awk -v a="$p2_last_end" -v b="$p3_start" 'BEGIN { exit !(b > a) }'
 # throttle %2: never three workers at once
 cur=0; max=0
-while read -r _ d; do cur=$((cur + d)); ((cur > max)) && max=$cur; done < <(awk '$1 ~ /^p2-start/ {print $2, 1} $1 ~ /^p2-end/ {print $2, -1}' results/mini/events.log | sort -g)
+while read -r _ d; do cur=$((cur + d)); ((cur > max)) && max=$cur; done < <(awk '$1 ~ /^p2-start/ {print $NF, 1} $1 ~ /^p2-end/ {print $NF, -1}' results/mini/events.log | sort -g)
 check "array throttle held (max $max concurrent)" test "$max" -le 2
 check "outputs written" test -e results/mini/phase3/model.h5 -a -e results/mini/summary.json
 
@@ -160,6 +167,11 @@ check "outputs written" test -e results/mini/phase3/model.h5 -a -e results/mini/
 check "status exits 0 when complete" test "$st" = 0
 check "status shows COMPLETED phases" grep -q "phase 3  job $m3: COMPLETED" status-mini.txt
 check "status shows verified files" grep -q "results/mini/phase2/worker-2.h5 ok" status-mini.txt
+
+# --- wash: phase 2 is one 2-rank MPI job, not an array ----------------------------------------------------------------
+check "wash: both workers ran in one 2-task job ($w2)" test "$(grep -c "^p2-start-[01] job=$w2 ntasks=2 mode=wash" results/wash/events.log)" = 2
+check "wash: phase 3 done" test -e results/wash/phase3/model.h5
+check "wash: phase 2 started after phase 1" awk -v a="$(ev wash p1-end)" -v b="$(ev wash p2-start | sort -g | head -n 1)" 'BEGIN { exit !(b > a) }'
 
 # --- failing phase 1: dependents never run, status says why -----------------------------------------------------
 check "failed pipeline's dependents never ran" test -z "$(grep -E 'p2|p3' 'results/bad/seed=13/events.log')"
