@@ -277,11 +277,20 @@ end
 -- pass it on; the executable then writes a resumable checkpoint and exits 3, and the job requeues itself
 -- (the same command resumes from the checkpoint).
 local WRAPPER = [[
+swap_forward() {
+  echo "swap: $1 received; asking the program to checkpoint" >&2
+  if [ -n "$swap_child" ]; then kill -s "$1" "$swap_child" 2>/dev/null; else swap_pending=$1; fi
+}
+
 swap_run() {
+  # traps first, so a signal arriving while the program starts is not lost
+  swap_child=
+  swap_pending=
+  trap 'swap_forward USR1' USR1
+  trap 'swap_forward TERM' TERM
   "$@" &
   swap_child=$!
-  trap 'echo "swap: USR1 received; asking the job to checkpoint" >&2; kill -USR1 "$swap_child" 2>/dev/null' USR1
-  trap 'echo "swap: TERM received; asking the job to checkpoint" >&2; kill -TERM "$swap_child" 2>/dev/null' TERM
+  if [ -n "$swap_pending" ]; then kill -s "$swap_pending" "$swap_child" 2>/dev/null; fi
   while :; do
     wait "$swap_child"
     swap_rc=$?
@@ -517,9 +526,11 @@ function M.submit(ctx, opts, out)
   local record = { experiment = ctx.experiment, snapshot = ctx.snapshot, submit_dir = ctx.cwd, profile = ctx.profile.path,
     bin_dir = ctx.bin_dir, submitted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), pipelines = {} }
   local function save() M.write_atomic(ctx.jobs_file, cjson.encode(record) .. "\n") end
+  local history = io.open(ctx.base_dir .. "/slurm/submit.log", "a") -- one line per submitted pipeline, never rewritten
   for _, p in ipairs(plans) do
     local pl, w, jobs = p.pl, p.work, p.jobs
-    local entry = { name = pl.name, dir = pl.dir, jobs = {}, workers = w.workers, skipped = {} }
+    -- (lua-cjson writes empty tables as {}: leave empty lists out)
+    local entry = { name = pl.name, dir = pl.dir, jobs = {}, workers = #w.workers > 0 and w.workers or nil, skipped = {} }
     local submitted = {}
     local function sb(j, deps)
       local argv = M.sbatch_argv(ctx, pl, j, deps)
@@ -540,13 +551,20 @@ function M.submit(ctx, opts, out)
     local _, d3 = M.dependencies(pl, id1, id2)
     if w.run3 then id3 = sb(jobs[3], d3) else entry.skipped[#entry.skipped + 1] = "phase3" end
     entry.jobs = { phase1 = id1, phase2 = id2, phase3 = id3 }
+    if #entry.skipped == 0 then entry.skipped = nil end
     entry.array = jobs[2].array and #w.workers > 0 and jobs[2].array or nil
     record.pipelines[#record.pipelines + 1] = entry
     save()
+    if history then
+      history:write(string.format("%s %s phase1=%s phase2=%s phase3=%s\n", record.submitted_at, pl.name, id1 or "-",
+        id2 or "-", id3 or "-"))
+      history:flush()
+    end
     out:write(string.format("%s: phase1 %s, phase2 %s%s, phase3 %s\n", pl.name, id1 or "done (skipped)",
       id2 or "done (skipped)", entry.array and (" (array " .. entry.array .. ")") or "", id3 or "done (skipped)"))
   end
   save()
+  if history then history:close() end
   out:write("job ids recorded in " .. rel(ctx, ctx.jobs_file) .. "\n")
   return record
 end

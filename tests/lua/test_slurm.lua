@@ -351,6 +351,7 @@ do
   check(rec.pipelines[1].jobs.phase1 == "101" and rec.pipelines[1].jobs.phase2 == "102" and rec.pipelines[1].jobs.phase3 == "103",
     "jobs.json ids")
   check(rec.pipelines[1].array == "0-3%2", "jobs.json array")
+  check_has(slurm.read(ctx.base_dir .. "/slurm/submit.log") or "", " fm phase1=101 phase2=102 phase3=103\n", "submit.log history")
 
   -- a second submit while jobs are active is refused
   states["101"] = "JobId=101 JobName=swap1:fm JobState=RUNNING Reason=None ExitCode=0:0\n"
