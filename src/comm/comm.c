@@ -38,7 +38,9 @@ void comm_init(Comm *c, int *argc, char ***argv) {
     /* first line only: "MPICH Version: 4.0.2" style */
     char *nl = strchr(lib, '\n');
     if (nl) *nl = 0;
-    snprintf(c->version, sizeof c->version, "%s", lib);
+    size_t vl = strlen(lib) < sizeof c->version - 1 ? strlen(lib) : sizeof c->version - 1;
+    memcpy(c->version, lib, vl);
+    c->version[vl] = 0;
     swap_set_exit_hook(abort_hook);
 }
 
