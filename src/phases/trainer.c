@@ -81,7 +81,7 @@ typedef struct {
 } Cursor;
 
 static void save_checkpoint(TrainJob *j, const char *path, const Cursor *c, const EpochRecord *hist, int n_hist,
-                            int final) {
+                            int final, const float *rank_bn) {
     CkptMeta meta;
     phase_meta(j->p, &meta, j->phase_name, j->worker, j->n_workers);
     meta.epoch = (int)c->epoch;
@@ -98,6 +98,9 @@ static void save_checkpoint(TrainJob *j, const char *path, const Cursor *c, cons
     ckpt_meta_put(&meta, "cursor", CKPT_I64, cur, 4);
     ckpt_meta_put(&meta, "epoch_sums", CKPT_F64, acc, 4);
     ckpt_meta_put(&meta, "complete", CKPT_I64, &complete, 1);
+    if (rank_bn)
+        ckpt_meta_put(&meta, "rank_bn_buffers", CKPT_F32, rank_bn,
+                      (size_t)j->p->comm.size * (j->m->ps.n_total - j->m->ps.n_params));
     if (j->state) j->state(j, &meta, 1);
     ckpt_save(path, j->m, &meta, 1);
     ckpt_meta_free(&meta);
@@ -118,9 +121,32 @@ static int load_resume(TrainJob *j, Cursor *c, EpochRecord **hist, int *n_hist) 
     *n_hist = meta.n_history;
     *hist = xCalloc((size_t)j->epochs + 1, sizeof **hist);
     memcpy(*hist, meta.history, (size_t)meta.n_history * sizeof **hist);
+    /* mid-epoch, data-parallel: every rank continues with its own BN running statistics */
+    size_t nbn = 0;
+    const float *rbn = ckpt_meta_get(&meta, "rank_bn_buffers", CKPT_F32, &nbn);
+    const size_t per = j->m->ps.n_total - j->m->ps.n_params;
+    if (rbn && j->data_parallel) {
+        if (nbn != (size_t)j->p->comm.size * per)
+            swap_fail("%s: written by a %zu-rank job; resume it with the same number of ranks", j->resume_path,
+                      per ? nbn / per : 0);
+        memcpy(j->m->ps.data + j->m->ps.n_params, rbn + (size_t)j->p->comm.rank * per, per * sizeof(float));
+    }
     if (j->state) j->state(j, &meta, 0);
     ckpt_meta_free(&meta);
     return 1;
+}
+
+/* Every rank's BN running statistics, concatenated (collective; NULL when there is one rank or no BN).
+ * A sum over zero-padded slots is exact, so this is a gather built from the one reduction we have. */
+static float *gather_rank_bn(TrainJob *j) {
+    ParamStore *ps = &j->m->ps;
+    const int R = j->p->comm.size;
+    const size_t per = ps->n_total - ps->n_params;
+    if (!j->data_parallel || R == 1 || per == 0) return NULL;
+    float *all = xCalloc((size_t)R * per, sizeof(float));
+    memcpy(all + (size_t)j->p->comm.rank * per, ps->data + ps->n_params, per * sizeof(float));
+    comm_sum_floats(all, (size_t)R * per);
+    return all;
 }
 
 static void sync_bn_buffers(TrainJob *j) {
@@ -272,23 +298,24 @@ int train_run(TrainJob *j) {
             Cursor next = c;
             next.epoch++;
             next.elapsed = now_s() - t_start;
-            if (writer) save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0);
+            if (writer) save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
         }
     }
     c.elapsed = now_s() - t_start;
     j->elapsed_s = c.elapsed;
     if (stop && (c.epoch < j->epochs)) {
         /* interrupted: everything needed to continue goes into the resume checkpoint */
-        sync_bn_buffers(j);
+        float *rank_bn = gather_rank_bn(j);
         if (writer) {
-            save_checkpoint(j, j->resume_path, &c, hist, n_hist, 0);
+            save_checkpoint(j, j->resume_path, &c, hist, n_hist, 0, rank_bn);
             printf("%s: signal received: wrote %s; run the same command again to resume\n", swap_progname(),
                    j->resume_path);
         }
+        free(rank_bn);
         exit_code = SWAP_EXIT_PREEMPTED;
     } else {
         if (writer) {
-            save_checkpoint(j, j->out_path, &c, hist, n_hist, 1);
+            save_checkpoint(j, j->out_path, &c, hist, n_hist, 1, NULL);
             if (file_exists(j->resume_path)) unlink(j->resume_path);
             printf("%s: wrote %s\n", swap_progname(), j->out_path);
         }
