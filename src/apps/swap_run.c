@@ -42,12 +42,14 @@ static void find_bindir(const char *argv0) {
 typedef struct {
     const char *argv[MAX_ARGS];
     int n;
-    char store[MAX_ARGS][256];
+    char store[MAX_ARGS][1024];
 } Cmd;
 
 static void cmd_add(Cmd *c, const char *s) {
     xCheck(c->n < MAX_ARGS - 1, "too many arguments");
-    snprintf(c->store[c->n], sizeof c->store[c->n], "%s", s);
+    size_t len = strlen(s);
+    if (len >= sizeof c->store[c->n]) swap_fail("argument too long: %.40s...", s);
+    memcpy(c->store[c->n], s, len + 1);
     c->argv[c->n] = c->store[c->n];
     c->n++;
     c->argv[c->n] = NULL;
@@ -93,6 +95,8 @@ static int run_one(const Cmd *c) {
     while (done != pid);
     return rc;
 }
+
+static Cmd g_cmd; /* large: keep it off the stack */
 
 static void base_cmd(Cmd *c, int ranks, const char *exe, const char *exp, int n_sets, char **sets) {
     c->n = 0;
@@ -157,14 +161,14 @@ int main(int argc, char **argv) {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/%s", cfg_str(cfg, "results"), cfg_str(cfg, "name"));
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    Cmd c;
+    Cmd *cp = &g_cmd;
 
     /* phase 1 */
     snprintf(path, sizeof path, "%s/phase1/model.h5", dir);
     if (valid(path)) printf("swap-run: phase 1 done already (%s)\n", path);
     else {
-        base_cmd(&c, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
-        int rc = run_one(&c);
+        base_cmd(cp, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
+        int rc = run_one(cp);
         if (rc) finish(rc, "phase 1");
     }
 
@@ -178,10 +182,10 @@ int main(int argc, char **argv) {
     }
     if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
     else if (strcmp(mode, "independent")) {
-        base_cmd(&c, W, "swap-refine", exp, n_sets, sets);
-        cmd_add(&c, "--set");
-        cmd_add(&c, "phase2.threads=1");
-        int rc = run_one(&c);
+        base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
+        cmd_add(cp, "--set");
+        cmd_add(cp, "phase2.threads=1");
+        int rc = run_one(cp);
         if (rc) finish(rc, "phase 2");
     } else {
         int ranks = (int)cfg_int(cfg, "phase2.ranks");
@@ -201,14 +205,14 @@ int main(int argc, char **argv) {
                     next++;
                     continue;
                 }
-                base_cmd(&c, ranks, "swap-refine", exp, n_sets, sets);
+                base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
                 char wi[16];
                 snprintf(wi, sizeof wi, "%d", next);
-                cmd_add(&c, "--worker");
-                cmd_add(&c, wi);
-                cmd_add(&c, "--set");
-                cmd_add(&c, tset);
-                spawn(&c);
+                cmd_add(cp, "--worker");
+                cmd_add(cp, wi);
+                cmd_add(cp, "--set");
+                cmd_add(cp, tset);
+                spawn(cp);
                 running++;
                 next++;
             }
@@ -227,8 +231,8 @@ int main(int argc, char **argv) {
     snprintf(sum, sizeof sum, "%s/summary.json", dir);
     if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
     else {
-        base_cmd(&c, 1, "swap-average", exp, n_sets, sets);
-        int rc = run_one(&c);
+        base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
+        int rc = run_one(cp);
         if (rc) finish(rc, "phase 3");
     }
     config_free(cfg);
