@@ -176,6 +176,13 @@ void wash_attach(TrainJob *j, const char *mode) {
     j->hook = w;
 }
 
+void wash_counters(const TrainJob *j, double *bytes_sent, double *picks, double *steps) {
+    const WashState *w = j->hook;
+    *bytes_sent = w->bytes_sent;
+    *picks = w->picks;
+    *steps = w->steps;
+}
+
 void wash_report(TrainJob *j) {
     WashState *w = j->hook;
     const double full = (double)j->m->ps.n_params * sizeof(float) * w->steps;

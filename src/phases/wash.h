@@ -12,6 +12,8 @@
 
 void wash_attach(TrainJob *j, const char *mode);
 void wash_report(TrainJob *j);
+/* This member's totals so far: bytes sent to other members, entries picked (WASH), hook calls. */
+void wash_counters(const TrainJob *j, double *bytes_sent, double *picks, double *steps);
 
 
 #endif
