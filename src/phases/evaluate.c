@@ -29,25 +29,33 @@ void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, d
     if (saved > 0) model_set_batch(m, saved);
 }
 
-void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed) {
-    if (!model_has_bn(m)) return;
-    if (batch > d->n) batch = d->n;
-    const int saved = m->batch;
+void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, uint64_t seed) {
     uint32_t *perm = xMalloc((size_t)d->n * sizeof *perm);
-    model_bn_recompute_begin(m);
-    model_set_batch(m, batch);
-    int pos = 0, epoch = 0;
-    dataset_epoch_order(perm, (size_t)d->n, seed, epoch, 0);
+    int pos = d->n, epoch = -1;
     for (int b = 0; b < batches; b++) {
-        if (pos + batch > d->n) { /* wrap into a fresh order when bn_batches exceeds one epoch */
+        if (pos + batch > d->n) { /* a fresh order whenever the next batch would not fit */
             dataset_epoch_order(perm, (size_t)d->n, seed, ++epoch, 0);
             pos = 0;
         }
-        dataset_fill_batch(model_input(m), model_labels(m), d, perm + pos, batch, NULL, 0, 0, 0, 0);
-        model_forward(m, 1, 0);
+        memcpy(idx + (size_t)b * batch, perm + pos, (size_t)batch * sizeof *idx);
         pos += batch;
     }
-    model_bn_recompute_end(m);
     free(perm);
+}
+
+void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed) {
+    if (!model_has_bn(m) || batches <= 0) return;
+    if (batch > d->n) batch = d->n;
+    const int saved = m->batch;
+    uint32_t *idx = xMalloc((size_t)batch * batches * sizeof *idx);
+    bn_batch_indices(idx, d, batch, batches, seed);
+    model_bn_recompute_begin(m);
+    model_set_batch(m, batch);
+    for (int b = 0; b < batches; b++) {
+        dataset_fill_batch(model_input(m), model_labels(m), d, idx + (size_t)b * batch, batch, NULL, 0, 0, 0, 0);
+        model_forward(m, 1, 0);
+    }
+    model_bn_recompute_end(m);
+    free(idx);
     if (saved > 0) model_set_batch(m, saved);
 }

@@ -47,6 +47,8 @@ void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, d
 /* Recompute BN running statistics: `batches` train-mode forwards of `batch` samples without augmentation,
  * in a seeded order; cumulative average (torch.optim.swa_utils.update_bn semantics). */
 void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed);
+/* The samples bn_recompute uses: batches x batch indices, batch-major (exposed for tests and tools). */
+void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, uint64_t seed);
 
 /* Signals: SIGTERM/SIGUSR1 set a flag; training loops finish the step, checkpoint and exit 3. */
 void signals_install(void);
