@@ -7,14 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/err.h"
 #include "../core/rng.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
     Rng r;
@@ -219,14 +214,14 @@ int train_run(TrainJob *j) {
 
     uint32_t *perm = xMalloc((size_t)tr->n * sizeof *perm);
     const int tty = writer && isatty(2);
-    const double t_start = now_s() - c.elapsed;
+    const double t_start = wall_seconds() - c.elapsed;
     int exit_code = SWAP_EXIT_OK;
     int stop = 0;
     double lr = 0.0;
 
     for (; c.epoch < j->epochs && !stop; c.epoch++) {
         dataset_epoch_order(perm, (size_t)tr->n, j->seed, (int)c.epoch, j->worker);
-        const double t_epoch = now_s();
+        const double t_epoch = wall_seconds();
         const long first_step = c.step_in_epoch;
         for (; c.step_in_epoch < steps; c.step_in_epoch++) {
             const long s = c.step_in_epoch;
@@ -270,8 +265,8 @@ int train_run(TrainJob *j) {
             r.test_loss = ev[0] / ev[2];
             r.test_acc = ev[1] / ev[2];
         }
-        r.time_s = now_s() - t_start;
-        const double ips = (double)(steps - first_step) * G / (now_s() - t_epoch);
+        r.time_s = wall_seconds() - t_start;
+        const double ips = (double)(steps - first_step) * G / (wall_seconds() - t_epoch);
         hist[n_hist++] = r;
         c.loss_sum = c.correct = c.count = 0.0;
         c.step_in_epoch = 0;
@@ -297,11 +292,11 @@ int train_run(TrainJob *j) {
         if (j->checkpoint_every > 0 && (c.epoch + 1) % j->checkpoint_every == 0 && !last && !stop) {
             Cursor next = c;
             next.epoch++;
-            next.elapsed = now_s() - t_start;
+            next.elapsed = wall_seconds() - t_start;
             if (writer) save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
         }
     }
-    c.elapsed = now_s() - t_start;
+    c.elapsed = wall_seconds() - t_start;
     j->elapsed_s = c.elapsed;
     if (stop && (c.epoch < j->epochs)) {
         /* interrupted: everything needed to continue goes into the resume checkpoint */
