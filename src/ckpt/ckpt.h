@@ -1,0 +1,142 @@
+/* HDF5 checkpoints that explain themselves: weights, BN statistics, optional momentum, the experiment config,
+ * provenance, lineage (content hash + parent hashes), per-epoch metrics and whatever a phase needs to resume
+ * bit-exactly. The layout is a public interface, documented in docs/checkpoint-format.md.
+ *
+ * Writes are atomic (temp file in the same directory, fsync, rename, fsync of the directory). Reads open the
+ * file read-only without HDF5 file locking, match tensors by name with strict shapes, verify the content hash
+ * and reject NaN/Inf weights. The ckpt_* calls that return void report problems with swap_fail (one line
+ * naming the file, non-zero exit); the ckpt_try_* / ckpt_verify calls return -1 with the line in err. */
+#ifndef SWAP_CKPT_H
+#define SWAP_CKPT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/rng.h"
+#include "../nn/model.h"
+
+#define CKPT_FORMAT_NAME "swap-checkpoint"
+#define CKPT_FORMAT_MAJOR 1
+#define CKPT_FORMAT_MINOR 0
+#define CKPT_MAX_PARENTS 64
+#define CKPT_HASH_HEX 33 /* 32 hex digits of an XXH3-128 hash + NUL */
+#define CKPT_NAME_LEN 64
+
+/* One row of /metrics/history; fields not measured in an epoch are NaN. */
+typedef struct {
+    int epoch;
+    double time_s, lr, train_loss, train_acc, test_loss, test_acc;
+} EpochRecord;
+
+/* Named arrays a phase persists under /state/extra to resume bit-exactly (sample counters, accumulators...). */
+typedef enum { CKPT_U64, CKPT_I64, CKPT_I32, CKPT_F64, CKPT_F32 } CkptKind;
+typedef struct {
+    char name[CKPT_NAME_LEN]; /* [A-Za-z0-9_.-]+ */
+    CkptKind kind;
+    size_t n;
+    void *data; /* n elements of kind; owned by the CkptMeta */
+} CkptExtra;
+
+typedef struct {
+    char name[CKPT_NAME_LEN];
+    uint64_t s[4];
+} CkptRng;
+
+typedef struct {
+    char hash[CKPT_HASH_HEX];
+    char *path; /* for humans; owned */
+} CkptParent;
+
+/* Everything a checkpoint says besides the tensors. The caller fills the "run" part before ckpt_save; a load
+ * fills all of it. A CkptMeta owns its strings and arrays: set them with the helpers below, release with
+ * ckpt_meta_free. Start from ckpt_meta_init. */
+typedef struct {
+    /* run (written by the caller) */
+    char phase[32];               /* "train", "refine", "average", "wash", "papa", ... */
+    int64_t epoch, step, samples_seen;
+    uint64_t seed;
+    int worker, n_workers, world_size;
+    char mpi_version[128];        /* from the caller: src/ckpt does not call MPI */
+    char *config_source;          /* experiment file text (owned; ckpt_meta_set_config) */
+    char *config_resolved;        /* "key = value" lines (owned) */
+    char dataset[32];             /* dataset name the model was trained on */
+    int norm_channels;            /* input normalization, per channel */
+    double norm_mean[4], norm_std[4];
+    int64_t cursor_epoch, cursor_step; /* data cursor: next epoch and step within it */
+    CkptParent parents[CKPT_MAX_PARENTS];
+    int n_parents;
+    EpochRecord *history;         /* owned */
+    int n_history;
+    CkptRng *rngs;                /* owned */
+    int n_rngs;
+    CkptExtra *extra;             /* owned */
+    int n_extra;
+
+    /* filled by ckpt_save / on load (read-only for callers) */
+    char format_version[16];      /* "1.0" */
+    char created_utc[32];         /* "2026-11-22T01:42:45Z" */
+    char content_hash[CKPT_HASH_HEX];
+    char momentum_hash[CKPT_HASH_HEX]; /* "" when the file holds no momentum */
+    char config_hash[CKPT_HASH_HEX];   /* of config_resolved */
+    char git_commit[64];
+    int git_dirty;
+    char compiler[128], cflags[512], build_type[32], blas[256], hdf5_version[32], host[256];
+    char slurm_job_id[32], slurm_array_job_id[32], slurm_array_task_id[32];
+    char model[16];               /* model name and spec as stored under /model */
+    ModelSpec spec;
+    int64_t param_count, buffer_count, n_tensors;
+    int has_momentum;
+} CkptMeta;
+
+void ckpt_meta_init(CkptMeta *meta);
+void ckpt_meta_free(CkptMeta *meta); /* leaves an initialized, empty meta */
+void ckpt_meta_set_config(CkptMeta *meta, const char *source, const char *resolved);
+void ckpt_meta_set_norm(CkptMeta *meta, int channels, const double *mean, const double *std);
+void ckpt_meta_add_parent(CkptMeta *meta, const char *hash, const char *path);
+void ckpt_meta_add_epoch(CkptMeta *meta, const EpochRecord *rec);
+/* An EpochRecord with every measurement NaN, for rows filled field by field. */
+EpochRecord ckpt_epoch_record(int epoch);
+/* Named RNG states (/state/rng/<name>); put replaces an existing entry. get returns -1 if absent. */
+void ckpt_meta_put_rng(CkptMeta *meta, const char *name, const Rng *r);
+int ckpt_meta_get_rng(const CkptMeta *meta, const char *name, Rng *r);
+/* Named arrays (/state/extra/<name>); put copies and replaces. get returns NULL if absent or of another kind. */
+void ckpt_meta_put(CkptMeta *meta, const char *name, CkptKind kind, const void *data, size_t n);
+const void *ckpt_meta_get(const CkptMeta *meta, const char *name, CkptKind kind, size_t *n);
+
+/* Write m (and its momentum when with_momentum) with meta to path, atomically. meta may be NULL (an empty
+ * meta). Its read-only part is ignored: provenance and hashes are computed here (the content hash of what was
+ * written is ckpt_content_hash(m)). */
+void ckpt_save(const char *path, const Model *m, const CkptMeta *meta, int with_momentum);
+/* Build the model named in the file (model_create with the stored spec) and load it; meta_out may be NULL.
+ * with_momentum: the file must hold momentum and it is loaded into m->ps.mom. */
+Model *ckpt_load_model(const char *path, CkptMeta *meta_out, int with_momentum);
+/* Load into an existing model: names and shapes must match exactly (both ways). */
+void ckpt_load_into(const char *path, Model *m, CkptMeta *meta_out, int with_momentum);
+/* Full check (structure, shapes, dtypes, hashes, finite weights). 0 if good, else -1 and one line in err. */
+int ckpt_verify(const char *path, char *err, size_t errlen);
+
+/* Non-exiting variants for tools that look at many files. flags: */
+enum {
+    CKPT_LOAD_ALLOW_NONFINITE = 1, /* keep NaN/Inf weights (inspection) */
+    CKPT_LOAD_ALLOW_BAD_HASH = 2,  /* do not fail on a content/momentum hash mismatch; see *hash_ok */
+};
+/* *m_io NULL: build the model from the file; else load into it. hash_ok (may be NULL) gets 1 if the hashes
+ * matched. On error returns -1, frees a model it built, and leaves *m_io as it was. */
+int ckpt_try_load(const char *path, Model **m_io, CkptMeta *meta_out, int with_momentum, int flags, int *hash_ok,
+                  char *err, size_t errlen);
+/* Read only the metadata (no tensor data): quick, for listings. */
+int ckpt_try_read_meta(const char *path, CkptMeta *meta_out, char *err, size_t errlen);
+
+/* XXH3-128 (hex) of the model's tensors: names, shapes and float32 data, in parameter-store order. */
+void ckpt_content_hash(char out[CKPT_HASH_HEX], const Model *m);
+/* XXH3-128 (hex) of arbitrary bytes (config digests). */
+void ckpt_hash_bytes(char out[CKPT_HASH_HEX], const void *data, size_t n);
+
+/* Periodic checkpoints: pattern holds one integer conversion ("%d" or "%0Nd"), e.g. "out/train_e%04d.h5".
+ * Deletes the files matching the pattern except the `keep` with the highest numbers; returns how many it
+ * deleted. keep <= 0 keeps everything. */
+int ckpt_rotate(const char *pattern, int keep);
+/* Remove temp files ".<name>.tmp.<pid>" left next to path by writers that died (pid no longer running on this
+ * host). Call when this process is the only writer of path, e.g. on resume. Returns how many it removed. */
+int ckpt_clean_temps(const char *path);
+
+#endif
