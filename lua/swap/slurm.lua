@@ -240,6 +240,10 @@ function M.job(ctx, pl, phase, work)
     add({ ctx.bin_dir .. "/swap-average", exp }); sets()
     j.log = pl.dir .. "/slurm/phase3-%j.out"
   end
+  -- threads = 0 means "all cores" to the executables (sysconf); under Slurm it must mean what the job got
+  local tkey = phase == 3 and "threads" or ("phase" .. phase .. ".threads")
+  local cpus = ctx.profile.phase[phase].cpus_per_task
+  if cpus and f[tkey] == 0 and f.threads == 0 then add({ "--set", tkey .. "=" .. cpus }) end
   j.argv = argv
   j.job_name = "swap" .. phase .. ":" .. pl.name
   return j
@@ -411,13 +415,17 @@ end
 
 local function check_bins(ctx, strict)
   local missing = {}
-  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average", "swap-inspect" }) do
+  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average" }) do
     if not M.exists(ctx.bin_dir .. "/" .. b) then missing[#missing + 1] = b end
   end
   if #missing > 0 then
     local msg = ctx.bin_dir .. ": missing " .. table.concat(missing, ", ") .. " (build first, or set bin_dir)"
     if strict then fail(msg) end
     io.stderr:write("swap-slurm: warning: " .. msg .. "\n")
+  end
+  if not M.exists(ctx.bin_dir .. "/swap-inspect") then
+    io.stderr:write("swap-slurm: warning: " .. ctx.bin_dir .. "/swap-inspect missing: existing outputs cannot be " ..
+      "verified, so no phase is skipped\n")
   end
 end
 

@@ -87,14 +87,14 @@ do
   check_has(s1, "#SBATCH --time=02:00:00\n", "time")
   check_has(s1, "#SBATCH --cpus-per-task=1\n", "cpus")
   check_has(s1, "#SBATCH --output=" .. tmp .. "/exp/results/fm/slurm/phase1-%j.out\n", "log path")
-  check_has(s1, "swap_run srun --mpi=pmi2 " .. bin .. "/swap-train " .. tmp .. "/exp/results/fm/slurm/experiment.lua\n",
+  check_has(s1, "swap_run srun --mpi=pmi2 " .. bin .. "/swap-train " .. tmp .. "/exp/results/fm/slurm/experiment.lua --set phase1.threads=1\n",
     "phase1 command via the MPI launcher on the snapshot")
   check(not has(s1, "--array"), "phase 1 is no array")
   local j2 = slurm.job(ctx, pl, 2)
   local s2 = slurm.script(ctx, pl, j2)
   check_has(s2, "#SBATCH --array=0-3\n", "array 0-(W-1) without throttle when parallel = 0")
   check_has(s2, "#SBATCH --ntasks=1\n", "one task per worker")
-  check_has(s2, "/swap-refine " .. tmp .. "/exp/results/fm/slurm/experiment.lua --worker \"$SLURM_ARRAY_TASK_ID\"\n",
+  check_has(s2, "/swap-refine " .. tmp .. "/exp/results/fm/slurm/experiment.lua --worker \"$SLURM_ARRAY_TASK_ID\" --set phase2.threads=1\n",
     "worker index from the array")
   check(not has(s2, "srun"), "single-rank workers run without a launcher")
   local s3 = slurm.script(ctx, pl, slurm.job(ctx, pl, 3))
@@ -130,11 +130,19 @@ do
   ctx = make_ctx(BASE, { overrides = { "phase2.mode=papa", "phase2.ranks=2", "phase2.batch=128" } })
   check(slurm.job(ctx, ctx.pipelines[1], 2).ntasks == 8, "papa: W x ranks tasks")
 
+  -- threads = 0 becomes the profile's cpus_per_task (else the executables would use every core of the node)
+  ctx = make_ctx(BASE, { profile = "example-site" })
+  check_has(slurm.script(ctx, ctx.pipelines[1], slurm.job(ctx, ctx.pipelines[1], 1)), "--set phase1.threads=8\n", "phase1 threads")
+  check_has(slurm.script(ctx, ctx.pipelines[1], slurm.job(ctx, ctx.pipelines[1], 3)), "--set threads=16\n", "phase3 threads")
+  ctx = make_ctx(BASE, { profile = "example-site", overrides = { "phase2.threads=3" } })
+  check(not has(slurm.script(ctx, ctx.pipelines[1], slurm.job(ctx, ctx.pipelines[1], 2)), "threads=8"), "explicit threads kept")
+
   -- user overrides reach every executable
   ctx = make_ctx(BASE, { overrides = { "phase1.lr=0.4", "augment.flip=true" } })
   for phase = 1, 3 do
     local s = slurm.script(ctx, ctx.pipelines[1], slurm.job(ctx, ctx.pipelines[1], phase))
-    check_has(s, "--set phase1.lr=0.4 --set augment.flip=true\n", "overrides passed to phase " .. phase)
+    check_has(s, "--set phase1.lr=0.4 --set augment.flip=true --set " .. (phase == 3 and "threads" or ("phase" .. phase .. ".threads")) ..
+      "=1\n", "overrides passed to phase " .. phase)
   end
 end
 
@@ -212,7 +220,7 @@ do
   check(pl.dir == tmp .. "/sweep/results/sw/phase1.batch=1024", "pipeline dir: " .. pl.dir)
   check(pl.flat["phase1.batch"] == 1024 and pl.flat.name == "sw/phase1.batch=1024", "pipeline config resolved")
   local s = slurm.script(ctx, pl, slurm.job(ctx, pl, 2))
-  check_has(s, "--set phase1.batch=1024 --set name=sw/phase1.batch=1024\n", "sweep overrides and name passed")
+  check_has(s, "--set phase1.batch=1024 --set name=sw/phase1.batch=1024 --set phase2.threads=1\n", "sweep overrides and name passed")
   check_has(s, "#SBATCH --job-name=swap2:sw/phase1.batch=1024\n", "job name per pipeline")
   check_has(s, "#SBATCH --output=" .. pl.dir .. "/slurm/phase2-%A_%a.out\n", "logs per pipeline")
   -- two keys: cartesian product, keys sorted, last varies fastest

@@ -3,10 +3,10 @@
 # throttling, preemption (USR1 -> checkpoint exit 3 -> requeue -> resume), a failing phase 1 whose dependents
 # never run (and `status` says why), skipping verified outputs on resubmission, collect.
 #
-# The executables are small stand-ins written below into a temporary bin_dir (selected through the profile's
-# bin_dir), which record start/end times and write the files the real ones would.
-# TODO(lead): once bin/swap-train, swap-refine, swap-average, swap-inspect exist on main, add a run against
-# them (bin_dir = $SWAP_BIN, a tiny train_subset) next to this mechanics test.
+# The mechanics run against small stand-in executables written below into a temporary bin_dir (selected
+# through the profile's bin_dir), which record start/end times and write the files the real ones would.
+# When $SWAP_BIN holds the real swap-train, swap-refine, swap-average and swap-inspect (and Fashion-MNIST is
+# installed), two tiny real pipelines also run through the cluster: one plain, one preempted (USR1) in phase 1.
 set -euo pipefail
 SRC=${SWAP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$SRC/tests/sh/lib/minislurm.sh"
@@ -212,6 +212,50 @@ check "cancel names the jobs" grep -q "cancelled" cancel.txt
 minislurm_wait_jobs 30 "$s1" "$s2" "$s3" || bad "cancelled jobs left the queue"
 check "cancelled jobs are CANCELLED" bash -c "scontrol -o show job $s3 | grep -q 'JobState=CANCELLED'"
 check "no worker of the cancelled pipeline ran" test -z "$(grep p2 results/slow/events.log 2>/dev/null)"
+
+# --- the real executables, when built (bin_dir = $SWAP_BIN) ------------------------------------------------------------
+if [[ -n ${SWAP_BIN:-} && -x $SWAP_BIN/swap-train && -x $SWAP_BIN/swap-refine && -x $SWAP_BIN/swap-average &&
+      -x $SWAP_BIN/swap-inspect && -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  cat > "$WORK/real-site.lua" <<EOF
+return { mpi = "srun --mpi=pmi2", time = "00:10:00", cpus_per_task = 1, bin_dir = "$SWAP_BIN" }
+EOF
+  cat > "$WORK/real.lua" <<EOF
+return { name = "real", profile = "$WORK/real-site.lua", dataset = "fashion-mnist", model = "mlp", seed = 3,
+         train_subset = 1024, test_subset = 500,
+         phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 2 },
+         phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05 },
+         phase3 = { bn_batches = 4, eval_batch = 250 } }
+EOF
+  # preempted after its first epoch: checkpoint, requeue, resume
+  cat > "$WORK/realpre.lua" <<EOF
+return { name = "realpre", profile = "$WORK/real-site.lua", dataset = "fashion-mnist", model = "mlp", seed = 3,
+         train_subset = 16384, test_subset = 500,
+         phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 4 },
+         phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05 },
+         phase3 = { bn_batches = 4, eval_batch = 250 } }
+EOF
+  "$SWAP_SLURM" submit realpre.lua > submit-realpre.txt
+  "$SWAP_SLURM" submit real.lua > submit-real.txt
+  read -r e1 e2 e3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/realpre/jobs.json)
+  for _ in $(seq 1 300); do grep -q "epoch   1/4" results/realpre/slurm/phase1-"$e1".out 2>/dev/null && break; sleep 0.2; done
+  scancel --batch --signal=USR1 "$e1"
+  read -r q1 q2 q3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/real/jobs.json)
+  minislurm_wait_jobs 180 "$q1" "$q2" "$q3" "$e1" "$e2" "$e3" || bad "real pipelines finished within 180 s"
+  check "real: phase 1 checkpointed on USR1" grep -q "signal received: wrote" results/realpre/slurm/phase1-"$e1".out
+  check "real: requeued phase 1 resumed" grep -q "resuming results/realpre/phase1/resume.h5" results/realpre/slurm/phase1-"$e1".out
+  check "real: job restarted once" bash -c "scontrol -o show job $e1 | grep -q 'Restarts=1 '"
+  check "real: preempted pipeline completed" "$SWAP_BIN/swap-inspect" verify results/realpre/phase3/model.h5
+  check "real: all outputs verify" "$SWAP_BIN/swap-inspect" verify results/real/phase1/model.h5 results/real/phase2/worker-0.h5 \
+    results/real/phase2/worker-1.h5 results/real/phase3/model.h5
+  "$SWAP_SLURM" status real.lua > status-real.txt && st=0 || st=$?
+  check "real: status complete" test "$st" = 0
+  "$SWAP_SLURM" collect real.lua > collect-real.txt
+  sed "s/^/     /" collect-real.txt
+  check "real: collect row ok" grep -q "^| real | .* | ok |$" collect-real.txt
+  if (( fails > 0 )); then cat status-real.txt results/real*/slurm/*.out >&2 || true; fi
+else
+  echo "SKIP - real executables: needs SWAP_BIN with swap-train, swap-refine, swap-average, swap-inspect and Fashion-MNIST"
+fi
 
 echo "test_slurm_cluster: $fails failures"
 exit $(( fails > 0 ))
