@@ -1,7 +1,8 @@
 """The C engine against PyTorch: for mlp, cnn and resnet9 the oracle_dump tool trains 5 SGD steps from a
 seeded init; the PyTorch twin (tests/py/swap_models.py, in float64) starts from the same tensors and input
 and must reproduce the logits, the loss, every gradient, the BN running statistics and every tensor after
-the 5 steps. Error per tensor = max|ours - torch| / max|torch|."""
+the 5 steps, then eval-mode logits, and BN statistics recomputed over two batches (update_bn) with the
+eval logits they give. Error per tensor = max|ours - torch| / max|torch|."""
 import os
 import subprocess
 import sys
@@ -108,6 +109,21 @@ def run_case(tool, tmp, name, width, shape, batch, seed, smoothing):
     assert set(state) == set(final), "tensor names differ: %s" % sorted(set(state) ^ set(final))
     for k in state:
         r.check("final." + k, final[k], state[k])
+    model.eval()
+    with torch.no_grad():
+        r.check("eval_logits", np.load(os.path.join(out, "eval_logits.npy")), model(xt).numpy())
+    recompute = swap_models.read_npy_dir(out, "recompute.")
+    if any("running_" in k for k in state):
+        torch.optim.swa_utils.update_bn([xt, -xt], model)
+        state = swap_models.state_arrays(model)
+        assert set(recompute) == {k for k in state if "running_" in k}
+        for k in recompute:
+            r.check("recompute." + k, recompute[k], state[k])
+        model.eval()
+        with torch.no_grad():
+            r.check("recompute_logits", np.load(os.path.join(out, "recompute_logits.npy")), model(xt).numpy())
+    else:
+        assert not recompute
     # the trajectory must have moved, or the comparison of final tensors proves nothing
     moved = max(rel_err(final[k], init[k]) for k in init if "running_" not in k)
     assert moved > 1e-3, "%s: parameters did not move in %d steps" % (name, STEPS)

@@ -9,7 +9,11 @@
  *   grad.<param>.npy    gradient of the mean loss
  *   bn1.<buffer>.npy    BN running statistics after that forward
  *   final.<tensor>.npy  every parameter and buffer after 5 SGD steps on the same batch
- *                       (lr 0.05, momentum 0.9, Nesterov, weight decay 5e-4, BN and biases exempt) */
+ *                       (lr 0.05, momentum 0.9, Nesterov, weight decay 5e-4, BN and biases exempt)
+ *   eval_logits.npy     eval-mode logits of the batch after those steps
+ *   recompute.<buffer>.npy, recompute_logits.npy
+ *                       BN statistics recomputed as a plain average over two batches (the input, then its
+ *                       negation; torch.optim.swa_utils.update_bn semantics), and eval logits with them */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +113,24 @@ int main(int argc, char **argv) {
         sgd_step(&m->ps, &sgd, lr);
     }
     dump_views(m, "final", 0, 0);
+    const int zshape[2] = {n, spec.classes};
+    model_forward(m, 0, 0);
+    write_f32("eval_logits", model_logits(m), 2, zshape);
+
+    if (model_has_bn(m)) {
+        float *x0 = xMalloc(nx * sizeof *x0);
+        memcpy(x0, x, nx * sizeof *x0);
+        model_bn_recompute_begin(m);
+        model_forward(m, 1, 0);
+        for (size_t i = 0; i < nx; i++) x[i] = -x0[i];
+        model_forward(m, 1, 0);
+        model_bn_recompute_end(m);
+        dump_views(m, "recompute", 0, 1);
+        memcpy(x, x0, nx * sizeof *x0);
+        model_forward(m, 0, 0);
+        write_f32("recompute_logits", model_logits(m), 2, zshape);
+        free(x0);
+    }
     free(labels);
     model_free(m);
     return 0;
