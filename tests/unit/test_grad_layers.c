@@ -710,6 +710,51 @@ static void test_bn_recompute(void) {
     model_free(m);
 }
 
+/* One train step's loss and gradient of resnet9 (width 4) on a fixed batch, for the given thread count and
+ * after `detour` planning for another batch size first. */
+static float *resnet_grad(int threads, int detour, float *loss) {
+    ModelSpec spec = {.in_c = 3, .in_h = 16, .in_w = 16, .classes = 10, .width = 4};
+    Model *m = model_create("resnet9", &spec);
+    model_init(m, 21);
+    if (detour) {
+        model_set_batch(m, detour);
+        model_forward(m, 1, 0);
+    }
+    model_set_batch(m, 6);
+    Rng r;
+    rng_seed(&r, 77);
+    for (size_t i = 0; i < (size_t)6 * 3 * 16 * 16; i++) model_input(m)[i] = rng_normal(&r);
+    for (int b = 0; b < 6; b++) model_labels(m)[b] = (int)rng_below(&r, 10);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    sgd_zero_grad(&m->ps);
+    *loss = model_forward(m, 1, 1);
+    model_backward(m, 1.0f);
+    omp_set_num_threads(saved);
+    float *g = fnew(m->ps.n_params);
+    memcpy(g, m->ps.grad, m->ps.n_params * sizeof(float));
+    model_free(m);
+    return g;
+}
+
+/* Gradients must not depend on the thread count (no races in im2col/col2im or the per-channel loops) nor on
+ * the model having been planned for another batch size before (re-planning of the arena). */
+static void test_threads_and_replan(void) {
+    ModelSpec spec = {.in_c = 3, .in_h = 16, .in_w = 16, .classes = 10, .width = 4};
+    Model *probe = model_create("resnet9", &spec);
+    const size_t np = probe->ps.n_params;
+    model_free(probe);
+    float l1, l2, l3;
+    float *g1 = resnet_grad(1, 0, &l1), *g2 = resnet_grad(2, 0, &l2), *g3 = resnet_grad(2, 11, &l3);
+    const double e12 = t_max_rel_err(g2, g1, np), e13 = t_max_rel_err(g3, g2, np);
+    T_CHECK(e12 <= 1e-5 && t_close(l1, l2, 1e-6, 0), "1 vs 2 threads: gradients differ by %g", e12);
+    T_CHECK(e13 <= 1e-6 && l2 == l3, "re-planned model: gradients differ by %g", e13);
+    printf("  resnet9 grads 1 vs 2 threads: %.1e; after re-planning: %.1e\n", e12, e13);
+    free(g1);
+    free(g2);
+    free(g3);
+}
+
 int main(void) {
     rng_seed(&R, getenv("SWAP_TEST_SEED") ? (uint64_t)atoll(getenv("SWAP_TEST_SEED")) : 2024);
     test_conv(3, 4, 3, 1, 1, 6, 3, 3, 1); /* 3x3 same, whole batch in one chunk */
@@ -729,6 +774,7 @@ int main(void) {
     test_xent(0.0f);
     test_xent(0.1f);
     test_bn_recompute();
+    test_threads_and_replan();
     /* Hundreds of tiny forwards: threads only add fork/join overhead there (and stall badly on a busy
      * machine); the kernels' parallel paths were exercised above. */
     const int threads = omp_get_max_threads();
