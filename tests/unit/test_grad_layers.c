@@ -762,6 +762,8 @@ int main(void) {
     test_conv(2, 3, 3, 2, 1, 7, 3, 1, 1); /* stride 2, odd size, one image per chunk */
     test_conv(3, 5, 1, 1, 0, 5, 4, 3, 1); /* 1x1, no padding */
     test_conv(2, 3, 3, 1, 0, 5, 2, 1, 0); /* valid 3x3 */
+    test_conv(2, 2, 3, 1, 2, 4, 2, 2, 1); /* padding 2: output larger than the input */
+    test_conv(2, 3, 1, 2, 1, 6, 2, 2, 0); /* 1x1 stride 2 with padding: border columns are all zero */
     test_bn(3, 24);
     test_relu();
     test_maxpool();
