@@ -384,6 +384,15 @@ static void test_bad_files(void) {
         H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
         H5Dclose(d);
         H5Fclose(f);
+        expect_rejected(tpath("tamper.h5"), "'fc.bias': checksum mismatch");
+        /* ... and with its checksum attribute forged to match, the content hash still catches it */
+        f = open_rw(tpath("tamper.h5"));
+        d = H5Dopen2(f, fcb, H5P_DEFAULT);
+        char sum[CKPT_HASH_HEX];
+        ckpt_hash_bytes(sum, v, sizeof v);
+        h5_attr_str(d, "xxh3_128", sum);
+        H5Dclose(d);
+        H5Fclose(f);
         expect_rejected(tpath("tamper.h5"), "content hash mismatch");
     }
 
