@@ -9,7 +9,9 @@ typedef struct Config Config;
 
 Config *config_load(const char *path, int n_overrides, const char *const *overrides);
 void config_free(Config *c);
-/* Typed access by dotted key ("phase1.batch"); a missing key or wrong type is an internal error. */
+/* Typed access by dotted key ("phase1.batch"); a key outside the schema or a wrong type is an internal error.
+ * Integer keys may also be read with cfg_num. Lists of pairs (phase1.knots = {{0,0},{5,1}}) are flattened:
+ * cfg_len gives 2 * pairs and element 2i is the epoch, 2i+1 the multiplier. */
 long cfg_int(const Config *c, const char *key);
 double cfg_num(const Config *c, const char *key);
 const char *cfg_str(const Config *c, const char *key); /* "" when the key is unset (nil) */

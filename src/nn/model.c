@@ -86,14 +86,25 @@ static size_t plan_grad_blocks(Model *m) {
     return total;
 }
 
+/* Slot buffers are laid out for the active batch n: a slot's activations and its gradient block both scale
+ * with n, so shrinking n keeps every buffer inside its planned region. */
+static void point_buffers(Model *m, int n) {
+    m->batch = n;
+    for (int s = 0; s < m->n_slots; s++)
+        m->slots[s].dx = m->slots[s].grad_off == SIZE_MAX ? NULL : m->grad_base + m->slots[s].grad_off * n;
+}
+
 void model_set_batch(Model *m, int n) {
-    if (m->batch == n) return;
     xCheck(n > 0, "batch size must be positive");
+    if (n <= m->cap_batch) {
+        point_buffers(m, n);
+        return;
+    }
     arena_free(&m->arena);
     free(m->labels);
-    m->batch = n;
+    m->cap_batch = n;
 
-    size_t grad_per_sample = plan_grad_blocks(m);
+    m->grad_per_sample = plan_grad_blocks(m);
     size_t col = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
@@ -102,7 +113,7 @@ void model_set_batch(Model *m, int n) {
         size_t need = (size_t)l->conv.ci * l->conv.k * l->conv.k * chunk * l->conv.ho * l->conv.wo;
         if (need > col) col = need;
     }
-    size_t bytes = arena_float_bytes(grad_per_sample * n) + arena_float_bytes(col) +
+    size_t bytes = arena_float_bytes(m->grad_per_sample * n) + arena_float_bytes(col) +
                    arena_float_bytes((size_t)n * m->spec.classes) + 64;
     for (int s = 0; s < m->n_slots; s++) bytes += arena_float_bytes(slot_size(&m->slots[s]) * n);
     for (int i = 0; i < m->n_layers; i++)
@@ -110,9 +121,7 @@ void model_set_batch(Model *m, int n) {
     arena_init(&m->arena, bytes);
 
     for (int s = 0; s < m->n_slots; s++) m->slots[s].x = arena_floats(&m->arena, slot_size(&m->slots[s]) * n);
-    float *grads = arena_floats(&m->arena, grad_per_sample * n);
-    for (int s = 0; s < m->n_slots; s++)
-        m->slots[s].dx = m->slots[s].grad_off == SIZE_MAX ? NULL : grads + m->slots[s].grad_off * n;
+    m->grad_base = arena_floats(&m->arena, m->grad_per_sample * n);
     m->col_cap = col;
     m->col = col ? arena_floats(&m->arena, col) : NULL;
     m->probs = arena_floats(&m->arena, (size_t)n * m->spec.classes);
@@ -123,6 +132,7 @@ void model_set_batch(Model *m, int n) {
         l->save_rstd = arena_floats(&m->arena, (size_t)l->conv.co);
     }
     m->labels = xCalloc((size_t)n, sizeof(int));
+    point_buffers(m, n);
 }
 
 float *model_input(Model *m) { return m->slots[0].x; }

@@ -49,8 +49,10 @@ typedef struct {
     float bn_momentum; /* 0.1; negative: cumulative average (BN recompute) */
     float bn_eps;
     long bn_count;     /* batches seen in cumulative mode */
-    /* planned for `batch` */
-    int batch;
+    /* planned for up to `cap_batch` samples; `batch` is the active size (<= cap_batch) */
+    int batch, cap_batch;
+    size_t grad_per_sample;
+    float *grad_base;
     Arena arena;
     float *col;
     size_t col_cap;
@@ -67,7 +69,8 @@ Model *model_create(const char *name, const ModelSpec *spec);
 void model_free(Model *m);
 /* PyTorch-default initialization from our seeded RNG. */
 void model_init(Model *m, uint64_t seed);
-/* (Re)plan the arena for n samples per forward; no-op when n is unchanged. */
+/* Set the active batch size. Within the planned capacity this only re-points buffers (no allocation), so
+ * evaluation can run a short last batch; a larger n re-plans the arena (outside training steps). */
 void model_set_batch(Model *m, int n);
 float *model_input(Model *m); /* [in_c][n][in_h][in_w] */
 int *model_labels(Model *m);  /* [n] */

@@ -1,0 +1,522 @@
+-- Experiment configuration: the schema (every key with type, default, range and a one-line doc), loading an
+-- experiment file, "--set key=value" overrides, and validation. Shared by the C executables (embedded Lua)
+-- and the Slurm generator, so both agree on what an experiment means.
+--
+--   local config = require "swap.config"
+--   local flat = config.resolve("lua/experiments/fmnist.lua", {"phase1.batch=4096"})
+--   flat["phase1.batch"] --> 4096
+--
+-- Errors are raised as one-line strings (error level 0): "<file>:<line>: <what is wrong>" when the line can be
+-- found, "<file>: ..." otherwise, "--set '<override>': ..." for a bad override.
+local M = {}
+
+local SCHEDULES = { "constant", "linear", "cosine", "knots", "step" }
+
+-- Entry fields: key, type ("string"|"int"|"number"|"boolean"|"knots"|"sweep"), default, doc,
+-- choices (strings), min/max (inclusive), gt/lt (exclusive), optional (nil allowed), required, check(v) -> err.
+local function name_check(v)
+  if v == "" then return "must not be empty" end
+  local bad = v:match("[^A-Za-z0-9._+=,/%-]")
+  if bad then return string.format("contains %q; allowed characters are A-Z a-z 0-9 . _ + = , / -", bad) end
+  if v:find("..", 1, true) then return "must not contain '..'" end
+  if v:sub(1, 1) == "/" then return "must not start with '/'" end
+  if v:sub(-1) == "/" or v:find("//", 1, true) then return "must not have empty path components" end
+  return nil
+end
+
+M.schema = {
+  -- top level
+  { key = "name", type = "string", required = true, check = name_check,
+    doc = "Experiment name; results go to <results>/<name>/. Characters [A-Za-z0-9._+=,/-], no '..', no leading '/'." },
+  { key = "dataset", type = "string", default = "fashion-mnist", choices = { "fashion-mnist", "mnist", "cifar10", "cifar100" },
+    doc = "Dataset to train and evaluate on." },
+  { key = "data_dir", type = "string", optional = true,
+    doc = "Directory holding the dataset files (unset = the dataset's default location)." },
+  { key = "model", type = "string", default = "cnn", choices = { "mlp", "cnn", "resnet9" }, doc = "Network architecture." },
+  { key = "width", type = "int", default = 64, min = 1, max = 4096, doc = "Base channel width of the model." },
+  { key = "seed", type = "int", default = 1, min = 0, max = 2 ^ 53, doc = "Base random seed (workers derive theirs from it)." },
+  { key = "threads", type = "int", default = 0, min = 0, max = 4096,
+    doc = "Threads per process for phases that do not set their own (0 = all cores available)." },
+  { key = "results", type = "string", default = "results",
+    doc = "Results root, relative to the working (submit) directory unless absolute." },
+  { key = "train_subset", type = "int", default = 0, min = 0, doc = "Use only the first N training examples (0 = all)." },
+  { key = "test_subset", type = "int", default = 0, min = 0, doc = "Use only the first N test examples (0 = all)." },
+  { key = "label_smoothing", type = "number", default = 0, min = 0, lt = 1, doc = "Label smoothing epsilon in [0, 1)." },
+  { key = "augment.crop_pad", type = "int", default = 0, min = 0, max = 64,
+    doc = "Random-crop padding in pixels (0 = no random crop)." },
+  { key = "augment.flip", type = "boolean", default = false, doc = "Random horizontal flips." },
+  { key = "augment.cutout", type = "int", default = 0, min = 0, max = 1024, doc = "Cutout square size in pixels (0 = off)." },
+  { key = "profile", type = "string", default = "local",
+    doc = "Slurm site profile: a name in slurm/ (slurm/<profile>.lua) or a path to a profile file." },
+  { key = "sweep", type = "sweep", default = {},
+    doc = "Sweep: table of dotted key -> list of values; the cartesian product becomes independent pipelines." },
+
+  -- optimizer (all phases)
+  { key = "optim.momentum", type = "number", default = 0.9, min = 0, lt = 1, doc = "SGD momentum in [0, 1)." },
+  { key = "optim.nesterov", type = "boolean", default = true, doc = "Nesterov momentum." },
+  { key = "optim.weight_decay", type = "number", default = 5e-4, min = 0, max = 1, doc = "L2 weight decay." },
+  { key = "optim.decay_bn_bias", type = "boolean", default = false,
+    doc = "Apply weight decay to batch-norm parameters and biases too." },
+
+  -- phase 1: large-batch data-parallel SGD
+  { key = "phase1.ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks (data-parallel replicas)." },
+  { key = "phase1.threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
+  { key = "phase1.batch", type = "int", default = 512, min = 1, doc = "Global batch size (split evenly over ranks)." },
+  { key = "phase1.base_batch", type = "int", default = 0, min = 0,
+    doc = "Batch the lr was tuned for: lr is scaled by batch/base_batch (0 = no scaling)." },
+  { key = "phase1.lr", type = "number", gt = 0, default = 0.1, max = 1e4, doc = "Peak learning rate." },
+  { key = "phase1.warmup", type = "number", default = 0, min = 0, max = 1,
+    doc = "Fraction of max_epochs spent in linear warm-up." },
+  { key = "phase1.schedule", type = "string", default = "linear", choices = SCHEDULES, doc = "Learning-rate schedule." },
+  { key = "phase1.final_lr_frac", type = "number", default = 0, min = 0, max = 1,
+    doc = "Final lr as a fraction of the peak (linear, cosine)." },
+  { key = "phase1.knots", type = "knots", default = {},
+    doc = "Piecewise-linear schedule as {epoch, multiplier} pairs (schedule = \"knots\")." },
+  { key = "phase1.step_every", type = "number", default = 0, min = 0,
+    doc = "Epochs between lr steps (schedule = \"step\"; must then be > 0)." },
+  { key = "phase1.gamma", type = "number", default = 0.1, gt = 0, max = 1, doc = "Step decay factor (schedule = \"step\")." },
+  { key = "phase1.max_epochs", type = "int", default = 10, gt = 0, max = 1e6, doc = "Epoch budget." },
+  { key = "phase1.stop_train_acc", type = "number", default = 1.0, gt = 0, max = 1,
+    doc = "Stop phase 1 once training accuracy reaches this, in (0, 1]." },
+  { key = "phase1.checkpoint_every", type = "int", default = 1, min = 0,
+    doc = "Epochs between checkpoints (0 = only at the end)." },
+  { key = "phase1.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
+  { key = "phase1.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
+
+  -- phase 2: small-batch refinement by W workers
+  { key = "phase2.mode", type = "string", default = "independent", choices = { "independent", "wash", "papa" },
+    doc = "independent = W separate jobs (SWAP); wash/papa = one W-rank MPI job that mixes weights." },
+  { key = "phase2.workers", type = "int", default = 4, min = 1, max = 100000, doc = "Number of workers W." },
+  { key = "phase2.parallel", type = "int", default = 0, min = 0, max = 100000,
+    doc = "Workers running at once (Slurm array throttle %P; 0 = as many as resources allow)." },
+  { key = "phase2.ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks per worker." },
+  { key = "phase2.threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
+  { key = "phase2.batch", type = "int", default = 128, min = 1, doc = "Batch size per worker (split over its ranks)." },
+  { key = "phase2.lr", type = "number", default = 0.05, gt = 0, max = 1e4, doc = "Peak learning rate." },
+  { key = "phase2.warmup", type = "number", default = 0, min = 0, max = 1, doc = "Fraction of epochs in linear warm-up." },
+  { key = "phase2.schedule", type = "string", default = "linear", choices = { "constant", "linear", "cosine" },
+    doc = "Learning-rate schedule." },
+  { key = "phase2.final_lr_frac", type = "number", default = 0, min = 0, max = 1,
+    doc = "Final lr as a fraction of the peak (linear, cosine)." },
+  { key = "phase2.epochs", type = "int", default = 2, min = 0, max = 1e6, doc = "Epochs each worker trains." },
+  { key = "phase2.reset_momentum", type = "boolean", default = true, doc = "Start phase 2 with zero momentum buffers." },
+  { key = "phase2.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
+  { key = "phase2.checkpoint_every", type = "int", default = 1, min = 0,
+    doc = "Epochs between checkpoints (0 = only at the end)." },
+  { key = "phase2.wash.p", type = "number", default = 0.01, min = 0, max = 1,
+    doc = "WASH: probability of shuffling each parameter per step." },
+  { key = "phase2.wash.scale_by_w", type = "boolean", default = true, doc = "WASH: scale p by layer position." },
+  { key = "phase2.wash.shuffle_momentum", type = "boolean", default = false, doc = "WASH: shuffle momentum buffers too." },
+  { key = "phase2.wash.p_schedule", type = "string", default = "constant", choices = { "constant", "linear" },
+    doc = "WASH: p constant or decayed linearly to 0." },
+  { key = "phase2.papa.every", type = "int", default = 10, min = 1, doc = "PAPA: steps between pulls toward the average." },
+  { key = "phase2.papa.alpha", type = "number", default = 0.99, min = 0, max = 1,
+    doc = "PAPA: weights <- alpha*weights + (1-alpha)*average." },
+  { key = "phase2.papa.lr_scaled", type = "boolean", default = false, doc = "PAPA: scale (1-alpha) by lr/peak lr." },
+
+  -- phase 3: average, recompute batch-norm statistics, evaluate
+  { key = "phase3.bn_batches", type = "int", default = 100, min = 0, doc = "Batches used to recompute BN statistics." },
+  { key = "phase3.bn_batch", type = "int", default = 0, min = 0, doc = "Batch size for BN recomputation (0 = phase2.batch)." },
+  { key = "phase3.min_workers", type = "int", default = 0, min = 0,
+    doc = "Average as soon as this many workers finished (0 = all workers required)." },
+  { key = "phase3.greedy_soup", type = "boolean", default = false,
+    doc = "Also build a greedy soup (add workers only if held-out accuracy improves)." },
+  { key = "phase3.eval_batch", type = "int", default = 1000, min = 1, doc = "Batch size for evaluation." },
+}
+
+M.by_key = {}
+M.groups = {} -- every dotted prefix of a key ("phase1", "phase2.wash", ...)
+for _, e in ipairs(M.schema) do
+  M.by_key[e.key] = e
+  local prefix = ""
+  for part in e.key:gmatch("([^.]+)%.") do
+    prefix = prefix == "" and part or prefix .. "." .. part
+    M.groups[prefix] = true
+  end
+end
+
+-- Values ---------------------------------------------------------------------------------------------------
+
+local function fmt_number(x)
+  if math.type(x) == "integer" then return tostring(x) end
+  if x ~= x then return "0/0" end
+  if x == math.huge then return "math.huge" elseif x == -math.huge then return "-math.huge" end
+  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%.1f", x) end
+  for prec = 15, 17 do -- shortest form that reads back exactly
+    local s = string.format("%." .. prec .. "g", x)
+    if tonumber(s) == x then return s end
+  end
+  return string.format("%.17g", x)
+end
+
+-- Lua-constructor text for a value; reads back via the override parser (and Lua itself).
+function M.show(v)
+  local t = type(v)
+  if t == "nil" then return "nil" end
+  if t == "number" then return fmt_number(v) end
+  if t == "boolean" then return tostring(v) end
+  if t == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
+  if t == "table" then
+    local parts = {}
+    local n = #v
+    for i = 1, n do parts[#parts + 1] = M.show(v[i]) end
+    local keys = {}
+    for k in pairs(v) do
+      if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+    end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do parts[#parts + 1] = "[" .. M.show(k) .. "]=" .. M.show(v[k]) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return tostring(v)
+end
+
+-- The text after "key=" in an override, as a plain string when the key holds strings.
+function M.show_plain(v)
+  if type(v) == "string" then return v end
+  return M.show(v)
+end
+
+local function describe(e)
+  if e.type == "string" and e.choices then return "one of " .. table.concat(e.choices, "|") end
+  local what = ({ string = "a string", int = "an integer", number = "a number", boolean = "a boolean (true|false)",
+                  knots = "a list of {epoch, multiplier} pairs", sweep = "a table of key -> list of values" })[e.type]
+  local lo, hi
+  if e.min then lo = "[" .. fmt_number(e.min) elseif e.gt then lo = "(" .. fmt_number(e.gt) end
+  if e.max then hi = fmt_number(e.max) .. "]" elseif e.lt then hi = fmt_number(e.lt) .. ")" end
+  if lo or hi then what = what .. " in " .. (lo or "(-inf") .. ", " .. (hi or "inf)") end
+  if e.optional then what = what .. " or nil" end
+  return what
+end
+M.describe = describe
+
+local function check_range(e, x)
+  if (e.min and x < e.min) or (e.max and x > e.max) or (e.gt and x <= e.gt) or (e.lt and x >= e.lt) or x ~= x then
+    return "expected " .. describe(e) .. ", got " .. fmt_number(x)
+  end
+end
+
+-- Returns the normalised value, or nil and an error text (without the key).
+local function validate_value(e, v)
+  if v == nil then
+    if e.optional then return nil end
+    return nil, "expected " .. describe(e) .. ", got nil"
+  end
+  local t = e.type
+  if t == "string" then
+    if type(v) ~= "string" then return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v) end
+    if e.choices then
+      for _, c in ipairs(e.choices) do if c == v then return v end end
+      return nil, "expected " .. describe(e) .. ", got " .. M.show(v)
+    end
+    if v:find("[%z\n\r]") then return nil, "must not contain newlines or NUL bytes" end
+    if e.check then
+      local err = e.check(v)
+      if err then return nil, err .. " (got " .. M.show(v) .. ")" end
+    end
+    return v
+  elseif t == "int" then
+    if type(v) ~= "number" or math.tointeger(v) == nil then
+      return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v)
+    end
+    v = math.tointeger(v)
+    local err = check_range(e, v)
+    if err then return nil, err end
+    return v
+  elseif t == "number" then
+    if type(v) ~= "number" then return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v) end
+    local err = check_range(e, v)
+    if err then return nil, err end
+    return v + 0.0
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v) end
+    return v
+  elseif t == "knots" then
+    if type(v) ~= "table" then return nil, "expected " .. describe(e) .. ", got " .. type(v) end
+    local out, prev = {}, -math.huge
+    for k in pairs(v) do
+      if math.type(k) ~= "integer" or k < 1 or k > #v then return nil, "expected " .. describe(e) .. " (a list)" end
+    end
+    if #v > 32 then return nil, "at most 32 knots" end
+    for i, p in ipairs(v) do
+      if type(p) ~= "table" or #p ~= 2 or type(p[1]) ~= "number" or type(p[2]) ~= "number" then
+        return nil, string.format("knot %d: expected {epoch, multiplier}, got %s", i, M.show(p))
+      end
+      if p[1] < 0 or p[2] < 0 then return nil, string.format("knot %d: epoch and multiplier must be >= 0", i) end
+      if p[1] < prev then return nil, string.format("knot %d: epochs must not decrease", i) end
+      prev = p[1]
+      out[i] = { p[1] + 0.0, p[2] + 0.0 }
+    end
+    return out
+  elseif t == "sweep" then
+    return v -- validated against the schema by validate_sweep
+  end
+  error("schema: unknown type " .. tostring(t))
+end
+M.validate_value = validate_value
+
+-- Edit distance, for "did you mean".
+local function distance(a, b)
+  local prev, cur = {}, {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    cur[0] = i
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[#b]
+end
+
+function M.closest(key)
+  local best, bestd
+  local candidates = {}
+  for _, e in ipairs(M.schema) do candidates[#candidates + 1] = e.key end
+  for g in pairs(M.groups) do candidates[#candidates + 1] = g end
+  table.sort(candidates)
+  for _, c in ipairs(candidates) do
+    local d = distance(key, c)
+    -- also compare the last component alone, so "phase1.bach" finds "phase1.batch" and "batchsize" finds "phase1.batch"
+    if not bestd or d < bestd then best, bestd = c, d end
+  end
+  if bestd and bestd <= math.max(2, #key // 3) then return best end
+  local leaf = key:match("([^.]+)$")
+  for _, c in ipairs(candidates) do
+    if c:match("([^.]+)$") == leaf then return c end
+  end
+  return nil
+end
+
+local function unknown_key_msg(key)
+  local s = M.closest(key)
+  return "unknown key '" .. key .. "'" .. (s and (" (did you mean '" .. s .. "'?)") or "")
+end
+
+-- Source locations ------------------------------------------------------------------------------------------
+
+local function line_of(source, pos)
+  local n = 1
+  for _ in source:sub(1, pos - 1):gmatch("\n") do n = n + 1 end
+  return n
+end
+
+-- Best-effort line of a dotted key in the experiment file: find each component in turn ("phase1" then
+-- "batch" after it). Returns nil if not found.
+function M.locate(source, key)
+  if not source then return nil end
+  local pos, found = 1, nil
+  for part in key:gmatch("[^.]+") do
+    local esc = part:gsub("%p", "%%%0")
+    local s = source:find("%f[%w_]" .. esc .. "%f[^%w_]%s*=", pos)
+    local s2 = source:find("%[%s*[\"']" .. esc .. "[\"']%s*%]%s*=", pos)
+    if s2 and (not s or s2 < s) then s = s2 end
+    if not s then
+      -- dotted keys written as ["phase2.wash.p"] (sweep tables, flat style)
+      local s3 = source:find("[\"']" .. key:gsub("%p", "%%%0") .. "[\"']", 1)
+      if s3 then return line_of(source, s3) end
+      return found
+    end
+    pos, found = s + 1, line_of(source, s)
+  end
+  return found
+end
+
+-- Loading and flattening ------------------------------------------------------------------------------------
+
+local function fail(msg) error(msg, 0) end
+
+-- Flatten a nested experiment table into dotted keys. Each problem raises "<where>: msg" via where(key).
+local function flatten(tbl, prefix, out, where)
+  for k, v in pairs(tbl) do
+    if type(k) ~= "string" then
+      fail(where(prefix) .. "unexpected entry " .. M.show(k) .. " in " .. (prefix == "" and "the top-level table" or
+        ("'" .. prefix .. "'")) .. " (keys must be names)")
+    end
+    local key = prefix == "" and k or prefix .. "." .. k
+    if M.by_key[key] then
+      out[key] = v
+    elseif M.groups[key] then
+      if type(v) ~= "table" then fail(where(key) .. "'" .. key .. "' must be a table of settings, got " .. type(v)) end
+      flatten(v, key, out, where)
+    else
+      fail(where(key) .. unknown_key_msg(key))
+    end
+  end
+end
+
+-- Parse the value text of an override for schema entry e.
+local function parse_override_value(e, text)
+  if text == "nil" and e.optional then return nil end
+  if e.type == "string" then
+    if text:match('^".*"$') or text:match("^'.*'$") then
+      local f = load("return " .. text, "=override", "t", {})
+      local ok, v = pcall(f or error)
+      if ok and type(v) == "string" then return v end
+    end
+    return text
+  elseif e.type == "int" or e.type == "number" then
+    local v = math.tointeger(text) or tonumber(text)
+    if v == nil then return text end -- reported as a type error
+    return v
+  elseif e.type == "boolean" then
+    if text == "true" then return true elseif text == "false" then return false end
+    return text
+  else
+    local f, err = load("return " .. text, "=override", "t", {})
+    if not f then return nil, "cannot parse value: " .. err:gsub("^override:1: ", "") end
+    local ok, v = pcall(f)
+    if not ok then return nil, "cannot evaluate value: " .. tostring(v) end
+    return v
+  end
+end
+
+-- Parse "key=value" into key, value (typed by the schema). Raises one-line errors.
+function M.parse_override(ov)
+  local where = "--set '" .. ov .. "': "
+  local key, text = ov:match("^%s*([^=]-)%s*=(.*)$")
+  if not key or key == "" then fail(where .. "expected key=value") end
+  local e = M.by_key[key]
+  if not e then fail(where .. unknown_key_msg(key)) end
+  local v, err = parse_override_value(e, text)
+  if err then fail(where .. err) end
+  return key, v
+end
+
+local function validate_sweep(sweep, where)
+  if type(sweep) ~= "table" then fail(where("sweep") .. "'sweep' must be a table of key -> list of values") end
+  local out = {}
+  for k, list in pairs(sweep) do
+    if type(k) ~= "string" then fail(where("sweep") .. "sweep keys must be dotted key strings, got " .. M.show(k)) end
+    local e = M.by_key[k]
+    if not e then fail(where(k) .. "sweep: " .. unknown_key_msg(k)) end
+    if k == "sweep" or k == "name" or k == "profile" or k == "results" then
+      fail(where(k) .. "sweep: '" .. k .. "' cannot be swept")
+    end
+    if type(list) ~= "table" or #list == 0 then
+      fail(where(k) .. "sweep '" .. k .. "': expected a non-empty list of values")
+    end
+    local vals = {}
+    for i, v in ipairs(list) do
+      local nv, err = validate_value(e, v)
+      if err then fail(where(k) .. string.format("sweep '%s' value %d: %s", k, i, err)) end
+      vals[i] = nv
+    end
+    out[k] = vals
+  end
+  return out
+end
+
+-- Checks that involve several keys. `flat` is complete (defaults filled).
+local function cross_check(flat, where)
+  local function need(cond, key, msg) if not cond then fail(where(key) .. msg) end end
+  need(flat["phase1.batch"] % flat["phase1.ranks"] == 0, "phase1.batch", string.format(
+    "phase1.batch (%d) must be divisible by phase1.ranks (%d)", flat["phase1.batch"], flat["phase1.ranks"]))
+  need(flat["phase2.batch"] % flat["phase2.ranks"] == 0, "phase2.batch", string.format(
+    "phase2.batch (%d) must be divisible by phase2.ranks (%d)", flat["phase2.batch"], flat["phase2.ranks"]))
+  need(flat["phase3.min_workers"] <= flat["phase2.workers"], "phase3.min_workers", string.format(
+    "phase3.min_workers (%d) must not exceed phase2.workers (%d)", flat["phase3.min_workers"], flat["phase2.workers"]))
+  if flat["phase1.schedule"] == "knots" then
+    need(#flat["phase1.knots"] >= 2, "phase1.knots", "schedule \"knots\" needs phase1.knots with at least 2 {epoch, multiplier} pairs")
+  end
+  if flat["phase1.schedule"] == "step" then
+    need(flat["phase1.step_every"] > 0, "phase1.step_every", "schedule \"step\" needs phase1.step_every > 0")
+  end
+  if flat["phase2.mode"] ~= "independent" then
+    need(flat["phase2.workers"] >= 2, "phase2.workers", "phase2.mode \"" .. flat["phase2.mode"] .. "\" needs phase2.workers >= 2")
+  end
+end
+
+-- Read and evaluate an experiment file; returns its table and source text.
+function M.load_file(path)
+  local fh, oerr = io.open(path, "rb")
+  if not fh then fail(path .. ": cannot open (" .. tostring(oerr):gsub("^[^:]*: ", "") .. ")") end
+  local source = fh:read("a")
+  fh:close()
+  -- chunkname "@path" makes Lua report syntax and runtime errors as "path:line: ..."
+  local chunk, err = load(source, "@" .. path, "t", setmetatable({}, { __index = _G }))
+  if not chunk then fail(err) end
+  local ok, tbl = pcall(chunk)
+  if not ok then fail(tostring(tbl)) end
+  if type(tbl) ~= "table" then fail(path .. ": the experiment file must return a table, got " .. type(tbl)) end
+  return tbl, source
+end
+
+-- Validate a nested experiment table (plus overrides) and return the flat, complete table.
+-- `path` and `source` are only used to locate errors.
+function M.resolve_table(tbl, overrides, path, source)
+  path = path or "<experiment>"
+  local ov_of = {}
+  local function where(key)
+    if key and ov_of[key] then return "--set '" .. ov_of[key] .. "': " end
+    local line = key and M.locate(source, key)
+    return path .. (line and (":" .. line) or "") .. ": "
+  end
+  local given = {}
+  flatten(tbl, "", given, where)
+  for _, ov in ipairs(overrides or {}) do
+    local k, v = M.parse_override(ov)
+    given[k] = v
+    ov_of[k] = ov
+  end
+  local flat = {}
+  for _, e in ipairs(M.schema) do
+    local v = given[e.key]
+    if v == nil and not ov_of[e.key] then
+      if e.required then fail(where(nil) .. "missing required key '" .. e.key .. "' (" .. e.doc .. ")") end
+      v = e.default
+      if type(v) == "table" then v = {} end
+    end
+    if e.type == "sweep" then
+      flat[e.key] = validate_sweep(v, where)
+    else
+      local nv, err = validate_value(e, v)
+      if err then fail(where(e.key) .. "'" .. e.key .. "': " .. err) end
+      flat[e.key] = nv
+    end
+  end
+  cross_check(flat, where)
+  return flat
+end
+
+-- The public entry: resolve(path, overrides) -> flat table of dotted keys -> values (defaults filled; unset
+-- optional keys are absent). `overrides` is a list of "key=value" strings.
+function M.resolve(path, overrides)
+  local tbl, source = M.load_file(path)
+  return M.resolve_table(tbl, overrides, path, source)
+end
+
+-- Sorted "key = value" lines (unset keys as "nil"), as recorded in checkpoints and logs.
+function M.format(flat)
+  local keys = {}
+  for _, e in ipairs(M.schema) do keys[#keys + 1] = e.key end
+  table.sort(keys)
+  local lines = {}
+  for _, k in ipairs(keys) do lines[#lines + 1] = k .. " = " .. M.show(flat[k]) end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Markdown reference generated from the schema (docs/config.md).
+function M.markdown()
+  local out = { "# Experiment configuration reference", "",
+    "Generated from `lua/swap/config.lua` by `lua5.4 lua/swap/config.lua --markdown`; do not edit by hand.", "",
+    "An experiment is a Lua file returning a table; nested tables (`phase1 = { batch = 512 }`) and the dotted",
+    "keys below are the same thing. Every key may be overridden on any command line with `--set key=value`",
+    "(numbers, `true`/`false`, strings, `nil` for optional keys, Lua lists such as `{{0,0},{5,1}}`).", "",
+    "Cross-field rules: `phase1.batch` divisible by `phase1.ranks`; `phase2.batch` divisible by `phase2.ranks`;",
+    "`phase3.min_workers <= phase2.workers`; schedule `knots` needs >= 2 knots; schedule `step` needs",
+    "`phase1.step_every > 0`; phase2 modes `wash`/`papa` need >= 2 workers.", "",
+    "| key | type | default | allowed | description |", "|---|---|---|---|---|" }
+  for _, e in ipairs(M.schema) do
+    local default = e.required and "(required)" or (e.default == nil and "unset" or M.show(e.default))
+    local allowed = describe(e):gsub("|", "\\|")
+    out[#out + 1] = string.format("| `%s` | %s | `%s` | %s | %s |", e.key, e.type, default:gsub("|", "\\|"), allowed,
+      e.doc:gsub("|", "\\|"))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+if arg and arg[0] and arg[0]:match("config%.lua$") and arg[1] == "--markdown" then io.write(M.markdown()) end
+
+return M

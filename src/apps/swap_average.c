@@ -1,0 +1,192 @@
+/* Phase 3: average the workers' weights (uniform, accumulated in double), recompute BN statistics on
+ * training data, and evaluate the phase-1 model, every worker, the average before and after BN recompute, and
+ * the workers' output ensemble. Writes phase3/model.h5 and summary.json. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "phases/trainer.h"
+
+typedef struct {
+    double loss, acc;
+} Score;
+
+static Score evaluate(Phase *p, Model *m, int batch, float *probs) {
+    double ev[3];
+    eval_dataset(m, p->test, batch, 0, 1, &ev[0], &ev[1], &ev[2], probs);
+    Score s = {ev[0] / ev[2], ev[1] / ev[2]};
+    return s;
+}
+
+static double last_time(const CkptMeta *m) { return m->n_history ? m->history[m->n_history - 1].time_s : 0.0; }
+
+/* Ensemble accuracy: mean of the members' softmax outputs. */
+static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, int members) {
+    double correct = 0, loss = 0;
+    for (int i = 0; i < d->n; i++) {
+        const double *pr = sum_probs + (size_t)i * k;
+        int arg = 0;
+        for (int j = 1; j < k; j++)
+            if (pr[j] > pr[arg]) arg = j;
+        correct += arg == d->labels[i];
+        double pl = pr[d->labels[i]] / members;
+        loss -= log(pl > 1e-30 ? pl : 1e-30);
+    }
+    Score s = {loss / d->n, correct / d->n};
+    return s;
+}
+
+int main(int argc, char **argv) {
+    Phase p;
+    phase_start(&p, argc, argv, "EXPERIMENT.lua [--min-workers K] [--set key=value]...", "threads");
+    const double t0 = wall_seconds();
+    const Config *cfg = p.cfg;
+    if (p.comm.size > 1) swap_fail("swap-average runs on one rank (got %d)", p.comm.size);
+    const int W = (int)cfg_int(cfg, "phase2.workers");
+    int need = p.args.min_workers >= 0 ? p.args.min_workers : (int)cfg_int(cfg, "phase3.min_workers");
+    if (need <= 0 || need > W) need = W;
+    const int eval_batch = (int)cfg_int(cfg, "phase3.eval_batch");
+    int bn_batch = (int)cfg_int(cfg, "phase3.bn_batch");
+    if (bn_batch <= 0) bn_batch = (int)cfg_int(cfg, "phase2.batch");
+    const int bn_batches = (int)cfg_int(cfg, "phase3.bn_batches");
+
+    char p1_path[1024];
+    phase_path(&p, p1_path, sizeof p1_path, "phase1/model.h5", 0);
+    if (!file_exists(p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", p1_path);
+
+    /* which workers finished */
+    int *have = xCalloc((size_t)W, sizeof *have);
+    int n_have = 0;
+    char missing[4096] = "";
+    for (int i = 0; i < W; i++) {
+        char sub[64], path[1024], err[512];
+        snprintf(sub, sizeof sub, "phase2/worker-%d.h5", i);
+        phase_path(&p, path, sizeof path, sub, 0);
+        if (file_exists(path) && ckpt_verify(path, err, sizeof err) == 0) {
+            have[i] = 1;
+            n_have++;
+        } else {
+            size_t l = strlen(missing);
+            snprintf(missing + l, sizeof missing - l, "%s%d", l ? ", " : "", i);
+            if (file_exists(path)) swap_warn("%s", err);
+        }
+    }
+    if (n_have < need)
+        swap_fail("%s/phase2: %d of %d workers finished (missing: %s); need %d (use --min-workers to go on with fewer)",
+                  p.dir, n_have, W, missing, need);
+    if (n_have < W) swap_warn("going on with %d of %d workers; missing: %s", n_have, W, missing);
+
+    phase_load_data(&p, 1, 1);
+    CkptMeta p1meta;
+    Model *m = ckpt_load_model(p1_path, &p1meta, 0);
+    const int k = m->spec.classes;
+    const size_t ntot = m->ps.n_total;
+    Score s_p1 = evaluate(&p, m, eval_batch, NULL);
+
+    double *avg = xCalloc(ntot, sizeof *avg);
+    double *ens = xCalloc((size_t)p.test->n * k, sizeof *ens);
+    float *probs = xMalloc((size_t)p.test->n * k * sizeof *probs);
+    Score *ws = xCalloc((size_t)W, sizeof *ws);
+    double *wtime = xCalloc((size_t)W, sizeof *wtime);
+    CkptMeta out;
+    phase_meta(&p, &out, "average", -1, W);
+    for (int i = 0; i < W; i++) {
+        if (!have[i]) continue;
+        char sub[64], path[1024];
+        snprintf(sub, sizeof sub, "phase2/worker-%d.h5", i);
+        phase_path(&p, path, sizeof path, sub, 0);
+        CkptMeta wm;
+        ckpt_load_into(path, m, &wm, 0); /* strict names and shapes: a different architecture is an error */
+        if (wm.n_parents < 1 || strcmp(wm.parents[0].hash, p1meta.content_hash))
+            swap_fail("%s: trained from a different phase-1 model (parent %s, expected %s from %s)", path,
+                      wm.n_parents ? wm.parents[0].hash : "none", p1meta.content_hash, p1_path);
+        for (size_t j = 0; j < ntot; j++) avg[j] += m->ps.data[j];
+        ws[i] = evaluate(&p, m, eval_batch, probs);
+        for (size_t j = 0; j < (size_t)p.test->n * k; j++) ens[j] += probs[j];
+        wtime[i] = last_time(&wm);
+        ckpt_meta_add_parent(&out, wm.content_hash, path);
+        ckpt_meta_free(&wm);
+    }
+    for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(avg[j] / n_have);
+    Score s_avg_raw = evaluate(&p, m, eval_batch, NULL);
+    bn_recompute(m, p.train, bn_batch, bn_batches, phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0));
+    Score s_avg = evaluate(&p, m, eval_batch, NULL);
+    Score s_ens = ensemble_score(ens, p.test, k, n_have);
+    const double t3 = wall_seconds() - t0;
+
+    char out_path[1024], sum_path[1024];
+    phase_path(&p, out_path, sizeof out_path, "phase3/model.h5", 1);
+    phase_path(&p, sum_path, sizeof sum_path, "summary.json", 0);
+    EpochRecord rec = ckpt_epoch_record(0);
+    rec.time_s = t3;
+    rec.test_loss = s_avg.loss;
+    rec.test_acc = s_avg.acc;
+    ckpt_meta_add_epoch(&out, &rec);
+    out.seed = (uint64_t)cfg_int(cfg, "seed");
+    ckpt_save(out_path, m, &out, 0);
+
+    /* summary: the numbers every tool (collect, plots, tests) reads */
+    const double t1 = last_time(&p1meta);
+    double tmax = 0;
+    for (int i = 0; i < W; i++)
+        if (have[i] && wtime[i] > tmax) tmax = wtime[i];
+    size_t cap = 8192 + (size_t)W * 160, len = 0;
+    char *js = xMalloc(cap);
+#define J(...) len += (size_t)snprintf(js + len, cap - len, __VA_ARGS__)
+    J("{\n  \"name\": \"%s\",\n  \"model\": \"%s\",\n  \"dataset\": \"%s\",\n  \"test_samples\": %d,\n", cfg_str(cfg, "name"),
+      m->name, p.test->name, p.test->n);
+    J("  \"phase1\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"epochs\": %d, \"train_acc\": %.6f, \"time_s\": %.3f, "
+      "\"hash\": \"%s\"},\n",
+      s_p1.acc, s_p1.loss, p1meta.n_history,
+      p1meta.n_history ? p1meta.history[p1meta.n_history - 1].train_acc : 0.0, t1, p1meta.content_hash);
+    J("  \"workers\": [");
+    int first = 1;
+    for (int i = 0; i < W; i++) {
+        if (!have[i]) continue;
+        J("%s\n    {\"worker\": %d, \"test_acc\": %.6f, \"test_loss\": %.6f, \"time_s\": %.3f}", first ? "" : ",", i,
+          ws[i].acc, ws[i].loss, wtime[i]);
+        first = 0;
+    }
+    J("\n  ],\n  \"missing_workers\": [%s],\n", missing);
+    J("  \"average\": {\"test_acc_before_bn\": %.6f, \"test_loss_before_bn\": %.6f, \"test_acc\": %.6f, "
+      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d},\n",
+      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch);
+    J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f},\n", s_ens.acc, s_ens.loss);
+    J("  \"phase2\": {\"mode\": \"%s\", \"workers\": %d, \"time_s\": %.3f},\n", cfg_str(cfg, "phase2.mode"), n_have, tmax);
+    J("  \"phase3\": {\"time_s\": %.3f},\n  \"critical_path_s\": %.3f\n}\n", t3, t1 + tmax + t3);
+#undef J
+    xCheck(len < cap, "summary buffer");
+    write_file_atomic(sum_path, js, len);
+
+    printf("\n%-28s %10s %10s\n", "model", "test acc", "test loss");
+    printf("%-28s %9.2f%% %10.4f\n", "phase 1", 100 * s_p1.acc, s_p1.loss);
+    for (int i = 0; i < W; i++)
+        if (have[i]) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "worker %d", i);
+            printf("%-28s %9.2f%% %10.4f\n", nm, 100 * ws[i].acc, ws[i].loss);
+        }
+    printf("%-28s %9.2f%% %10.4f\n", "average (before BN update)", 100 * s_avg_raw.acc, s_avg_raw.loss);
+    printf("%-28s %9.2f%% %10.4f\n", "average (SWAP)", 100 * s_avg.acc, s_avg.loss);
+    printf("%-28s %9.2f%% %10.4f\n", "ensemble of workers", 100 * s_ens.acc, s_ens.loss);
+    printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", t1, tmax, t3);
+    printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
+
+    free(js);
+    free(avg);
+    free(ens);
+    free(probs);
+    free(ws);
+    free(wtime);
+    free(have);
+    ckpt_meta_free(&out);
+    ckpt_meta_free(&p1meta);
+    model_free(m);
+    phase_finish(&p);
+    return 0;
+}

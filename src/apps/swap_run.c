@@ -1,0 +1,240 @@
+/* The whole pipeline on one machine: phase 1 under mpiexec (ranks from the config), the phase-2 workers as many
+ * at a time as cores allow (or one W-rank MPI job for wash/papa), then phase 3. Phases whose outputs exist
+ * and verify are skipped, so re-running after a failure or an interruption continues where it stopped. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ckpt/ckpt.h"
+#include "config/config.h"
+#include "core/err.h"
+
+#define MAX_ARGS 256
+
+static char g_bindir[PATH_MAX];
+static volatile sig_atomic_t g_signal;
+static pid_t g_children[1024];
+static int g_nchildren;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+static void forward_signal(void) {
+    for (int i = 0; i < g_nchildren; i++)
+        if (g_children[i] > 0) kill(g_children[i], SIGTERM);
+}
+
+static void find_bindir(const char *argv0) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) self[n] = 0;
+    else snprintf(self, sizeof self, "%s", argv0);
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    else snprintf(self, sizeof self, ".");
+    snprintf(g_bindir, sizeof g_bindir, "%s", self);
+}
+
+typedef struct {
+    const char *argv[MAX_ARGS];
+    int n;
+    char store[MAX_ARGS][1024];
+} Cmd;
+
+static void cmd_add(Cmd *c, const char *s) {
+    xCheck(c->n < MAX_ARGS - 1, "too many arguments");
+    size_t len = strlen(s);
+    if (len >= sizeof c->store[c->n]) swap_fail("argument too long: %.40s...", s);
+    memcpy(c->store[c->n], s, len + 1);
+    c->argv[c->n] = c->store[c->n];
+    c->n++;
+    c->argv[c->n] = NULL;
+}
+
+static pid_t spawn(const Cmd *c) {
+    printf("+");
+    for (int i = 0; i < c->n; i++) printf(" %s", c->argv[i]);
+    printf("\n");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) swap_fail("fork failed (%s)", strerror(errno));
+    if (pid == 0) {
+        execvp(c->argv[0], (char *const *)c->argv);
+        fprintf(stderr, "swap-run: error: cannot run %s (%s)\n", c->argv[0], strerror(errno));
+        _exit(127);
+    }
+    g_children[g_nchildren++ % 1024] = pid;
+    return pid;
+}
+
+static int wait_one(pid_t *pid_out) {
+    int st;
+    pid_t pid;
+    while ((pid = wait(&st)) < 0) {
+        if (errno == EINTR) {
+            if (g_signal) forward_signal();
+            continue;
+        }
+        swap_fail("wait failed (%s)", strerror(errno));
+    }
+    for (int i = 0; i < g_nchildren; i++)
+        if (g_children[i] == pid) g_children[i] = 0;
+    *pid_out = pid;
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
+static int run_one(const Cmd *c) {
+    pid_t pid = spawn(c), done;
+    int rc;
+    do rc = wait_one(&done);
+    while (done != pid);
+    return rc;
+}
+
+static Cmd g_cmd; /* large: keep it off the stack */
+
+static void base_cmd(Cmd *c, int ranks, const char *exe, const char *exp, int n_sets, char **sets) {
+    c->n = 0;
+    char path[PATH_MAX + 32];
+    if (ranks > 1) {
+        char nb[16];
+        snprintf(nb, sizeof nb, "%d", ranks);
+        cmd_add(c, "mpiexec");
+        cmd_add(c, "-n");
+        cmd_add(c, nb);
+    }
+    snprintf(path, sizeof path, "%s/%s", g_bindir, exe);
+    cmd_add(c, path);
+    cmd_add(c, exp);
+    for (int i = 0; i < n_sets; i++) {
+        cmd_add(c, "--set");
+        cmd_add(c, sets[i]);
+    }
+}
+
+static int valid(const char *path) {
+    char err[512];
+    return access(path, F_OK) == 0 && ckpt_verify(path, err, sizeof err) == 0;
+}
+
+static _Noreturn void finish(int rc, const char *what) {
+    if (rc == SWAP_EXIT_PREEMPTED || g_signal) {
+        printf("swap-run: %s interrupted; run the same command again to resume\n", what);
+        exit(SWAP_EXIT_PREEMPTED);
+    }
+    swap_fail("%s failed (exit %d)", what, rc);
+}
+
+int main(int argc, char **argv) {
+    swap_set_progname(argv[0]);
+    const char *exp = NULL;
+    char *sets[64];
+    int n_sets = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) sets[n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+            return 0;
+        } else if (argv[i][0] == '-' || exp) {
+            fprintf(stderr, "usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+            return SWAP_EXIT_USAGE;
+        } else exp = argv[i];
+    }
+    if (!exp) {
+        fprintf(stderr, "usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+        return SWAP_EXIT_USAGE;
+    }
+    find_bindir(argv[0]);
+    Config *cfg = config_load(exp, n_sets, (const char *const *)sets);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/%s", cfg_str(cfg, "results"), cfg_str(cfg, "name"));
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    Cmd *cp = &g_cmd;
+
+    /* phase 1 */
+    snprintf(path, sizeof path, "%s/phase1/model.h5", dir);
+    if (valid(path)) printf("swap-run: phase 1 done already (%s)\n", path);
+    else {
+        base_cmd(cp, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
+        int rc = run_one(cp);
+        if (rc) finish(rc, "phase 1");
+    }
+
+    /* phase 2 */
+    const int W = (int)cfg_int(cfg, "phase2.workers");
+    const char *mode = cfg_str(cfg, "phase2.mode");
+    int todo = 0;
+    for (int i = 0; i < W; i++) {
+        snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
+        todo += !valid(path);
+    }
+    if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
+    else if (strcmp(mode, "independent")) {
+        base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
+        cmd_add(cp, "--set");
+        cmd_add(cp, "phase2.threads=1");
+        int rc = run_one(cp);
+        if (rc) finish(rc, "phase 2");
+    } else {
+        int ranks = (int)cfg_int(cfg, "phase2.ranks");
+        int threads = (int)cfg_int(cfg, "phase2.threads");
+        int par = (int)cfg_int(cfg, "phase2.parallel");
+        if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));
+        if (par < 1) par = 1;
+        if (par > todo) par = todo;
+        if (threads <= 0) threads = (int)(cores / (par * ranks)) > 0 ? (int)(cores / (par * ranks)) : 1;
+        char tset[64];
+        snprintf(tset, sizeof tset, "phase2.threads=%d", threads);
+        int running = 0, failed = 0, next = 0;
+        while (next < W || running) {
+            while (running < par && next < W && !g_signal && !failed) {
+                snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
+                if (valid(path)) {
+                    next++;
+                    continue;
+                }
+                base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
+                char wi[16];
+                snprintf(wi, sizeof wi, "%d", next);
+                cmd_add(cp, "--worker");
+                cmd_add(cp, wi);
+                cmd_add(cp, "--set");
+                cmd_add(cp, tset);
+                spawn(cp);
+                running++;
+                next++;
+            }
+            if (!running) break;
+            pid_t done;
+            int rc = wait_one(&done);
+            running--;
+            if (rc && !failed) failed = rc;
+        }
+        if (failed || g_signal) finish(failed ? failed : SWAP_EXIT_PREEMPTED, "phase 2");
+    }
+
+    /* phase 3 */
+    snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
+    char sum[1200];
+    snprintf(sum, sizeof sum, "%s/summary.json", dir);
+    if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
+    else {
+        base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
+        int rc = run_one(cp);
+        if (rc) finish(rc, "phase 3");
+    }
+    config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,295 @@
+/* Experiment configuration through embedded Lua 5.4: lua/swap/config.lua does all parsing and validation
+ * (one schema for the executables and the Slurm generator); this file copies its flat result into a small
+ * sorted table so lookups need no Lua state afterwards. */
+#include "config/config.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+
+#ifndef SWAP_LUA_DIR
+#define SWAP_LUA_DIR "lua"
+#endif
+
+typedef enum { V_NIL, V_BOOL, V_INT, V_NUM, V_STR, V_LIST, V_OTHER } ValueKind;
+
+typedef struct {
+    char *key;
+    ValueKind kind;
+    long i;
+    double x;
+    char *s;       /* V_STR: the string; V_OTHER: its Lua text */
+    double *list;  /* V_LIST: numbers, nested lists flattened in order ({{0,0},{5,1}} -> 0 0 5 1) */
+    size_t n;
+} Entry;
+
+struct Config {
+    char *path, *source, *resolved;
+    Entry *e;
+    size_t n;
+};
+
+static int file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+/* lua/ holds swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/../lua, else the source tree's (compile time). */
+static void find_lua_dir(char *out, size_t cap) {
+    char probe[4200];
+    const char *env = getenv("SWAP_LUA_DIR");
+    if (env && *env) {
+        snprintf(probe, sizeof probe, "%s/swap/config.lua", env);
+        if (!file_exists(probe)) swap_fail("SWAP_LUA_DIR=%s: no swap/config.lua there", env);
+        snprintf(out, cap, "%s", env);
+        return;
+    }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(probe, sizeof probe, "%s/../lua/swap/config.lua", exe);
+            if (file_exists(probe)) {
+                probe[strlen(probe) - strlen("/swap/config.lua")] = '\0';
+                snprintf(out, cap, "%s", probe);
+                return;
+            }
+        }
+    }
+    snprintf(probe, sizeof probe, "%s/swap/config.lua", SWAP_LUA_DIR);
+    if (!file_exists(probe)) swap_fail("cannot find lua/swap/config.lua (set SWAP_LUA_DIR)");
+    snprintf(out, cap, "%s", SWAP_LUA_DIR);
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return xStrdup("");
+    size_t cap = 4096, n = 0;
+    char *buf = xMalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) buf = xRealloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Append the numbers of a (nested) list at the top of the stack; returns 0 if something is not a number. */
+static int flatten_numbers(lua_State *L, double **list, size_t *n, size_t *cap) {
+    lua_Integer len = luaL_len(L, -1), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        count++;
+        lua_pop(L, 1);
+    }
+    if (count != len) return 0; /* has non-sequence keys (e.g. the sweep table) */
+    for (lua_Integer i = 1; i <= len; i++) {
+        lua_geti(L, -1, i);
+        int ok = 1;
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            if (*n == *cap) *list = xRealloc(*list, (*cap = *cap ? 2 * *cap : 8) * sizeof(double));
+            (*list)[(*n)++] = lua_tonumber(L, -1);
+        } else if (lua_type(L, -1) == LUA_TTABLE) {
+            ok = flatten_numbers(L, list, n, cap);
+        } else {
+            ok = 0;
+        }
+        lua_pop(L, 1);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Value at the top of the stack (config module at index `mod`) into *e. */
+static void read_entry(lua_State *L, int mod, Entry *e) {
+    switch (lua_type(L, -1)) {
+    case LUA_TBOOLEAN: e->kind = V_BOOL; e->i = lua_toboolean(L, -1); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) {
+            e->kind = V_INT;
+            e->i = (long)lua_tointeger(L, -1);
+            e->x = (double)e->i;
+        } else {
+            e->kind = V_NUM;
+            e->x = lua_tonumber(L, -1);
+        }
+        break;
+    case LUA_TSTRING: e->kind = V_STR; e->s = xStrdup(lua_tostring(L, -1)); break;
+    default: {
+        size_t cap = 0;
+        if (lua_type(L, -1) == LUA_TTABLE && flatten_numbers(L, &e->list, &e->n, &cap)) {
+            e->kind = V_LIST;
+        } else {
+            e->kind = V_OTHER;
+        }
+        lua_getfield(L, mod, "show");
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 1);
+        e->s = xStrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    }
+}
+
+static int cmp_entry(const void *a, const void *b) { return strcmp(((const Entry *)a)->key, ((const Entry *)b)->key); }
+
+/* Runs inside lua_pcall so any Lua error (including from resolve) is caught. Stack in: path, overrides. */
+static int resolve_protected(lua_State *L) {
+    Config *c = lua_touserdata(L, 1);
+    const char *luadir = lua_tostring(L, 2);
+    const char *path = lua_tostring(L, 3);
+    int n_ov = (int)lua_tointeger(L, 4);
+    const char *const *ov = lua_touserdata(L, 5);
+
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", luadir, luadir);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "swap.config");
+    lua_call(L, 1, 1);
+    int mod = lua_gettop(L);
+
+    lua_getfield(L, mod, "resolve");
+    lua_pushstring(L, path);
+    lua_createtable(L, n_ov, 0);
+    for (int i = 0; i < n_ov; i++) {
+        lua_pushstring(L, ov[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    lua_call(L, 2, 1);
+    int flat = lua_gettop(L);
+
+    size_t cap = 64;
+    c->e = xCalloc(cap, sizeof(Entry));
+    lua_pushnil(L);
+    while (lua_next(L, flat)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            if (c->n == cap) {
+                c->e = xRealloc(c->e, 2 * cap * sizeof(Entry));
+                memset(c->e + cap, 0, cap * sizeof(Entry));
+                cap *= 2;
+            }
+            Entry *e = &c->e[c->n++];
+            e->key = xStrdup(lua_tostring(L, -2));
+            read_entry(L, mod, e);
+        }
+        lua_pop(L, 1);
+    }
+    /* Unset optional keys become V_NIL entries, so a key outside the schema is still caught on lookup. */
+    lua_getfield(L, mod, "schema");
+    lua_Integer n_schema = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n_schema; i++) {
+        lua_geti(L, -1, i);
+        lua_getfield(L, -1, "key");
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, flat) == LUA_TNIL) {
+            if (c->n == cap) {
+                c->e = xRealloc(c->e, 2 * cap * sizeof(Entry));
+                memset(c->e + cap, 0, cap * sizeof(Entry));
+                cap *= 2;
+            }
+            c->e[c->n].key = xStrdup(lua_tostring(L, -2));
+            c->e[c->n++].kind = V_NIL;
+        }
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    qsort(c->e, c->n, sizeof(Entry), cmp_entry);
+
+    lua_getfield(L, mod, "format");
+    lua_pushvalue(L, flat);
+    lua_call(L, 1, 1);
+    c->resolved = xStrdup(lua_tostring(L, -1));
+    return 0;
+}
+
+Config *config_load(const char *path, int n_overrides, const char *const *overrides) {
+    char luadir[4096];
+    find_lua_dir(luadir, sizeof luadir);
+    Config *c = xCalloc(1, sizeof(Config));
+    c->path = xStrdup(path);
+    lua_State *L = luaL_newstate();
+    if (!L) swap_fail("cannot create a Lua state (out of memory)");
+    luaL_openlibs(L);
+    lua_pushcfunction(L, resolve_protected);
+    lua_pushlightuserdata(L, c);
+    lua_pushstring(L, luadir);
+    lua_pushstring(L, path);
+    lua_pushinteger(L, n_overrides);
+    lua_pushlightuserdata(L, (void *)overrides);
+    if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+        /* Release everything before exiting so sanitizers see no leak in the error path. */
+        const char *msg = lua_tostring(L, -1);
+        char line[2048];
+        snprintf(line, sizeof line, "%s", msg ? msg : "unknown Lua error");
+        char *nl = strchr(line, '\n'); /* keep it one line (tracebacks are not useful to users) */
+        if (nl) *nl = '\0';
+        lua_close(L);
+        config_free(c);
+        swap_fail("%s", line);
+    }
+    lua_close(L);
+    c->source = read_text(path);
+    return c;
+}
+
+void config_free(Config *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->e[i].key);
+        free(c->e[i].s);
+        free(c->e[i].list);
+    }
+    free(c->e);
+    free(c->path);
+    free(c->source);
+    free(c->resolved);
+    free(c);
+}
+
+static const Entry *find(const Config *c, const char *key) {
+    Entry probe = {.key = (char *)key};
+    const Entry *e = c->n ? bsearch(&probe, c->e, c->n, sizeof(Entry), cmp_entry) : NULL;
+    if (!e) swap_fail("config: internal: key '%s' is not in the schema (lua/swap/config.lua)", key);
+    return e;
+}
+
+static const Entry *need(const Config *c, const char *key, ValueKind kind, const char *what) {
+    const Entry *e = find(c, key);
+    if (e->kind == V_NIL) swap_fail("config: internal: key '%s' is unset (check cfg_has first)", key);
+    if (e->kind != kind && !(kind == V_NUM && e->kind == V_INT))
+        swap_fail("config: internal: key '%s' is not %s", key, what);
+    return e;
+}
+
+long cfg_int(const Config *c, const char *key) { return need(c, key, V_INT, "an integer")->i; }
+double cfg_num(const Config *c, const char *key) { return need(c, key, V_NUM, "a number")->x; }
+int cfg_bool(const Config *c, const char *key) { return (int)need(c, key, V_BOOL, "a boolean")->i; }
+int cfg_has(const Config *c, const char *key) { return find(c, key)->kind != V_NIL; }
+
+const char *cfg_str(const Config *c, const char *key) {
+    const Entry *e = find(c, key);
+    if (e->kind == V_NIL) return "";
+    if (e->kind != V_STR) swap_fail("config: internal: key '%s' is not a string", key);
+    return e->s;
+}
+
+size_t cfg_len(const Config *c, const char *key) { return need(c, key, V_LIST, "a numeric list")->n; }
+
+double cfg_num_at(const Config *c, const char *key, size_t i) {
+    const Entry *e = need(c, key, V_LIST, "a numeric list");
+    if (i >= e->n) swap_fail("config: internal: index %zu out of range for '%s' (length %zu)", i, key, e->n);
+    return e->list[i];
+}
+
+const char *config_source(const Config *c) { return c->source; }
+const char *config_resolved(const Config *c) { return c->resolved; }
+const char *config_path(const Config *c) { return c->path; }

@@ -1,0 +1,16 @@
+/* Small file helpers. Everything a user may keep is written atomically: temp file in the same directory,
+ * fsync, rename, fsync of the directory — a crash leaves the old file or the new one, never half of one. */
+#ifndef SWAP_FILEIO_H
+#define SWAP_FILEIO_H
+#include <stddef.h>
+
+/* Write len bytes to path atomically; swap_fail on error (the temp file is removed). */
+void write_file_atomic(const char *path, const void *data, size_t len);
+/* fsync the directory holding path (after a rename). Returns 0 on success. */
+int fsync_parent_dir(const char *path);
+/* "<dir>/.<base>.tmp.<pid>" for path */
+void temp_path_for(char *buf, size_t n, const char *path);
+/* Read a whole file (NUL-terminated); swap_fail on error. */
+char *read_file(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,61 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../nn/layers.h"
+#include "phase.h"
+
+void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
+                  double *correct, double *count, float *probs) {
+    const int saved = m->batch;
+    const int k = m->spec.classes;
+    uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
+    *loss_sum = *correct = *count = 0.0;
+    /* contiguous shard of the dataset for this rank */
+    const int lo = (int)((long)d->n * rank / shards), hi = (int)((long)d->n * (rank + 1) / shards);
+    for (int s = lo; s < hi; s += batch) {
+        const int nb = hi - s < batch ? hi - s : batch;
+        for (int j = 0; j < nb; j++) idx[j] = (uint32_t)(s + j);
+        model_set_batch(m, nb);
+        dataset_fill_batch(model_input(m), model_labels(m), d, idx, nb, NULL, 0, 0, 0, 0);
+        float loss = model_forward(m, 0, 1);
+        *loss_sum += (double)loss * nb;
+        *correct += model_count_correct(m);
+        *count += nb;
+        if (probs) memcpy(probs + (size_t)s * k, m->probs, (size_t)nb * k * sizeof(float));
+    }
+    free(idx);
+    if (saved > 0) model_set_batch(m, saved);
+}
+
+void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, uint64_t seed) {
+    uint32_t *perm = xMalloc((size_t)d->n * sizeof *perm);
+    int pos = d->n, epoch = -1;
+    for (int b = 0; b < batches; b++) {
+        if (pos + batch > d->n) { /* a fresh order whenever the next batch would not fit */
+            dataset_epoch_order(perm, (size_t)d->n, seed, ++epoch, 0);
+            pos = 0;
+        }
+        memcpy(idx + (size_t)b * batch, perm + pos, (size_t)batch * sizeof *idx);
+        pos += batch;
+    }
+    free(perm);
+}
+
+void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed) {
+    if (!model_has_bn(m) || batches <= 0) return;
+    if (batch > d->n) batch = d->n;
+    const int saved = m->batch;
+    uint32_t *idx = xMalloc((size_t)batch * batches * sizeof *idx);
+    bn_batch_indices(idx, d, batch, batches, seed);
+    model_bn_recompute_begin(m);
+    model_set_batch(m, batch);
+    for (int b = 0; b < batches; b++) {
+        dataset_fill_batch(model_input(m), model_labels(m), d, idx + (size_t)b * batch, batch, NULL, 0, 0, 0, 0);
+        model_forward(m, 1, 0);
+    }
+    model_bn_recompute_end(m);
+    free(idx);
+    if (saved > 0) model_set_batch(m, saved);
+}

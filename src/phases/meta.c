@@ -1,0 +1,26 @@
+/* Identity and provenance every phase writes into its checkpoints (build provenance is added by src/ckpt). */
+#include <string.h>
+
+#include "../core/err.h"
+#include "trainer.h"
+
+void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int worker, int n_workers) {
+    ckpt_meta_init(meta);
+    snprintf(meta->phase, sizeof meta->phase, "%s", phase_name);
+    meta->worker = worker;
+    meta->n_workers = n_workers;
+    meta->world_size = p->comm.size;
+    meta->seed = (uint64_t)cfg_int(p->cfg, "seed");
+    snprintf(meta->mpi_version, sizeof meta->mpi_version, "%s", p->comm.version);
+    ckpt_meta_set_config(meta, config_source(p->cfg), config_resolved(p->cfg));
+    const Dataset *d = p->train ? p->train : p->test;
+    if (d) {
+        snprintf(meta->dataset, sizeof meta->dataset, "%s", d->name);
+        double mean[4] = {0}, std[4] = {0};
+        for (int c = 0; c < d->c && c < 3; c++) {
+            mean[c] = d->mean[c];
+            std[c] = d->std[c];
+        }
+        ckpt_meta_set_norm(meta, d->c, mean, std);
+    }
+}

@@ -1,0 +1,168 @@
+#include "phase.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/err.h"
+
+/* cblas.h does not declare it in every OpenBLAS packaging */
+void openblas_set_num_threads(int);
+
+static _Noreturn void usage_exit(const char *usage, const char *msg) {
+    if (msg) fprintf(stderr, "%s: %s\n", swap_progname(), msg);
+    fprintf(stderr, "usage: %s %s\n", swap_progname(), usage);
+    exit(SWAP_EXIT_USAGE);
+}
+
+static int parse_int(const char *s, const char *opt, const char *usage) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > 1000000) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: expected a non-negative integer, got '%s'", opt, s);
+        usage_exit(usage, msg);
+    }
+    return (int)v;
+}
+
+static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
+    memset(a, 0, sizeof *a);
+    a->worker = -1;
+    a->min_workers = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            printf("usage: %s %s\n", swap_progname(), usage);
+            exit(0);
+        } else if (!strcmp(s, "--set")) {
+            if (!val) usage_exit(usage, "--set needs key=value");
+            if (a->n_sets == PHASE_MAX_SETS) usage_exit(usage, "too many --set options");
+            a->sets[a->n_sets++] = val;
+            i++;
+        } else if (!strncmp(s, "--set=", 6)) {
+            if (a->n_sets == PHASE_MAX_SETS) usage_exit(usage, "too many --set options");
+            a->sets[a->n_sets++] = s + 6;
+        } else if (!strcmp(s, "--worker")) {
+            if (!val) usage_exit(usage, "--worker needs a number");
+            a->worker = parse_int(val, "--worker", usage);
+            i++;
+        } else if (!strcmp(s, "--min-workers")) {
+            if (!val) usage_exit(usage, "--min-workers needs a number");
+            a->min_workers = parse_int(val, "--min-workers", usage);
+            i++;
+        } else if (!strcmp(s, "--mode")) {
+            if (!val) usage_exit(usage, "--mode needs a value");
+            a->mode = val;
+            i++;
+        } else if (s[0] == '-') {
+            char msg[256];
+            snprintf(msg, sizeof msg, "unknown option '%s'", s);
+            usage_exit(usage, msg);
+        } else if (!a->exp_path) {
+            a->exp_path = s;
+        } else {
+            usage_exit(usage, "more than one experiment file given");
+        }
+    }
+    if (!a->exp_path) usage_exit(usage, "missing EXPERIMENT.lua");
+}
+
+void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key) {
+    memset(p, 0, sizeof *p);
+    swap_set_progname(argv[0]);
+    parse_args(&p->args, argc, argv, usage);
+    comm_init(&p->comm, &argc, &argv);
+    p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
+    snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
+    long t = cfg_int(p->cfg, threads_key);
+    if (t == 0) t = cfg_int(p->cfg, "threads");
+    if (t == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        t = cores / (p->comm.local_size > 0 ? p->comm.local_size : 1);
+        if (t < 1) t = 1;
+    }
+    p->threads = (int)t;
+    openblas_set_num_threads(p->threads);
+    omp_set_num_threads(p->threads);
+    if (p->comm.rank == 0) {
+        printf("%s: experiment %s (%s), %d rank(s) x %d thread(s)\n", swap_progname(), cfg_str(p->cfg, "name"),
+               config_path(p->cfg), p->comm.size, p->threads);
+        printf("--- resolved configuration ---\n%s------------------------------\n", config_resolved(p->cfg));
+        fflush(stdout);
+    }
+}
+
+void phase_finish(Phase *p) {
+    if (p->train) dataset_free(p->train);
+    if (p->test) dataset_free(p->test);
+    config_free(p->cfg);
+    comm_finalize();
+}
+
+void phase_load_data(Phase *p, int need_train, int need_test) {
+    const char *name = cfg_str(p->cfg, "dataset");
+    const char *dir = cfg_has(p->cfg, "data_dir") ? cfg_str(p->cfg, "data_dir") : NULL;
+    if (need_train) {
+        p->train = dataset_load(name, dir, 1);
+        long sub = cfg_int(p->cfg, "train_subset");
+        if (sub > 0 && sub < p->train->n) dataset_truncate(p->train, (int)sub);
+    }
+    if (need_test) {
+        p->test = dataset_load(name, dir, 0);
+        long sub = cfg_int(p->cfg, "test_subset");
+        if (sub > 0 && sub < p->test->n) dataset_truncate(p->test, (int)sub);
+    }
+}
+
+ModelSpec phase_model_spec(const Phase *p) {
+    const Dataset *d = p->train ? p->train : p->test;
+    xCheck(d != NULL, "model spec needs a dataset");
+    ModelSpec s = {.in_c = d->c, .in_h = d->h, .in_w = d->w, .classes = d->classes,
+                   .width = (int)cfg_int(p->cfg, "width"),
+                   .label_smoothing = (float)cfg_num(p->cfg, "label_smoothing")};
+    return s;
+}
+
+Model *phase_build_model(const Phase *p) {
+    ModelSpec s = phase_model_spec(p);
+    return model_create(cfg_str(p->cfg, "model"), &s);
+}
+
+static void mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *q = tmp + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) swap_fail("%s: cannot create directory (%s)", tmp, strerror(errno));
+            *q = '/';
+        }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) swap_fail("%s: cannot create directory (%s)", tmp, strerror(errno));
+}
+
+const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int mkdir_parent) {
+    int len = snprintf(buf, n, "%s/%s", p->dir, sub);
+    if (len < 0 || (size_t)len >= n) swap_fail("%s/%s: path too long", p->dir, sub);
+    if (mkdir_parent && p->comm.rank == 0) {
+        char parent[1024];
+        snprintf(parent, sizeof parent, "%s", buf);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = 0;
+            mkdir_p(parent);
+        }
+    }
+    return buf;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}

@@ -1,0 +1,57 @@
+/* Shared plumbing of the phase programs (swap-train, swap-refine, swap-average): command line, config,
+ * MPI, threads, datasets, model construction, result paths, evaluation and the training loop. */
+#ifndef SWAP_PHASE_H
+#define SWAP_PHASE_H
+#include <stdint.h>
+
+#include "../comm/comm.h"
+#include "../config/config.h"
+#include "../data/dataset.h"
+#include "../nn/model.h"
+
+#define PHASE_MAX_SETS 64
+
+typedef struct {
+    const char *exp_path;
+    const char *sets[PHASE_MAX_SETS];
+    int n_sets;
+    int worker;       /* -1: not given */
+    int min_workers;  /* -1: not given */
+    const char *mode; /* NULL: from config */
+} PhaseArgs;
+
+typedef struct {
+    Comm comm;
+    Config *cfg;
+    PhaseArgs args;
+    char dir[1024];   /* results/<name> */
+    Dataset *train, *test;
+    int threads;
+} Phase;
+
+/* Parse argv (usage errors exit 2), start MPI, load the config, print it on rank 0, set threads. */
+void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key);
+void phase_finish(Phase *p);
+/* Load train/test data named by the config (honouring train_subset / test_subset). */
+void phase_load_data(Phase *p, int need_train, int need_test);
+ModelSpec phase_model_spec(const Phase *p);
+Model *phase_build_model(const Phase *p);
+/* results/<name>/<sub> (created on rank 0 when mkdir), written into buf. */
+const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int mkdir_parent);
+int file_exists(const char *path);
+
+/* Evaluation in eval mode over a dataset, sharded across `shards` ranks (shard `rank`); sums are local:
+ * the caller reduces. probs (optional) receives softmax outputs [d->n][classes] for this shard's samples. */
+void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
+                  double *correct, double *count, float *probs);
+/* Recompute BN running statistics: `batches` train-mode forwards of `batch` samples without augmentation,
+ * in a seeded order; cumulative average (torch.optim.swa_utils.update_bn semantics). */
+void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed);
+/* The samples bn_recompute uses: batches x batch indices, batch-major (exposed for tests and tools). */
+void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, uint64_t seed);
+
+/* Signals: SIGTERM/SIGUSR1 set a flag; training loops finish the step, checkpoint and exit 3. */
+void signals_install(void);
+int signals_pending(void);
+
+#endif

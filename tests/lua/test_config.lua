@@ -1,0 +1,165 @@
+-- lua/swap/config.lua: defaults, overrides, errors (file:line, did-you-mean, type/range), sweeps, round trips.
+local src = os.getenv("SWAP_SOURCE_DIR") or "."
+package.path = src .. "/lua/?.lua;" .. package.path
+local config = require "swap.config"
+
+local checks, failures = 0, 0
+local function check(cond, msg)
+  checks = checks + 1
+  if not cond then
+    failures = failures + 1
+    io.stderr:write("FAIL " .. debug.getinfo(2, "l").currentline .. ": " .. msg .. "\n")
+  end
+end
+
+local tmp = (os.getenv("SWAP_TEST_TMP") or "/tmp") .. "/test_config_lua." .. tostring(os.time()) .. math.random(1e6)
+os.execute("mkdir -p '" .. tmp .. "'")
+local function write(name, text)
+  local path = tmp .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+-- Returns the error message (or nil if resolve succeeded).
+local function err_of(path, ov)
+  local ok, e = pcall(config.resolve, path, ov or {})
+  if ok then return nil end
+  return e
+end
+local function expect_err(label, path, ov, ...)
+  local e = err_of(path, ov)
+  check(e ~= nil, label .. ": expected an error")
+  if not e then return end
+  check(not e:find("\n"), label .. ": error should be one line: " .. e)
+  for _, want in ipairs({ ... }) do
+    check(e:find(want, 1, true) ~= nil, label .. ": error lacks '" .. want .. "': " .. e)
+  end
+end
+
+-- The shipped example resolves, with defaults filled.
+local flat = config.resolve(src .. "/lua/experiments/fmnist.lua", {})
+check(flat.name == "fmnist-swap", "example name")
+check(flat["phase1.batch"] == 2048 and math.type(flat["phase1.batch"]) == "integer", "phase1.batch is integer 2048")
+check(flat["phase1.ranks"] == 2, "phase1.ranks")
+check(flat["optim.momentum"] == 0.9, "default momentum")
+check(flat["phase2.mode"] == "independent", "default mode")
+check(flat["phase3.min_workers"] == 0, "default min_workers")
+check(flat["data_dir"] == nil, "data_dir unset")
+check(flat["augment.flip"] == false, "default flip")
+check(flat["phase1.max_epochs"] == 10 and math.type(flat["phase1.max_epochs"]) == "float", "number keys are floats")
+-- every schema key except unset optionals is present
+for _, e in ipairs(config.schema) do
+  check(flat[e.key] ~= nil or e.optional, "key present: " .. e.key)
+  check(type(e.doc) == "string" and #e.doc > 10, "documented: " .. e.key)
+  if e.default ~= nil and e.type ~= "sweep" and e.type ~= "knots" then
+    local v, err = config.validate_value(e, e.default)
+    check(err == nil, "default of " .. e.key .. " is valid: " .. tostring(err))
+  end
+end
+
+-- Overrides: typed by the schema.
+flat = config.resolve(src .. "/lua/experiments/fmnist.lua", {
+  "phase1.batch=4096", "augment.flip=true", "name=fmnist/phase1.batch=4096", "phase2.lr=5e-3", "phase1.knots={{0,0},{5,1}}",
+  "dataset=mnist", "data_dir=/d", "width=32", "phase1.stop_train_acc=1", "profile=\"my site\"" })
+check(flat["phase1.batch"] == 4096, "override int")
+check(flat["augment.flip"] == true, "override bool")
+check(flat.name == "fmnist/phase1.batch=4096", "override string with '='")
+check(flat["phase2.lr"] == 5e-3, "override float")
+check(#flat["phase1.knots"] == 2 and flat["phase1.knots"][2][1] == 5, "override list")
+check(flat.dataset == "mnist" and flat.data_dir == "/d" and flat.width == 32, "override strings")
+check(flat.profile == "my site", "quoted string override")
+flat = config.resolve(src .. "/lua/experiments/fmnist.lua", { "data_dir=/x", "data_dir=nil" })
+check(flat.data_dir == nil, "later override wins; nil unsets an optional key")
+
+-- format: sorted lines, round-trips through overrides.
+local text = config.format(config.resolve(src .. "/lua/experiments/fmnist.lua", { "phase1.lr=0.1", "phase2.lr=0.3" }))
+local prev = ""
+for line in text:gmatch("[^\n]+") do
+  local k = line:match("^(%S+) = ")
+  check(k and k >= prev, "format sorted: " .. line)
+  prev = k or prev
+end
+check(text:find("phase2.lr = 0.3\n", 1, true), "format shows exact floats")
+for _, x in ipairs({ 0.1, 1 / 3, 5e-4, 1e-300, 123456.789, 2.0 }) do
+  check(tonumber(config.show(x)) == x, "show round-trips " .. tostring(x))
+end
+
+-- Errors.
+expect_err("syntax", write("syntax.lua", "return {\n name = 'x',\n phase1 = { batch = 512 \n}\n"), nil, "syntax.lua:")
+expect_err("syntax line", write("syntax2.lua", "return {\n  name = 'x'\n  model = 'cnn',\n}\n"), nil, "syntax2.lua:3:")
+expect_err("typo", write("typo.lua", "return {\n name = 'x',\n phase1 = {\n  ranks = 1,\n  bach = 512 } }\n"), nil,
+  "typo.lua:5: unknown key 'phase1.bach'", "(did you mean 'phase1.batch'?)")
+expect_err("top typo", write("typo2.lua", "return { name = 'x', modle = 'mlp' }\n"), nil,
+  "typo2.lua:1: unknown key 'modle'", "did you mean 'model'?")
+expect_err("nested typo", write("typo3.lua", "return { name = 'x', phase2 = { wash = { pp = 1 } } }\n"), nil,
+  "unknown key 'phase2.wash.pp'", "did you mean 'phase2.wash.p'?")
+expect_err("group typo", write("typo4.lua", "return { name = 'x', phase4 = { } }\n"), nil,
+  "unknown key 'phase4'", "did you mean 'phase1'?")
+expect_err("wrong type", write("type.lua", "return { name = 'x',\n phase2 = { workers = 'four' } }\n"), nil,
+  "type.lua:2: 'phase2.workers': expected an integer", "got string")
+expect_err("float for int", write("type2.lua", "return { name = 'x', phase1 = { batch = 512.5 } }\n"), nil,
+  "'phase1.batch': expected an integer")
+expect_err("bool type", write("type3.lua", "return { name = 'x', augment = { flip = 1 } }\n"), nil,
+  "'augment.flip': expected a boolean")
+expect_err("group not table", write("type4.lua", "return { name = 'x', phase1 = 3 }\n"), nil,
+  "'phase1' must be a table")
+expect_err("range", write("range.lua", "return { name = 'x',\n\n phase1 = { stop_train_acc = 0 } }\n"), nil,
+  "range.lua:3: 'phase1.stop_train_acc': expected a number in (0, 1], got 0")
+expect_err("range2", write("range2.lua", "return { name = 'x', optim = { momentum = 1 } }\n"), nil,
+  "'optim.momentum': expected a number in [0, 1), got 1")
+expect_err("choice", write("choice.lua", "return { name = 'x', model = 'vgg' }\n"), nil,
+  "'model': expected one of mlp|cnn|resnet9, got \"vgg\"")
+expect_err("uneven", write("uneven.lua", "return { name = 'x', phase1 = { ranks = 3, batch = 512 } }\n"), nil,
+  "phase1.batch (512) must be divisible by phase1.ranks (3)")
+expect_err("uneven2", write("uneven2.lua", "return { name = 'x', phase2 = { ranks = 2, batch = 5 } }\n"), nil,
+  "phase2.batch (5) must be divisible by phase2.ranks (2)")
+expect_err("min_workers", write("minw.lua", "return { name = 'x', phase2 = { workers = 2 }, phase3 = { min_workers = 3 } }\n"),
+  nil, "phase3.min_workers (3) must not exceed phase2.workers (2)")
+expect_err("knots needed", write("knots.lua", "return { name = 'x', phase1 = { schedule = 'knots' } }\n"), nil,
+  "needs phase1.knots")
+expect_err("bad knot", write("knots2.lua", "return { name = 'x', phase1 = { knots = {{0, 1}, {5}} } }\n"), nil,
+  "knot 2")
+expect_err("step needs step_every", write("step.lua", "return { name = 'x', phase1 = { schedule = 'step' } }\n"), nil,
+  "phase1.step_every > 0")
+expect_err("not a table", write("ret.lua", "return 42\n"), nil, "must return a table")
+expect_err("missing", tmp .. "/nope.lua", nil, "nope.lua: cannot open")
+for _, bad in ipairs({ "../x", "/abs", "a b", "x$(id)", "x`id`", "a'b", "a\nb", "a//b", "", "x/" }) do
+  expect_err("name " .. string.format("%q", bad), write("n.lua", "return { name = " .. string.format("%q", bad) .. " }\n"),
+    nil, "'name'")
+end
+for _, good in ipairs({ "fmnist", "a/phase1.batch=1024", "x-y_z.1+2,3" }) do
+  check(err_of(write("n.lua", "return { name = " .. string.format("%q", good) .. " }\n")) == nil, "name ok: " .. good)
+end
+local base = write("base.lua", "return { name = 'x' }\n")
+expect_err("override typo", base, { "phase1.bacth=4" }, "--set 'phase1.bacth=4': unknown key", "phase1.batch")
+expect_err("override form", base, { "phase1.batch" }, "--set 'phase1.batch': expected key=value")
+expect_err("override type", base, { "phase1.batch=big" }, "--set 'phase1.batch=big': 'phase1.batch': expected an integer")
+expect_err("override list", base, { "phase1.knots={{0,1}" }, "--set 'phase1.knots={{0,1}': cannot parse value")
+expect_err("override cross", base, { "phase1.ranks=3" }, "phase1.batch (512) must be divisible by phase1.ranks (3)")
+
+-- Sweeps: keys and values validated against the schema.
+flat = config.resolve(write("sw.lua", "return { name = 'x', sweep = { ['phase1.batch'] = {512, 1024}, ['augment.flip'] = {true, false} } }\n"))
+check(#flat.sweep["phase1.batch"] == 2 and flat.sweep["augment.flip"][2] == false, "sweep kept")
+expect_err("sweep typo", write("sw2.lua", "return { name = 'x',\n sweep = {\n ['phase1.bacth'] = {1} } }\n"), nil,
+  "sw2.lua:3:", "unknown key 'phase1.bacth'", "did you mean 'phase1.batch'?")
+expect_err("sweep value", write("sw3.lua", "return { name = 'x', sweep = { ['phase1.batch'] = {512, 'big'} } }\n"), nil,
+  "sweep 'phase1.batch' value 2: expected an integer")
+expect_err("sweep range", write("sw4.lua", "return { name = 'x', sweep = { ['phase1.lr'] = {0.1, -1} } }\n"), nil,
+  "sweep 'phase1.lr' value 2")
+expect_err("sweep empty", write("sw5.lua", "return { name = 'x', sweep = { ['phase1.lr'] = {} } }\n"), nil,
+  "non-empty list")
+expect_err("sweep name", write("sw6.lua", "return { name = 'x', sweep = { name = {'a', 'b'} } }\n"), nil,
+  "cannot be swept")
+
+-- docs/config.md is generated from the schema and up to date.
+local f = io.open(src .. "/docs/config.md")
+check(f ~= nil, "docs/config.md exists")
+if f then
+  check(f:read("a") == config.markdown(), "docs/config.md is stale: regenerate with `lua5.4 lua/swap/config.lua --markdown > docs/config.md`")
+  f:close()
+end
+
+os.execute("rm -rf '" .. tmp .. "'")
+print(string.format("test_config.lua: %d checks, %d failures", checks, failures))
+os.exit(failures == 0 and 0 or 1)
