@@ -5,6 +5,7 @@
  *   swap-inspect verify FILE...                   checksums + structure, one line per file
  *   swap-inspect ls DIR [--json]                  every checkpoint under DIR, one row each
  *   swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -15,9 +16,7 @@
 
 #include "ckpt/ckpt.h"
 #include "core/err.h"
-#ifdef SWAP_HAVE_DATASET
 #include "data/dataset.h"
-#endif
 
 static const char *USAGE =
     "usage: swap-inspect FILE [--json]\n"
@@ -318,9 +317,9 @@ static int cmd_summary(const char *path, int json) {
         /* drop the leading "path: " to keep the line short */
         size_t n = strlen(path);
         if (!strncmp(err, path, n) && err[n] == ':') memmove(err, err + n + 2, strlen(err + n + 2) + 1);
-        char tmp[1100];
-        snprintf(tmp, sizeof tmp, "FAILED: %s", err);
-        snprintf(err, sizeof err, "%s", tmp);
+        memmove(err + 8, err, strnlen(err, sizeof err - 9) + 1);
+        err[sizeof err - 1] = 0;
+        memcpy(err, "FAILED: ", 8);
     }
     if (json) summary_json(path, m, &mt, ok, err);
     else summary_text(path, m, &mt, err);
@@ -514,7 +513,6 @@ static long parse_long(const char *flag, const char *s, long lo, long hi) {
     return v;
 }
 
-#ifdef SWAP_HAVE_DATASET
 static void eval_run(const char *path, const char *dir, const char *dataset, long bn_batches, long subset, int batch,
                      int json) {
     CkptMeta mt;
@@ -576,7 +574,6 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
     model_free(m);
     ckpt_meta_free(&mt);
 }
-#endif
 
 static int cmd_eval(int argc, char **argv) {
     const char *path = NULL, *dir = NULL, *dataset = NULL;
@@ -593,13 +590,8 @@ static int cmd_eval(int argc, char **argv) {
         else path = argv[i];
     }
     if (!path) usage("eval: FILE missing");
-#ifdef SWAP_HAVE_DATASET
     eval_run(path, dir, dataset, bn, subset, (int)batch, json);
     return 0;
-#else
-    (void)dir, (void)dataset, (void)bn, (void)subset, (void)batch, (void)json;
-    swap_fail("eval: this build has no dataset support (src/data is not built in)");
-#endif
 }
 
 /* ---------------------------------------------------------------- verify, ls */

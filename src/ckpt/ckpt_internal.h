@@ -36,4 +36,8 @@ void ckpt_group_path(char *buf, size_t n, const char *root, const TensorView *v)
 void ckpt_temp_path(char *buf, size_t n, const char *path);
 int ckpt_publish(const char *tmp, const char *path);
 
+/* ckpt_try_load on a file image in memory (name is used in messages only): the fuzz target's entry. */
+int ckpt_try_load_image(const char *name, const void *buf, size_t n, Model **m_io, CkptMeta *meta_out,
+                        int with_momentum, int flags, char *err, size_t errlen);
+
 #endif

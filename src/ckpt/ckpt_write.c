@@ -41,10 +41,27 @@ static hid_t type_of(CkptKind kind, int file) {
     return -1;
 }
 
+/* Links and attributes stay in the (checksummed) object headers instead of moving to dense storage (fractal
+ * heaps, B-trees) past 8 entries: corruption is then caught by HDF5's metadata checksums, and HDF5 1.10's
+ * dense-storage readers crash on some corrupt inputs (found by tests/fuzz/fuzz_ckpt_load.c). */
+static void compact_storage(hid_t ocpl) {
+    H5Pset_attr_phase_change(ocpl, 65535, 65535);
+    if (H5Pisa_class(ocpl, H5P_GROUP_CREATE) > 0) H5Pset_link_phase_change(ocpl, 65535, 65535);
+}
+
+static hid_t mkgroup(hid_t loc, const char *name) {
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    compact_storage(gcpl);
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
 static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
                        const void *data, int checksum) {
     hid_t space = H5Screate_simple(ndim, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    compact_storage(dcpl);
     hsize_t n = 1;
     for (int i = 0; i < ndim; i++) n *= dims[i];
     /* Fletcher32 needs a chunked layout (one chunk per dataset here) and HDF5's implementation runs at a few
@@ -68,7 +85,7 @@ static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, in
 
 static hid_t ensure_group(hid_t f, const char *path) {
     if (H5Lexists(f, path, H5P_DEFAULT) > 0) return H5Gopen2(f, path, H5P_DEFAULT);
-    return H5Gcreate2(f, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    return mkgroup(f, path);
 }
 
 /* One tensor per dataset, grouped by layer: /<root>/L%03d_<layer>/<leaf>, self-describing attributes. */
@@ -108,7 +125,7 @@ static int write_tensor(Writer *w, hid_t f, const char *root, const TensorView *
 
 static int write_model(Writer *w, hid_t f, const Model *m, const CkptMeta *meta) {
     const ParamStore *ps = &m->ps;
-    hid_t g = H5Gcreate2(f, "/model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = mkgroup(f, "/model");
     W(g, "/model");
     const char **lnames = xMalloc((size_t)(m->n_layers + 1) * sizeof *lnames);
     const char **tnames = xMalloc((size_t)(ps->n_views + 1) * sizeof *tnames);
@@ -140,12 +157,12 @@ static int write_model(Writer *w, hid_t f, const Model *m, const CkptMeta *meta)
 
 static int write_momentum(Writer *w, hid_t f, const Model *m) {
     const ParamStore *ps = &m->ps;
-    hid_t g = H5Gcreate2(f, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = mkgroup(f, "/optimizer");
     W(g, "/optimizer");
     int rc = h5_attr_str(g, "kind", "sgd");
     H5Gclose(g);
     W(rc, "/optimizer attributes");
-    g = H5Gcreate2(f, "/optimizer/momentum", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    g = mkgroup(f, "/optimizer/momentum");
     W(g, "/optimizer/momentum");
     H5Gclose(g);
     for (int i = 0; i < ps->n_views; i++) {
@@ -157,12 +174,12 @@ static int write_momentum(Writer *w, hid_t f, const Model *m) {
 }
 
 static int write_state(Writer *w, hid_t f, const CkptMeta *meta) {
-    hid_t g = H5Gcreate2(f, "/state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = mkgroup(f, "/state");
     W(g, "/state");
     int rc = h5_attr_i64(g, "cursor_epoch", meta->cursor_epoch);
     rc |= h5_attr_i64(g, "cursor_step", meta->cursor_step);
-    hid_t r = H5Gcreate2(g, "rng", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t e = H5Gcreate2(g, "extra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t r = mkgroup(g, "rng");
+    hid_t e = mkgroup(g, "extra");
     if (r < 0 || e < 0) rc = -1;
     hsize_t four = 4;
     for (int i = 0; i < meta->n_rngs && rc == 0; i++)
@@ -180,7 +197,7 @@ static int write_state(Writer *w, hid_t f, const CkptMeta *meta) {
 }
 
 static int write_history(Writer *w, hid_t f, const CkptMeta *meta) {
-    hid_t g = H5Gcreate2(f, "/metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = mkgroup(f, "/metrics");
     W(g, "/metrics");
     const char *names[7] = {"epoch", "time_s", "lr", "train_loss", "train_acc", "test_loss", "test_acc"};
     size_t offsets[7] = {offsetof(EpochRecord, epoch),      offsetof(EpochRecord, time_s),
@@ -276,7 +293,7 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     H5Gclose(r);
     W(rc, "root attributes");
 
-    hid_t g = H5Gcreate2(f, "/config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = mkgroup(f, "/config");
     W(g, "/config");
     rc = h5_dataset_str(g, "source", meta->config_source);
     rc |= h5_dataset_str(g, "resolved", resolved);
@@ -324,7 +341,10 @@ void ckpt_save(const char *path, const Model *m, const CkptMeta *meta_in, int wi
     hid_t fapl = h5_fapl_nolock();
     /* 1.8 object headers: attributes beyond 64 KiB (long tensor-name lists) and readable by HDF5 >= 1.8 */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    compact_storage(fcpl);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     char msg[512] = "";
     if (f < 0) snprintf(msg, sizeof msg, "%s", h5_last_error()); /* before any other call clears the stack */
     H5Pclose(fapl);
