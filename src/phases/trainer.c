@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,26 @@ static int load_resume(TrainJob *j, Cursor *c, EpochRecord **hist, int *n_hist) 
     if (j->state) j->state(j, &meta, 0);
     ckpt_meta_free(&meta);
     return 1;
+}
+
+/* Keep the last keep_checkpoints periodic checkpoints as epoch-NNNN.h5 beside the resume checkpoint: a hard
+ * link to the file just written costs nothing, and the next atomic rename leaves it untouched. */
+static void keep_periodic(const TrainJob *j, int epoch) {
+    if (j->keep_checkpoints <= 1) return;
+    char pattern[1100], path[1100];
+    snprintf(pattern, sizeof pattern, "%s", j->resume_path);
+    char *slash = strrchr(pattern, '/');
+    char prefix[64] = ""; /* workers share a directory */
+    if (!strcmp(j->section, "phase2")) snprintf(prefix, sizeof prefix, "worker-%d.", j->worker);
+    snprintf(slash ? slash + 1 : pattern, sizeof pattern - (size_t)(slash ? slash + 1 - pattern : 0),
+             "%sepoch-%%04d.h5", prefix);
+    snprintf(path, sizeof path, pattern, epoch);
+    unlink(path);
+    if (link(j->resume_path, path) != 0) {
+        swap_warn("%s: cannot keep a periodic checkpoint (%s)", path, strerror(errno));
+        return;
+    }
+    ckpt_rotate(pattern, j->keep_checkpoints);
 }
 
 /* Every rank's BN running statistics, concatenated (collective; NULL when there is one rank or no BN).
@@ -293,7 +314,10 @@ int train_run(TrainJob *j) {
             Cursor next = c;
             next.epoch++;
             next.elapsed = wall_seconds() - t_start;
-            if (writer) save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
+            if (writer) {
+                save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
+                keep_periodic(j, (int)next.epoch);
+            }
         }
     }
     c.elapsed = wall_seconds() - t_start;
