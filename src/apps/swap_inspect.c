@@ -1,7 +1,8 @@
 /* swap-inspect: look at archived checkpoints without touching them (files are only ever opened read-only).
  *   swap-inspect FILE [--json]                    summary: phase, lineage, model, config digest, metrics, tensors
  *   swap-inspect diff A B [--json]                per-tensor distances and config differences
- *   swap-inspect eval FILE [--data DIR] [--bn-recompute N] [--subset N] [--batch B] [--json]
+ *   swap-inspect eval FILE [--data DIR] [--subset N] [--batch B] [--bn-recompute N [--bn-batch B]
+ *                     [--train-subset K]] [--json]
  *   swap-inspect verify FILE...                   checksums + structure, one line per file
  *   swap-inspect ls DIR [--json]                  every checkpoint under DIR, one row each
  *   swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]  */
@@ -17,11 +18,13 @@
 #include "ckpt/ckpt.h"
 #include "core/err.h"
 #include "data/dataset.h"
+#include "phases/trainer.h" /* bn_recompute, phase_seed: the BN batches swap-average uses */
 
 static const char *USAGE =
     "usage: swap-inspect FILE [--json]\n"
     "       swap-inspect diff A B [--json]\n"
-    "       swap-inspect eval FILE [--data DIR] [--bn-recompute N] [--subset N] [--batch B] [--json]\n"
+    "       swap-inspect eval FILE [--data DIR] [--dataset NAME] [--subset N] [--batch B]\n"
+    "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--json]\n"
     "       swap-inspect verify FILE...\n"
     "       swap-inspect ls DIR [--json]\n"
     "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n";
@@ -513,8 +516,8 @@ static long parse_long(const char *flag, const char *s, long lo, long hi) {
     return v;
 }
 
-static void eval_run(const char *path, const char *dir, const char *dataset, long bn_batches, long subset, int batch,
-                     int json) {
+static void eval_run(const char *path, const char *dir, const char *dataset, long bn_batches, int bn_batch,
+                     long train_subset, long subset, int batch, int json) {
     CkptMeta mt;
     Model *m = ckpt_load_model(path, &mt, 0);
     const char *name = dataset ? dataset : mt.dataset;
@@ -529,22 +532,11 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
                       mt.norm_mean[c], mt.norm_std[c], test->mean[c], test->std[c]);
     if (subset > 0 && subset < test->n) dataset_truncate(test, (int)subset);
     if (bn_batches > 0) {
-        /* update_bn semantics: reset running stats, cumulative average over N training batches in train mode */
+        /* update_bn semantics (reset, cumulative average over N train-mode batches without augmentation) with
+         * the batches swap-average draws, so the same seed, batch and subset reproduce phase 3 */
         Dataset *train = dataset_load(name, dir, 1);
-        uint32_t *perm = xMalloc((size_t)train->n * sizeof *perm);
-        dataset_epoch_order(perm, (size_t)train->n, mt.seed, 0, 0);
-        uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
-        model_set_batch(m, batch);
-        model_bn_recompute_begin(m);
-        for (long k = 0; k < bn_batches; k++) {
-            for (int j = 0; j < batch; j++) idx[j] = perm[((size_t)k * batch + j) % (size_t)train->n];
-            dataset_fill_batch(model_input(m), model_labels(m), train, idx, batch, NULL, mt.seed, 0, 0,
-                               (size_t)k * batch);
-            model_forward(m, 1, 0);
-        }
-        model_bn_recompute_end(m);
-        free(idx);
-        free(perm);
+        if (train_subset > 0 && train_subset < train->n) dataset_truncate(train, (int)train_subset);
+        bn_recompute(m, train, bn_batch, (int)bn_batches, phase_seed(mt.seed, 4, 0));
         dataset_free(train);
     }
     /* test loss is plain cross-entropy whatever smoothing the model trained with */
@@ -562,11 +554,18 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
     }
     double acc = test->n ? (double)correct / test->n : NAN;
     loss = test->n ? loss / test->n : NAN;
-    if (json)
-        printf("{\"file\":\"%s\",\"dataset\":\"%s\",\"n\":%d,\"bn_recompute\":%ld,\"test_loss\":%.9g,\"test_acc\":%.9g,"
-               "\"correct\":%ld}\n",
-               path, name, test->n, bn_batches, loss, acc, correct);
-    else
+    if (json) {
+        int f = 1;
+        fputc('{', stdout);
+        json_key(stdout, "file", &f), json_str(stdout, path);
+        json_key(stdout, "dataset", &f), json_str(stdout, name);
+        json_key(stdout, "n", &f), printf("%d", test->n);
+        json_key(stdout, "bn_recompute", &f), printf("%ld", bn_batches);
+        json_key(stdout, "test_loss", &f), json_num(stdout, loss);
+        json_key(stdout, "test_acc", &f), json_num(stdout, acc);
+        json_key(stdout, "correct", &f), printf("%ld", correct);
+        printf("}\n");
+    } else
         printf("%s: %s test n=%d  loss %.6f  acc %.6f (%ld correct)%s\n", path, name, test->n, loss, acc, correct,
                bn_batches > 0 ? "  [BN recomputed]" : "");
     free(idx);
@@ -577,7 +576,7 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
 
 static int cmd_eval(int argc, char **argv) {
     const char *path = NULL, *dir = NULL, *dataset = NULL;
-    long bn = 0, subset = 0, batch = 500;
+    long bn = 0, subset = 0, batch = 500, bn_batch = 128, train_subset = 0;
     int json = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
@@ -585,12 +584,15 @@ static int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bn-recompute") && i + 1 < argc) bn = parse_long("--bn-recompute", argv[++i], 0, 1000000);
         else if (!strcmp(argv[i], "--subset") && i + 1 < argc) subset = parse_long("--subset", argv[++i], 0, 100000000);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = parse_long("--batch", argv[++i], 1, 65536);
+        else if (!strcmp(argv[i], "--bn-batch") && i + 1 < argc) bn_batch = parse_long("--bn-batch", argv[++i], 1, 65536);
+        else if (!strcmp(argv[i], "--train-subset") && i + 1 < argc)
+            train_subset = parse_long("--train-subset", argv[++i], 0, 100000000);
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-' || path) usage("eval: unexpected argument");
         else path = argv[i];
     }
     if (!path) usage("eval: FILE missing");
-    eval_run(path, dir, dataset, bn, subset, (int)batch, json);
+    eval_run(path, dir, dataset, bn, (int)bn_batch, train_subset, subset, (int)batch, json);
     return 0;
 }
 
