@@ -18,7 +18,7 @@ interrupt() { # interrupt DELAY RESUMEFILE CMD...
   "$@" > cut.log 2>&1 &
   local pid=$!
   sleep "$delay"
-  pkill -TERM -f "swap-(train|refine) cut.lua" || true
+  pkill -TERM -f "^$BIN/swap-(train|refine) cut.lua" || true  # the ranks, not mpiexec
   set +e; wait $pid; local rc=$?; set -e
   [ $rc -eq 3 ] || { cat cut.log; fail "expected exit 3 after SIGTERM, got $rc ($*)"; }
   [ -s "$resume" ] || fail "no resume checkpoint $resume"
