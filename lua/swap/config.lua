@@ -120,8 +120,6 @@ M.schema = {
   { key = "phase3.bn_batch", type = "int", default = 0, min = 0, doc = "Batch size for BN recomputation (0 = phase2.batch)." },
   { key = "phase3.min_workers", type = "int", default = 0, min = 0,
     doc = "Average as soon as this many workers finished (0 = all workers required)." },
-  { key = "phase3.greedy_soup", type = "boolean", default = false,
-    doc = "Also build a greedy soup (add workers only if held-out accuracy improves)." },
   { key = "phase3.eval_batch", type = "int", default = 1000, min = 1, doc = "Batch size for evaluation." },
 }
 
