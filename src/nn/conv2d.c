@@ -1,9 +1,9 @@
 /* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
  * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
-#include <cblas.h>
 #include <string.h>
 
 #include "layers.h"
+#include "parallel.h"
 
 void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int h, int w) {
     d->ci = ci; d->co = co; d->k = k; d->stride = stride; d->pad = pad; d->h = h; d->w = w;
@@ -89,8 +89,8 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
         const int nb = n - n0 < chunk ? n - n0 : chunk;
         im2col(col, in, d, n, n0, nb);
         /* out[:, n0*hw : (n0+nb)*hw] = W[co][kk] x col[kk][nb*hw] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(nb * hw), kk, 1.0f, weight, kk,
-                    col, (int)(nb * hw), 0.0f, out + (size_t)n0 * hw, (int)ld);
+        sgemm_par(0, 0, d->co, (int)(nb * hw), kk, 1.0f, weight, kk, col, (int)(nb * hw), 0.0f,
+                  out + (size_t)n0 * hw, (int)ld);
     }
     if (bias) {
 #pragma omp parallel for schedule(static)
@@ -119,12 +119,11 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
         const float *dchunk = dout + (size_t)n0 * hw;
         im2col(col, in, d, n, n0, nb);
         /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld,
-                    col, (int)(nb * hw), 1.0f, dweight, kk);
+        sgemm_par(0, 1, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld, col, (int)(nb * hw), 1.0f, dweight,
+                  kk);
         if (din) {
             /* dcol[kk][nb*hw] = W^T x dout_chunk, then scattered back onto the input */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)(nb * hw), d->co, 1.0f, weight, kk,
-                        dchunk, (int)ld, 0.0f, col, (int)(nb * hw));
+            sgemm_par(1, 0, kk, (int)(nb * hw), d->co, 1.0f, weight, kk, dchunk, (int)ld, 0.0f, col, (int)(nb * hw));
             col2im_add(din, col, d, n, n0, nb);
         }
     }

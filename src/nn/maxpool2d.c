@@ -29,16 +29,20 @@ void maxpool2_backward(float *din, const float *dout, const float *in, const flo
         const float *x = in + p * (size_t)h * w;
         const float *y = out + p * (size_t)ho * wo, *dy = dout + p * (size_t)ho * wo;
         float *dx = din + p * (size_t)h * w;
-        for (int oy = 0; oy < ho; oy++)
+        for (int oy = 0; oy < ho; oy++) {
+            float *d0 = dx + (size_t)(2 * oy) * w, *d1 = d0 + w;
+            const float *r0 = x + (size_t)(2 * oy) * w, *r1 = r0 + w;
+            const float *ym = y + (size_t)oy * wo, *g = dy + (size_t)oy * wo;
+            /* branch-free "first maximum in scan order" so the loop vectorizes */
             for (int ox = 0; ox < wo; ox++) {
-                const float m = y[oy * wo + ox], g = dy[oy * wo + ox];
-                const size_t i00 = (size_t)(2 * oy) * w + 2 * ox;
-                const size_t idx[4] = {i00, i00 + 1, i00 + w, i00 + w + 1};
-                for (int j = 0; j < 4; j++)
-                    if (x[idx[j]] == m) {
-                        dx[idx[j]] += g;
-                        break;
-                    }
+                const float m = ym[ox];
+                const int e0 = r0[2 * ox] == m, e1 = !e0 && r0[2 * ox + 1] == m;
+                const int e2 = !e0 && !e1 && r1[2 * ox] == m, e3 = !e0 && !e1 && !e2;
+                d0[2 * ox] += e0 ? g[ox] : 0.0f;
+                d0[2 * ox + 1] += e1 ? g[ox] : 0.0f;
+                d1[2 * ox] += e2 ? g[ox] : 0.0f;
+                d1[2 * ox + 1] += e3 && r1[2 * ox + 1] == m ? g[ox] : 0.0f;
             }
+        }
     }
 }

@@ -1,0 +1,17 @@
+/* One thread pool for the whole engine. OpenMP runs every kernel; OpenBLAS is kept single-threaded and
+ * each GEMM is split across the OpenMP threads here. Two pools (OpenMP's and OpenBLAS's pthreads) on the
+ * same cores spin-wait against each other between layers, which halved throughput on small models. */
+#ifndef SWAP_PARALLEL_H
+#define SWAP_PARALLEL_H
+
+/* Use t threads for the engine: OpenMP gets t, OpenBLAS 1 (sgemm_par does the splitting). */
+void engine_set_threads(int t);
+
+/* Row-major C[m][n] = alpha * op(A)[m][k] x op(B)[k][n] + beta * C, split over the OpenMP threads by
+ * column or row blocks. Each element of C is still computed by one single-threaded GEMM over the full k,
+ * so results do not depend on the thread count. If OpenBLAS was given several threads by someone else, the
+ * call goes to OpenBLAS whole. */
+void sgemm_par(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif
