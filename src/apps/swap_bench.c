@@ -43,6 +43,7 @@ static double now_s(clockid_t clk) {
 }
 
 int main(int argc, char **argv) {
+    engine_exec_passive_wait(argv);
     swap_set_progname("swap-bench");
     const char *name = NULL;
     long width = 64, batch = -1, threads = -1, steps = -1, warmup = 3, seed = 0;

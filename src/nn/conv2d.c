@@ -1,5 +1,6 @@
 /* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
  * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
+#include <cblas.h>
 #include <string.h>
 
 #include "layers.h"
@@ -18,13 +19,11 @@ int conv_chunk(const ConvDims *d, int n, size_t col_cap) {
     return c > (size_t)n ? n : (int)c;
 }
 
-/* col [ci*k*k][nb*ho*wo] from images n0..n0+nb of in [ci][n][h][w] */
-static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0, int nb) {
+/* Rows r0..r1 of col [ci*k*k][nb*ho*wo] from images n0..n0+nb of in [ci][n][h][w] */
+static void im2col_rows(float *col, const float *in, const ConvDims *d, int n, int n0, int nb, int r0, int r1) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
     const size_t cols = (size_t)nb * ho * wo;
-    const int rows = d->ci * k * k;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
+    for (int r = r0; r < r1; r++) {
         const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
         float *dst = col + (size_t)r * cols;
         for (int b = 0; b < nb; b++) {
@@ -55,11 +54,17 @@ static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0
     }
 }
 
-/* din += col2im(col); parallel over input channels, each owning its k*k rows, so no races. */
+/* col [ci*k*k][nb*ho*wo] from images n0..n0+nb, split over the threads by rows */
+static void im2col_par(float *col, const float *in, const ConvDims *d, int n, int n0, int nb) {
+    const int rows = d->ci * d->k * d->k;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) im2col_rows(col, in, d, n, n0, nb, r, r + 1);
+}
+
+/* din += col2im(col) for images n0..n0+nb; one thread per call, so blocks of distinct images never race. */
 static void col2im_add(float *din, const float *col, const ConvDims *d, int n, int n0, int nb) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
     const size_t cols = (size_t)nb * ho * wo;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < d->ci; c++) {
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -81,16 +86,34 @@ static void col2im_add(float *din, const float *col, const ConvDims *d, int n, i
     }
 }
 
+/* Forward and the input gradient work on blocks of a few images whose columns fit in L2: each thread builds a
+ * block's columns and multiplies them right away, instead of streaming the whole chunk's columns (often tens of
+ * MB) through memory twice. A block's columns sit at the same place they would in the full chunk matrix. */
+#define BLOCK_FLOATS ((size_t)96 << 10)
+
+static int block_images(const ConvDims *d) {
+    const size_t per_image = (size_t)d->ci * d->k * d->k * d->ho * d->wo;
+    const size_t b = BLOCK_FLOATS / per_image;
+    return b < 1 ? 1 : (int)b;
+}
+
 void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
                     const ConvDims *d, int n, int chunk) {
-    const int kk = d->ci * d->k * d->k;
+    const int kk = d->ci * d->k * d->k, bi = block_images(d);
     const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    const int nt = engine_block_threads();
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
-        im2col(col, in, d, n, n0, nb);
-        /* out[:, n0*hw : (n0+nb)*hw] = W[co][kk] x col[kk][nb*hw] */
-        sgemm_par(0, 0, d->co, (int)(nb * hw), kk, 1.0f, weight, kk, col, (int)(nb * hw), 0.0f,
-                  out + (size_t)n0 * hw, (int)ld);
+        const int blocks = (nb + bi - 1) / bi;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int b = 0; b < blocks; b++) {
+            const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;
+            float *c = col + (size_t)i0 * kk * hw;
+            im2col_rows(c, in, d, n, n0 + i0, ib, 0, kk);
+            /* out[:, (n0+i0)*hw : +ib*hw] = W[co][kk] x c[kk][ib*hw] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(ib * hw), kk, 1.0f, weight, kk, c,
+                        (int)(ib * hw), 0.0f, out + (size_t)(n0 + i0) * hw, (int)ld);
+        }
     }
     if (bias) {
 #pragma omp parallel for schedule(static)
@@ -103,8 +126,9 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
 
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk) {
-    const int kk = d->ci * d->k * d->k;
+    const int kk = d->ci * d->k * d->k, bi = block_images(d);
     const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    const int nt = engine_block_threads();
     if (dbias) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < d->co; o++) {
@@ -117,14 +141,20 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
         const float *dchunk = dout + (size_t)n0 * hw;
-        im2col(col, in, d, n, n0, nb);
-        /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T */
-        sgemm_par(0, 1, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld, col, (int)(nb * hw), 1.0f, dweight,
-                  kk);
-        if (din) {
-            /* dcol[kk][nb*hw] = W^T x dout_chunk, then scattered back onto the input */
-            sgemm_par(1, 0, kk, (int)(nb * hw), d->co, 1.0f, weight, kk, dchunk, (int)ld, 0.0f, col, (int)(nb * hw));
-            col2im_add(din, col, d, n, n0, nb);
+        /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T: one GEMM over the whole chunk, split by output blocks, so
+         * each weight gradient is summed in the same order whatever the thread count */
+        im2col_par(col, in, d, n, n0, nb);
+        sgemm_par(0, 1, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld, col, (int)(nb * hw), 1.0f, dweight, kk);
+        if (!din) continue;
+        const int blocks = (nb + bi - 1) / bi;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int b = 0; b < blocks; b++) {
+            const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;
+            float *c = col + (size_t)i0 * kk * hw;
+            /* dcol[kk][ib*hw] = W^T x dout_block, then scattered back onto the block's images */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)(ib * hw), d->co, 1.0f, weight, kk,
+                        dchunk + (size_t)i0 * hw, (int)ld, 0.0f, c, (int)(ib * hw));
+            col2im_add(din, c, d, n, n0 + i0, ib);
         }
     }
 }

@@ -3,12 +3,22 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+void engine_exec_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc?): carry on with the default policy */
+    unsetenv("OMP_WAIT_POLICY");
+}
 
 void engine_set_threads(int t) {
     omp_set_num_threads(t < 1 ? 1 : t);
-    const char *e = getenv("SWAP_BLAS_THREADS");
-    openblas_set_num_threads(e ? atoi(e) : 1);
+    openblas_set_num_threads(1);
 }
+
+int engine_block_threads(void) { return openblas_get_num_threads() > 1 ? 1 : omp_get_max_threads(); }
 
 /* Blocks narrower than this waste the GEMM kernel's register tile (16 floats wide) and repack A per call. */
 #define MIN_BLOCK 64
