@@ -41,7 +41,9 @@ static void im2col_rows(float *col, const float *in, const ConvDims *d, int n, i
                     int lo = p - kx > 0 ? p - kx : 0;
                     int hi = w + p - kx < wo ? w + p - kx : wo;
                     for (int ox = 0; ox < lo; ox++) drow[ox] = 0.0f;
-                    if (hi > lo) memcpy(drow + lo, srow + lo - p + kx, (size_t)(hi - lo) * sizeof(float));
+                    /* rows are short (tens of floats): an inline loop beats a memcpy call */
+                    const int off = kx - p;
+                    for (int ox = lo; ox < hi; ox++) drow[ox] = srow[ox + off];
                     for (int ox = hi > lo ? hi : lo; ox < wo; ox++) drow[ox] = 0.0f;
                 } else {
                     for (int ox = 0; ox < wo; ox++) {
@@ -76,9 +78,17 @@ static void col2im_add(float *din, const float *col, const ConvDims *d, int n, i
                         if (iy < 0 || iy >= h) continue;
                         const float *srow = src + ((size_t)b * ho + oy) * wo;
                         float *drow = dst + (size_t)iy * w;
-                        for (int ox = 0; ox < wo; ox++) {
-                            const int ix = ox * s - p + kx;
-                            if (ix >= 0 && ix < w) drow[ix] += srow[ox];
+                        if (s == 1) {
+                            /* valid ox are a contiguous range: a branch-free loop that vectorizes */
+                            const int lo = p - kx > 0 ? p - kx : 0;
+                            const int hi = w + p - kx < wo ? w + p - kx : wo;
+                            const int off = kx - p;
+                            for (int ox = lo; ox < hi; ox++) drow[ox + off] += srow[ox];
+                        } else {
+                            for (int ox = 0; ox < wo; ox++) {
+                                const int ix = ox * s - p + kx;
+                                if (ix >= 0 && ix < w) drow[ix] += srow[ox];
+                            }
                         }
                     }
                 }
