@@ -143,7 +143,7 @@ static inline float masked(const float *dy, const float *ro, size_t i) {
 
 __attribute__((always_inline)) static inline void bn_backward_channel(float *restrict dx, float *dgamma, float *dbeta, const float *restrict dy,
                                        const float *restrict ro, const float *restrict x, float gamma, float mean,
-                                       float rstd, size_t m) {
+                                       float rstd, size_t m, int set) {
     v8d v1 = {0}, v2 = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES) {
@@ -172,17 +172,19 @@ __attribute__((always_inline)) static inline void bn_backward_channel(float *res
         v8f g = load8(dy + i);
         if (ro) g = select_pos(g, load8(ro + i));
         const v8f xh = (load8(x + i) - mean) * rstd;
-        store8(dx + i, load8(dx + i) + k * (g - mdy - xh * mdyx));
+        const v8f v = k * (g - mdy - xh * mdyx);
+        store8(dx + i, set ? v : load8(dx + i) + v);
     }
     for (; i < m; i++) {
         const float xhat = (x[i] - mean) * rstd;
-        dx[i] += k * (masked(dy, ro, i) - mdy - xhat * mdyx);
+        const float v = k * (masked(dy, ro, i) - mdy - xhat * mdyx);
+        dx[i] = set ? v : dx[i] + v;
     }
 }
 
 static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
                         const float *in, const float *gamma, const float *save_mean, const float *save_rstd, int c,
-                        size_t m) {
+                        size_t m, int set) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++) {
         const size_t o = (size_t)ch * m;
@@ -190,20 +192,26 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const float *do
         /* separate calls with a constant NULL / non-NULL mask let each loop specialize */
         if (relu_out)
             bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, relu_out + o, in + o, gamma[ch],
-                                save_mean[ch], save_rstd[ch], m);
+                                save_mean[ch], save_rstd[ch], m, set);
         else
             bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, NULL, in + o, gamma[ch], save_mean[ch],
-                                save_rstd[ch], m);
+                                save_rstd[ch], m, set);
     }
 }
 
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m) {
-    bn_backward(din, dgamma, dbeta, dout, NULL, in, gamma, save_mean, save_rstd, c, m);
+    bn_backward(din, dgamma, dbeta, dout, NULL, in, gamma, save_mean, save_rstd, c, m, 0);
 }
 
 void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
                              const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
                              int c, size_t m) {
-    bn_backward(din, dgamma, dbeta, dout, out, in, gamma, save_mean, save_rstd, c, m);
+    bn_backward(din, dgamma, dbeta, dout, out, in, gamma, save_mean, save_rstd, c, m, 0);
+}
+
+void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                 const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+                                 int c, size_t m) {
+    bn_backward(din, dgamma, dbeta, dout, out, in, gamma, save_mean, save_rstd, c, m, 1);
 }

@@ -1,7 +1,9 @@
 /* Layer kernels. Conventions (llm.c style):
  *  - arguments are outputs first, then inputs, then sizes;
  *  - backward ACCUMULATES into its gradient outputs (d-inputs and d-parameters); callers zero them;
- *  - a NULL d-input means "not needed" (e.g. the network input).
+ *  - a NULL d-input means "not needed" (e.g. the network input);
+ *  - *_set variants write the d-input instead of adding to it (d-parameters still accumulate): the model uses
+ *    them when the layer is the only reader of its input, which saves zeroing and re-reading that buffer.
  * Layouts: 4-D activations are channel-major "CNHW" ([C][N][H][W]) so one GEMM covers the whole batch and a
  * channel's values are contiguous for batch norm; 2-D activations are "NF" ([N][F]) as in PyTorch.
  * Parameter layouts match PyTorch: conv weight [Co][Ci][k][k], linear weight [O][I].
@@ -47,6 +49,9 @@ void batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma
 void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
                              const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
                              int c, size_t m);
+void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                 const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+                                 int c, size_t m);
 
 void relu_forward(float *out, const float *in, size_t n);
 void relu_backward(float *din, const float *dout, const float *out, size_t n);
@@ -55,6 +60,8 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
 void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w);
 void maxpool2_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
                        int w);
+void maxpool2_backward_set(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                           int w);
 
 /* Global pools: in CNHW [c][n][hw] -> out NF [n][c]. */
 void global_avgpool_forward(float *out, const float *in, int c, int n, int hw);

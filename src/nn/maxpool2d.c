@@ -21,8 +21,8 @@ void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) 
     }
 }
 
-void maxpool2_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
-                       int w) {
+static void maxpool2_bwd(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                         int w, int set) {
     const int ho = h / 2, wo = w / 2;
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < planes; p++) {
@@ -38,11 +38,24 @@ void maxpool2_backward(float *din, const float *dout, const float *in, const flo
                 const float m = ym[ox];
                 const int e0 = r0[2 * ox] == m, e1 = !e0 && r0[2 * ox + 1] == m;
                 const int e2 = !e0 && !e1 && r1[2 * ox] == m, e3 = !e0 && !e1 && !e2;
-                d0[2 * ox] += e0 ? g[ox] : 0.0f;
-                d0[2 * ox + 1] += e1 ? g[ox] : 0.0f;
-                d1[2 * ox] += e2 ? g[ox] : 0.0f;
-                d1[2 * ox + 1] += e3 && r1[2 * ox + 1] == m ? g[ox] : 0.0f;
+                const float v0 = e0 ? g[ox] : 0.0f, v1 = e1 ? g[ox] : 0.0f, v2 = e2 ? g[ox] : 0.0f;
+                const float v3 = e3 && r1[2 * ox + 1] == m ? g[ox] : 0.0f;
+                if (set) {
+                    d0[2 * ox] = v0; d0[2 * ox + 1] = v1; d1[2 * ox] = v2; d1[2 * ox + 1] = v3;
+                } else {
+                    d0[2 * ox] += v0; d0[2 * ox + 1] += v1; d1[2 * ox] += v2; d1[2 * ox + 1] += v3;
+                }
             }
         }
     }
+}
+
+void maxpool2_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                       int w) {
+    maxpool2_bwd(din, dout, in, out, planes, h, w, 0);
+}
+
+void maxpool2_backward_set(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                           int w) {
+    maxpool2_bwd(din, dout, in, out, planes, h, w, 1);
 }

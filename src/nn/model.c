@@ -63,13 +63,15 @@ void model_free(Model *m) {
 /* A BN whose output feeds only the ReLU right after it runs as one fused layer (one pass instead of two each
  * way, and one activation and one gradient buffer fewer). Idempotent. */
 static void plan_fusion(Model *m) {
+    for (int s = 0; s < m->n_slots; s++) m->slots[s].readers = 0;
+    for (int j = 0; j < m->n_layers; j++) {
+        m->slots[m->layers[j].in].readers++;
+        if (m->layers[j].in2 >= 0) m->slots[m->layers[j].in2].readers++;
+    }
     for (int i = 0; i + 1 < m->n_layers; i++) {
         Layer *b = &m->layers[i], *r = &m->layers[i + 1];
         if (b->kind != L_BN || r->kind != L_RELU || r->in != b->out) continue;
-        int readers = 0;
-        for (int j = 0; j < m->n_layers; j++)
-            readers += (m->layers[j].in == b->out) + (m->layers[j].in2 == b->out);
-        if (readers != 1 || b->out == m->n_slots - 1) continue;
+        if (m->slots[b->out].readers != 1 || b->out == m->n_slots - 1) continue;
         b->fused = r->fused = 1;
         m->slots[b->out].elided = 1;
     }
@@ -219,9 +221,20 @@ float model_forward(Model *m, int train, int with_loss) {
     return xent_forward(m->probs, model_logits(m), m->labels, n, m->spec.classes, m->spec.label_smoothing);
 }
 
-static void zero_if_born(Model *m, int slot, int layer) {
+/* A slot's gradient is zeroed when its backward lifetime starts, unless the layer starting it is the only
+ * reader and writes (rather than adds to) every element: then `*set` is 1 and the zeroing is skipped. */
+static void zero_if_born(Model *m, int slot, int layer, int can_set, int *set) {
     Slot *s = &m->slots[slot];
-    if (s->dx && s->last_consumer == layer) memset(s->dx, 0, slot_size(s) * m->batch * sizeof(float));
+    if (set) *set = 0;
+    if (!s->dx || s->last_consumer != layer) return;
+    if (can_set && s->readers == 1) {
+        *set = 1;
+        return;
+    }
+    const size_t n = slot_size(s) * m->batch, block = (size_t)1 << 16;
+    float *dx = s->dx;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b += block) memset(dx + b, 0, (n - b < block ? n - b : block) * sizeof(float));
 }
 
 void model_backward(Model *m, float dloss) {
@@ -233,8 +246,10 @@ void model_backward(Model *m, float dloss) {
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const double t0 = m->prof_bwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
-        zero_if_born(m, l->in, i);
-        if (l->in2 >= 0) zero_if_born(m, l->in2, i);
+        const int can_set = (l->kind == L_BN && l->fused) || l->kind == L_MAXPOOL2;
+        int set;
+        zero_if_born(m, l->in, i, can_set, &set);
+        if (l->in2 >= 0) zero_if_born(m, l->in2, i, 0, NULL);
         const Slot *si = &m->slots[l->in], *so = &m->slots[l->out];
         float *din = si->dx; /* NULL for the network input */
         const size_t cnt = slot_size(si) * n;
@@ -247,15 +262,20 @@ void model_backward(Model *m, float dloss) {
         case L_BN:
             if (l->fused) {
                 const Slot *sr = &m->slots[l[1].out];
-                batchnorm_relu_backward(din, G(m, l->p0), G(m, l->p1), sr->dx, sr->x, si->x, P(m, l->p0),
-                                        l->save_mean, l->save_rstd, si->c, (size_t)n * si->h * si->w);
+                (set ? batchnorm_relu_backward_set : batchnorm_relu_backward)(
+                    din, G(m, l->p0), G(m, l->p1), sr->dx, sr->x, si->x, P(m, l->p0), l->save_mean, l->save_rstd,
+                    si->c, (size_t)n * si->h * si->w);
             } else {
                 batchnorm_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), l->save_mean,
                                    l->save_rstd, si->c, (size_t)n * si->h * si->w);
             }
             break;
         case L_RELU: if (din && !l->fused) relu_backward(din, so->dx, so->x, cnt); break;
-        case L_MAXPOOL2: if (din) maxpool2_backward(din, so->dx, si->x, so->x, (size_t)si->c * n, si->h, si->w); break;
+        case L_MAXPOOL2:
+            if (din)
+                (set ? maxpool2_backward_set : maxpool2_backward)(din, so->dx, si->x, so->x, (size_t)si->c * n,
+                                                                  si->h, si->w);
+            break;
         case L_GAVGPOOL: if (din) global_avgpool_backward(din, so->dx, si->c, n, si->h * si->w); break;
         case L_GMAXPOOL: if (din) global_maxpool_backward(din, so->dx, si->x, so->x, si->c, n, si->h * si->w); break;
         case L_FLATTEN: if (din) flatten_backward(din, so->dx, si->c, n, si->h * si->w); break;

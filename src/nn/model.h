@@ -30,6 +30,7 @@ typedef struct {
     int producer;     /* layer index, -1 for the input */
     int last_consumer;
     size_t grad_off;  /* offset (per sample) of the gradient block; SIZE_MAX if none */
+    int readers;      /* layers reading this slot (a layer reading it twice counts twice) */
     int elided;       /* output of a BN fused with its ReLU: never stored, no buffers */
     float *x, *dx;
 } Slot;
