@@ -1,6 +1,7 @@
 /* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
  * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "layers.h"
@@ -19,10 +20,11 @@ int conv_chunk(const ConvDims *d, int n, size_t col_cap) {
     return c > (size_t)n ? n : (int)c;
 }
 
-/* Rows r0..r1 of col [ci*k*k][nb*ho*wo] from images n0..n0+nb of in [ci][n][h][w] */
-static void im2col_rows(float *col, const float *in, const ConvDims *d, int n, int n0, int nb, int r0, int r1) {
+/* Rows r0..r1 of col [ci*k*k][ldc] (first nb*ho*wo columns) from images n0..n0+nb of in [ci][n][h][w] */
+static void im2col_rows(float *col, size_t ldc, const float *in, const ConvDims *d, int n, int n0, int nb, int r0,
+                        int r1) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
-    const size_t cols = (size_t)nb * ho * wo;
+    const size_t cols = ldc;
     for (int r = r0; r < r1; r++) {
         const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
         float *dst = col + (size_t)r * cols;
@@ -54,13 +56,6 @@ static void im2col_rows(float *col, const float *in, const ConvDims *d, int n, i
             }
         }
     }
-}
-
-/* col [ci*k*k][nb*ho*wo] from images n0..n0+nb, split over the threads by rows */
-static void im2col_par(float *col, const float *in, const ConvDims *d, int n, int n0, int nb) {
-    const int rows = d->ci * d->k * d->k;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) im2col_rows(col, in, d, n, n0, nb, r, r + 1);
 }
 
 /* din += col2im(col) for images n0..n0+nb; one thread per call, so blocks of distinct images never race. */
@@ -107,6 +102,18 @@ static int block_images(const ConvDims *d) {
     return b < 1 ? 1 : (int)b;
 }
 
+/* Rows of col per weight-gradient slice: a multiple of 16 (the GEMM tile) giving up to ~32 slices to share. */
+static int slice_width(int kk) {
+    int w = (kk / 32 + 15) / 16 * 16;
+    return w < 32 ? 32 : w;
+}
+
+/* Images per weight-gradient block: the slice's columns stay within the L2 budget (GEMM depth = images*hw). */
+static int dw_block_images(const ConvDims *d, int sw, int nb) {
+    const size_t b = BLOCK_FLOATS / ((size_t)sw * d->ho * d->wo);
+    return b < 1 ? 1 : (b > (size_t)nb ? nb : (int)b);
+}
+
 void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
                     const ConvDims *d, int n, int chunk) {
     const int kk = d->ci * d->k * d->k, bi = block_images(d);
@@ -119,7 +126,7 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
         for (int b = 0; b < blocks; b++) {
             const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;
             float *c = col + (size_t)i0 * kk * hw;
-            im2col_rows(c, in, d, n, n0 + i0, ib, 0, kk);
+            im2col_rows(c, ib * hw, in, d, n, n0 + i0, ib, 0, kk);
             /* out[:, (n0+i0)*hw : +ib*hw] = W[co][kk] x c[kk][ib*hw] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(ib * hw), kk, 1.0f, weight, kk, c,
                         (int)(ib * hw), 0.0f, out + (size_t)(n0 + i0) * hw, (int)ld);
@@ -151,12 +158,30 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
         const float *dchunk = dout + (size_t)n0 * hw;
-        /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T: one GEMM over the whole chunk, split by output blocks, so
-         * each weight gradient is summed in the same order whatever the thread count */
-        im2col_par(col, in, d, n, n0, nb);
-        sgemm_par(0, 1, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld, col, (int)(nb * hw), 1.0f, dweight, kk);
-        if (!din) continue;
+        /* dW[co][kk] += sum over blocks of dout_block[co][bw*hw] x col_block^T. The kk columns of dW (rows of col)
+         * are cut into fixed slices dealt to the threads: a thread builds only its slices' rows of each block's
+         * columns, in L2, and adds the blocks in order. GEMM shapes depend on the layer only, so each weight
+         * gradient is summed the same way whatever the thread count. */
+        const int sw = slice_width(kk), slices = (kk + sw - 1) / sw;
+        const int bw = dw_block_images(d, sw, nb), dblocks = (nb + bw - 1) / bw;
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), T = omp_get_num_threads();
+            for (int b = 0; b < dblocks; b++) {
+                const int i0 = b * bw, ib = nb - i0 < bw ? nb - i0 : bw;
+                /* one row stride for every block, so threads' row ranges never overlap */
+                const int cols = (int)(ib * hw), ldc = (int)(bw * hw);
+                for (int sl = t; sl < slices; sl += T) {
+                    const int r0 = sl * sw, r1 = r0 + sw < kk ? r0 + sw : kk;
+                    im2col_rows(col, (size_t)ldc, in, d, n, n0 + i0, ib, r0, r1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->co, r1 - r0, cols, 1.0f,
+                                dchunk + (size_t)i0 * hw, (int)ld, col + (size_t)r0 * ldc, ldc, 1.0f, dweight + r0,
+                                kk);
+                }
+            }
+        }
         const int blocks = (nb + bi - 1) / bi;
+        if (!din) continue;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int b = 0; b < blocks; b++) {
             const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;

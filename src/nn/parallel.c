@@ -20,27 +20,24 @@ void engine_set_threads(int t) {
 
 int engine_block_threads(void) { return openblas_get_num_threads() > 1 ? 1 : omp_get_max_threads(); }
 
-/* Blocks narrower than this waste the GEMM kernel's register tile (16 floats wide) and repack A per call. */
-#define MIN_BLOCK 64
+/* Panels are at least this wide (a few register tiles), and there are at most MAX_PANELS of them. Panel widths
+ * depend on the matrix shape only, never on the thread count: OpenBLAS picks different code paths (small-matrix
+ * kernels, K blocking) by shape, so thread-dependent panels would make results depend on the thread count. */
+#define MIN_PANEL 64
+#define MAX_PANELS 16
 
 void sgemm_par(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc) {
     const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-    const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt == 1 || openblas_get_num_threads() > 1 || (m < 2 * MIN_BLOCK && n < 2 * MIN_BLOCK)) {
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-    /* split the longer side; block edges on multiples of 16 keep the kernel's full tiles */
     const int split_n = n >= m;
     const int len = split_n ? n : m;
-    int parts = len / MIN_BLOCK < nt ? len / MIN_BLOCK : nt;
-    if (parts < 1) parts = 1;
-#pragma omp parallel for schedule(static) num_threads(parts)
-    for (int p = 0; p < parts; p++) {
-        const int step = ((len + parts - 1) / parts + 15) / 16 * 16;
-        const int lo = p * step, hi = lo + step < len ? lo + step : len;
-        if (hi <= lo) continue;
+    int width = ((len + MAX_PANELS - 1) / MAX_PANELS + 15) / 16 * 16;
+    if (width < MIN_PANEL) width = MIN_PANEL;
+    const int panels = (len + width - 1) / width;
+    const int nt = omp_in_parallel() ? 1 : engine_block_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && panels > 1)
+    for (int p = 0; p < panels; p++) {
+        const int lo = p * width, hi = lo + width < len ? lo + width : len;
         if (split_n) {
             const float *bp = trans_b ? b + (size_t)lo * ldb : b + lo;
             cblas_sgemm(CblasRowMajor, ta, tb, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, ldc);

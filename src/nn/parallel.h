@@ -18,10 +18,10 @@ void engine_set_threads(int t);
  * else 1 (OpenBLAS then parallelizes each call). */
 int engine_block_threads(void);
 
-/* Row-major C[m][n] = alpha * op(A)[m][k] x op(B)[k][n] + beta * C, split over the OpenMP threads by
- * column or row blocks. Each element of C is still computed by one single-threaded GEMM over the full k,
- * so results do not depend on the thread count. If OpenBLAS was given several threads by someone else, the
- * call goes to OpenBLAS whole. */
+/* Row-major C[m][n] = alpha * op(A)[m][k] x op(B)[k][n] + beta * C, cut into column (or row) panels whose
+ * widths depend on the shape only, shared by the OpenMP threads. Each element of C is computed by one
+ * single-threaded GEMM over the full k with the same panel shape for any thread count, so results do not
+ * depend on the thread count. */
 void sgemm_par(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc);
 
