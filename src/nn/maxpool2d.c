@@ -33,13 +33,12 @@ static void maxpool2_bwd(float *din, const float *dout, const float *in, const f
             float *d0 = dx + (size_t)(2 * oy) * w, *d1 = d0 + w;
             const float *r0 = x + (size_t)(2 * oy) * w, *r1 = r0 + w;
             const float *ym = y + (size_t)oy * wo, *g = dy + (size_t)oy * wo;
-            /* branch-free "first maximum in scan order" so the loop vectorizes */
+            /* branch-free "first maximum in scan order" (bitwise, not short-circuit, so it if-converts) */
             for (int ox = 0; ox < wo; ox++) {
-                const float m = ym[ox];
-                const int e0 = r0[2 * ox] == m, e1 = !e0 && r0[2 * ox + 1] == m;
-                const int e2 = !e0 && !e1 && r1[2 * ox] == m, e3 = !e0 && !e1 && !e2;
-                const float v0 = e0 ? g[ox] : 0.0f, v1 = e1 ? g[ox] : 0.0f, v2 = e2 ? g[ox] : 0.0f;
-                const float v3 = e3 && r1[2 * ox + 1] == m ? g[ox] : 0.0f;
+                const float m = ym[ox], gv = g[ox];
+                const int q0 = r0[2 * ox] == m, q1 = r0[2 * ox + 1] == m, q2 = r1[2 * ox] == m, q3 = r1[2 * ox + 1] == m;
+                const int e0 = q0, e1 = q1 & !q0, e2 = q2 & !(q0 | q1), e3 = q3 & !(q0 | q1 | q2);
+                const float v0 = e0 ? gv : 0.0f, v1 = e1 ? gv : 0.0f, v2 = e2 ? gv : 0.0f, v3 = e3 ? gv : 0.0f;
                 if (set) {
                     d0[2 * ox] = v0; d0[2 * ox + 1] = v1; d1[2 * ox] = v2; d1[2 * ox + 1] = v3;
                 } else {
