@@ -14,7 +14,6 @@
 /* the helpers below are static and inlined, so their vector-return ABI never crosses a call boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8f __attribute__((vector_size(32)));
-typedef double v8d __attribute__((vector_size(64)));
 typedef int v8i __attribute__((vector_size(32)));
 
 static inline v8f load8(const float *p) {
@@ -23,7 +22,6 @@ static inline v8f load8(const float *p) {
     return v;
 }
 static inline void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-static inline v8d widen(v8f v) { return __builtin_convertvector(v, v8d); }
 /* v where mask lane is set, else +0.0f: bit-exact select */
 static inline v8f select_pos(v8f v, v8f key) {
     v8i k = key > 0.0f, bits;
@@ -38,26 +36,42 @@ static double combine(const double *acc) {
     for (int j = 0; j < LANES; j++) s += acc[j];
     return s;
 }
+/* The 8 double lanes as four SSE-width pairs (lane j in pair j/2): GCC keeps these in registers, where a single
+ * 8-wide double vector gets split and spilled on the baseline target. */
+typedef float v2f __attribute__((vector_size(8)));
+typedef double v2d __attribute__((vector_size(16)));
+static inline v2d ld2d(const float *p) {
+    v2f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v2d);
+}
+static inline void unpack4(double *t, v2d a0, v2d a1, v2d a2, v2d a3) {
+    memcpy(t, &a0, 16); memcpy(t + 2, &a1, 16); memcpy(t + 4, &a2, 16); memcpy(t + 6, &a3, 16);
+}
+
 static double sum_d(const float *x, size_t m) {
-    v8d acc = {0};
+    v2d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     size_t i = 0;
-    for (; i + LANES <= m; i += LANES) acc += widen(load8(x + i));
+    for (; i + LANES <= m; i += LANES) {
+        a0 += ld2d(x + i); a1 += ld2d(x + i + 2); a2 += ld2d(x + i + 4); a3 += ld2d(x + i + 6);
+    }
     double t[LANES];
-    memcpy(t, &acc, sizeof t);
+    unpack4(t, a0, a1, a2, a3);
     for (; i < m; i++) t[0] += x[i];
     return combine(t);
 }
 
 /* sum (x - mean)^2 */
 static double sumsq_centered_d(const float *x, double mean, size_t m) {
-    v8d acc = {0};
+    v2d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES) {
-        const v8d t = widen(load8(x + i)) - mean;
-        acc += t * t;
+        const v2d t0 = ld2d(x + i) - mean, t1 = ld2d(x + i + 2) - mean, t2 = ld2d(x + i + 4) - mean,
+                  t3 = ld2d(x + i + 6) - mean;
+        a0 += t0 * t0; a1 += t1 * t1; a2 += t2 * t2; a3 += t3 * t3;
     }
     double r[LANES];
-    memcpy(r, &acc, sizeof r);
+    unpack4(r, a0, a1, a2, a3);
     for (; i < m; i++) {
         const double t = x[i] - mean;
         r[0] += t * t;
@@ -144,18 +158,22 @@ static inline float masked(const float *dy, const float *ro, size_t i) {
 __attribute__((always_inline)) static inline void bn_backward_channel(float *restrict dx, float *dgamma, float *dbeta, const float *restrict dy,
                                        const float *restrict ro, const float *restrict x, float gamma, float mean,
                                        float rstd, size_t m, int set) {
-    v8d v1 = {0}, v2 = {0};
+    v2d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES) {
         v8f g = load8(dy + i);
         if (ro) g = select_pos(g, load8(ro + i));
         const v8f xh = (load8(x + i) - mean) * rstd;
-        v1 += widen(g);
-        v2 += widen(g) * widen(xh);
+        float gb[LANES], hb[LANES];
+        store8(gb, g);
+        store8(hb, xh);
+        const v2d g0 = ld2d(gb), g1 = ld2d(gb + 2), g2 = ld2d(gb + 4), g3 = ld2d(gb + 6);
+        s0 += g0; s1 += g1; s2 += g2; s3 += g3;
+        p0 += g0 * ld2d(hb); p1 += g1 * ld2d(hb + 2); p2 += g2 * ld2d(hb + 4); p3 += g3 * ld2d(hb + 6);
     }
     double a1[LANES], a2[LANES];
-    memcpy(a1, &v1, sizeof a1);
-    memcpy(a2, &v2, sizeof a2);
+    unpack4(a1, s0, s1, s2, s3);
+    unpack4(a2, p0, p1, p2, p3);
     for (; i < m; i++) {
         const float g = masked(dy, ro, i);
         a1[0] += g;
