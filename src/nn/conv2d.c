@@ -20,11 +20,48 @@ int conv_chunk(const ConvDims *d, int n, size_t col_cap) {
     return c > (size_t)n ? n : (int)c;
 }
 
+/* "Same" convolutions (stride 1, output size = input size) copy a whole image plane per row of col: the
+ * destination block is the source plane shifted by (ky-p, kx-p), so it is one contiguous copy whose
+ * wrapped-around border columns are zeroed afterwards. Short rows (4..32 floats in ResNet-9) made the
+ * row-by-row copy mostly loop overhead. */
+static void im2col_same_plane(float *restrict dst, const float *restrict src, int h, int w, int dy, int dx) {
+    const int oy0 = dy < 0 ? -dy : 0, oy1 = dy > 0 ? h - dy : h;
+    if (oy1 <= oy0) {
+        memset(dst, 0, (size_t)h * w * sizeof(float));
+        return;
+    }
+    memset(dst, 0, (size_t)oy0 * w * sizeof(float));
+    memset(dst + (size_t)oy1 * w, 0, (size_t)(h - oy1) * w * sizeof(float));
+    float *d = dst + (size_t)oy0 * w;
+    const long s0 = (long)(oy0 + dy) * w + dx, len = (long)(oy1 - oy0) * w, plane = (long)h * w;
+    const long jlo = s0 < 0 ? -s0 : 0, jhi = s0 + len > plane ? plane - s0 : len;
+    for (long j = 0; j < jlo; j++) d[j] = 0.0f;
+    const float *sp = src + (s0 + jlo);
+    float *dp = d + jlo;
+    for (long j = 0; j < jhi - jlo; j++) dp[j] = sp[j];
+    for (long j = jhi; j < len; j++) d[j] = 0.0f;
+    if (dx < 0)
+        for (int oy = 0; oy < oy1 - oy0; oy++)
+            for (int ox = 0; ox < -dx && ox < w; ox++) d[(size_t)oy * w + ox] = 0.0f;
+    if (dx > 0)
+        for (int oy = 0; oy < oy1 - oy0; oy++)
+            for (int ox = w - dx > 0 ? w - dx : 0; ox < w; ox++) d[(size_t)oy * w + ox] = 0.0f;
+}
+
 /* Rows r0..r1 of col [ci*k*k][ldc] (first nb*ho*wo columns) from images n0..n0+nb of in [ci][n][h][w] */
 static void im2col_rows(float *col, size_t ldc, const float *in, const ConvDims *d, int n, int n0, int nb, int r0,
                         int r1) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
     const size_t cols = ldc;
+    if (s == 1 && ho == h && wo == w) {
+        for (int r = r0; r < r1; r++) {
+            const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
+            for (int b = 0; b < nb; b++)
+                im2col_same_plane(col + (size_t)r * cols + (size_t)b * h * w, in + ((size_t)c * n + n0 + b) * h * w,
+                                  h, w, ky - p, kx - p);
+        }
+        return;
+    }
     for (int r = r0; r < r1; r++) {
         const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
         float *dst = col + (size_t)r * cols;
