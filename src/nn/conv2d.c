@@ -139,10 +139,11 @@ static int block_images(const ConvDims *d) {
     return b < 1 ? 1 : (int)b;
 }
 
-/* Rows of col per weight-gradient slice: a multiple of 16 (the GEMM tile) giving up to ~32 slices to share. */
+/* Rows of col per weight-gradient slice: four slices per layer. Each slice re-packs the dout block (the GEMM's
+ * A operand), so fewer, wider slices pack less; four still share out evenly over two threads. */
 static int slice_width(int kk) {
-    int w = (kk / 32 + 15) / 16 * 16;
-    return w < 32 ? 32 : w;
+    const int w = ((kk + 3) / 4 + 3) / 4 * 4;
+    return w < 4 ? 4 : w;
 }
 
 /* Images per weight-gradient block: the slice's columns stay within the L2 budget (GEMM depth = images*hw). */
