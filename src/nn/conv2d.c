@@ -139,10 +139,12 @@ static int block_images(const ConvDims *d) {
     return b < 1 ? 1 : (int)b;
 }
 
-/* Rows of col per weight-gradient slice: four slices per layer. Each slice re-packs the dout block (the GEMM's
- * A operand), so fewer, wider slices pack less; four still share out evenly over two threads. */
+/* Rows of col per weight-gradient slice. Each slice re-packs the dout block (the GEMM's A operand), so slices
+ * should be wide; four share out evenly over two threads, and wide layers get eight so that more threads have
+ * work. The count depends on the layer only (never on the thread count), which keeps results reproducible. */
 static int slice_width(int kk) {
-    const int w = ((kk + 3) / 4 + 3) / 4 * 4;
+    const int parts = kk >= 512 ? 8 : 4;
+    const int w = ((kk + parts - 1) / parts + 3) / 4 * 4;
     return w < 4 ? 4 : w;
 }
 
