@@ -17,6 +17,7 @@
 
 #include "ckpt/ckpt.h"
 #include "core/err.h"
+#include "nn/parallel.h"
 #include "data/dataset.h"
 #include "phases/trainer.h" /* bn_recompute, phase_seed: the BN batches swap-average uses */
 
@@ -738,7 +739,9 @@ static int cmd_tensor(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    engine_exec_passive_wait(argv);
     swap_set_progname("swap-inspect");
+    engine_set_threads((int)sysconf(_SC_NPROCESSORS_ONLN));
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? SWAP_EXIT_USAGE : 0;

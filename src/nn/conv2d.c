@@ -1,9 +1,11 @@
 /* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
  * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "layers.h"
+#include "parallel.h"
 
 void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int h, int w) {
     d->ci = ci; d->co = co; d->k = k; d->stride = stride; d->pad = pad; d->h = h; d->w = w;
@@ -18,13 +20,49 @@ int conv_chunk(const ConvDims *d, int n, size_t col_cap) {
     return c > (size_t)n ? n : (int)c;
 }
 
-/* col [ci*k*k][nb*ho*wo] from images n0..n0+nb of in [ci][n][h][w] */
-static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0, int nb) {
+/* "Same" convolutions (stride 1, output size = input size) copy a whole image plane per row of col: the
+ * destination block is the source plane shifted by (ky-p, kx-p), so it is one contiguous copy whose
+ * wrapped-around border columns are zeroed afterwards. Short rows (4..32 floats in ResNet-9) made the
+ * row-by-row copy mostly loop overhead. */
+static void im2col_same_plane(float *restrict dst, const float *restrict src, int h, int w, int dy, int dx) {
+    const int oy0 = dy < 0 ? -dy : 0, oy1 = dy > 0 ? h - dy : h;
+    if (oy1 <= oy0) {
+        memset(dst, 0, (size_t)h * w * sizeof(float));
+        return;
+    }
+    memset(dst, 0, (size_t)oy0 * w * sizeof(float));
+    memset(dst + (size_t)oy1 * w, 0, (size_t)(h - oy1) * w * sizeof(float));
+    float *d = dst + (size_t)oy0 * w;
+    const long s0 = (long)(oy0 + dy) * w + dx, len = (long)(oy1 - oy0) * w, plane = (long)h * w;
+    const long jlo = s0 < 0 ? -s0 : 0, jhi = s0 + len > plane ? plane - s0 : len;
+    for (long j = 0; j < jlo; j++) d[j] = 0.0f;
+    const float *sp = src + (s0 + jlo);
+    float *dp = d + jlo;
+    for (long j = 0; j < jhi - jlo; j++) dp[j] = sp[j];
+    for (long j = jhi; j < len; j++) d[j] = 0.0f;
+    if (dx < 0)
+        for (int oy = 0; oy < oy1 - oy0; oy++)
+            for (int ox = 0; ox < -dx && ox < w; ox++) d[(size_t)oy * w + ox] = 0.0f;
+    if (dx > 0)
+        for (int oy = 0; oy < oy1 - oy0; oy++)
+            for (int ox = w - dx > 0 ? w - dx : 0; ox < w; ox++) d[(size_t)oy * w + ox] = 0.0f;
+}
+
+/* Rows r0..r1 of col [ci*k*k][ldc] (first nb*ho*wo columns) from images n0..n0+nb of in [ci][n][h][w] */
+static void im2col_rows(float *col, size_t ldc, const float *in, const ConvDims *d, int n, int n0, int nb, int r0,
+                        int r1) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
-    const size_t cols = (size_t)nb * ho * wo;
-    const int rows = d->ci * k * k;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
+    const size_t cols = ldc;
+    if (s == 1 && ho == h && wo == w) {
+        for (int r = r0; r < r1; r++) {
+            const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
+            for (int b = 0; b < nb; b++)
+                im2col_same_plane(col + (size_t)r * cols + (size_t)b * h * w, in + ((size_t)c * n + n0 + b) * h * w,
+                                  h, w, ky - p, kx - p);
+        }
+        return;
+    }
+    for (int r = r0; r < r1; r++) {
         const int c = r / (k * k), ky = (r / k) % k, kx = r % k;
         float *dst = col + (size_t)r * cols;
         for (int b = 0; b < nb; b++) {
@@ -42,7 +80,9 @@ static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0
                     int lo = p - kx > 0 ? p - kx : 0;
                     int hi = w + p - kx < wo ? w + p - kx : wo;
                     for (int ox = 0; ox < lo; ox++) drow[ox] = 0.0f;
-                    if (hi > lo) memcpy(drow + lo, srow + lo - p + kx, (size_t)(hi - lo) * sizeof(float));
+                    /* rows are short (tens of floats): an inline loop beats a memcpy call */
+                    const int off = kx - p;
+                    for (int ox = lo; ox < hi; ox++) drow[ox] = srow[ox + off];
                     for (int ox = hi > lo ? hi : lo; ox < wo; ox++) drow[ox] = 0.0f;
                 } else {
                     for (int ox = 0; ox < wo; ox++) {
@@ -55,11 +95,10 @@ static void im2col(float *col, const float *in, const ConvDims *d, int n, int n0
     }
 }
 
-/* din += col2im(col); parallel over input channels, each owning its k*k rows, so no races. */
+/* din += col2im(col) for images n0..n0+nb; one thread per call, so blocks of distinct images never race. */
 static void col2im_add(float *din, const float *col, const ConvDims *d, int n, int n0, int nb) {
     const int k = d->k, ho = d->ho, wo = d->wo, h = d->h, w = d->w, s = d->stride, p = d->pad;
     const size_t cols = (size_t)nb * ho * wo;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < d->ci; c++) {
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -71,9 +110,17 @@ static void col2im_add(float *din, const float *col, const ConvDims *d, int n, i
                         if (iy < 0 || iy >= h) continue;
                         const float *srow = src + ((size_t)b * ho + oy) * wo;
                         float *drow = dst + (size_t)iy * w;
-                        for (int ox = 0; ox < wo; ox++) {
-                            const int ix = ox * s - p + kx;
-                            if (ix >= 0 && ix < w) drow[ix] += srow[ox];
+                        if (s == 1) {
+                            /* valid ox are a contiguous range: a branch-free loop that vectorizes */
+                            const int lo = p - kx > 0 ? p - kx : 0;
+                            const int hi = w + p - kx < wo ? w + p - kx : wo;
+                            const int off = kx - p;
+                            for (int ox = lo; ox < hi; ox++) drow[ox + off] += srow[ox];
+                        } else {
+                            for (int ox = 0; ox < wo; ox++) {
+                                const int ix = ox * s - p + kx;
+                                if (ix >= 0 && ix < w) drow[ix] += srow[ox];
+                            }
                         }
                     }
                 }
@@ -81,16 +128,49 @@ static void col2im_add(float *din, const float *col, const ConvDims *d, int n, i
     }
 }
 
+/* Forward and the input gradient work on blocks of a few images whose columns fit in L2: each thread builds a
+ * block's columns and multiplies them right away, instead of streaming the whole chunk's columns (often tens of
+ * MB) through memory twice. A block's columns sit at the same place they would in the full chunk matrix. */
+#define BLOCK_FLOATS ((size_t)96 << 10)
+
+static int block_images(const ConvDims *d) {
+    const size_t per_image = (size_t)d->ci * d->k * d->k * d->ho * d->wo;
+    const size_t b = BLOCK_FLOATS / per_image;
+    return b < 1 ? 1 : (int)b;
+}
+
+/* Rows of col per weight-gradient slice. Each slice re-packs the dout block (the GEMM's A operand), so slices
+ * should be wide; four share out evenly over two threads, and wide layers get eight so that more threads have
+ * work. The count depends on the layer only (never on the thread count), which keeps results reproducible. */
+static int slice_width(int kk) {
+    const int parts = kk >= 512 ? 8 : 4;
+    const int w = ((kk + parts - 1) / parts + 3) / 4 * 4;
+    return w < 4 ? 4 : w;
+}
+
+/* Images per weight-gradient block: the slice's columns stay within the L2 budget (GEMM depth = images*hw). */
+static int dw_block_images(const ConvDims *d, int sw, int nb) {
+    const size_t b = BLOCK_FLOATS / ((size_t)sw * d->ho * d->wo);
+    return b < 1 ? 1 : (b > (size_t)nb ? nb : (int)b);
+}
+
 void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
                     const ConvDims *d, int n, int chunk) {
-    const int kk = d->ci * d->k * d->k;
+    const int kk = d->ci * d->k * d->k, bi = block_images(d);
     const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    const int nt = engine_block_threads();
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
-        im2col(col, in, d, n, n0, nb);
-        /* out[:, n0*hw : (n0+nb)*hw] = W[co][kk] x col[kk][nb*hw] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(nb * hw), kk, 1.0f, weight, kk,
-                    col, (int)(nb * hw), 0.0f, out + (size_t)n0 * hw, (int)ld);
+        const int blocks = (nb + bi - 1) / bi;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int b = 0; b < blocks; b++) {
+            const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;
+            float *c = col + (size_t)i0 * kk * hw;
+            im2col_rows(c, ib * hw, in, d, n, n0 + i0, ib, 0, kk);
+            /* out[:, (n0+i0)*hw : +ib*hw] = W[co][kk] x c[kk][ib*hw] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->co, (int)(ib * hw), kk, 1.0f, weight, kk, c,
+                        (int)(ib * hw), 0.0f, out + (size_t)(n0 + i0) * hw, (int)ld);
+        }
     }
     if (bias) {
 #pragma omp parallel for schedule(static)
@@ -103,8 +183,9 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
 
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk) {
-    const int kk = d->ci * d->k * d->k;
+    const int kk = d->ci * d->k * d->k, bi = block_images(d);
     const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    const int nt = engine_block_threads();
     if (dbias) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < d->co; o++) {
@@ -117,15 +198,38 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
         const float *dchunk = dout + (size_t)n0 * hw;
-        im2col(col, in, d, n, n0, nb);
-        /* dW[co][kk] += dout_chunk[co][nb*hw] x col^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->co, kk, (int)(nb * hw), 1.0f, dchunk, (int)ld,
-                    col, (int)(nb * hw), 1.0f, dweight, kk);
-        if (din) {
-            /* dcol[kk][nb*hw] = W^T x dout_chunk, then scattered back onto the input */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)(nb * hw), d->co, 1.0f, weight, kk,
-                        dchunk, (int)ld, 0.0f, col, (int)(nb * hw));
-            col2im_add(din, col, d, n, n0, nb);
+        /* dW[co][kk] += sum over blocks of dout_block[co][bw*hw] x col_block^T. The kk columns of dW (rows of col)
+         * are cut into fixed slices dealt to the threads: a thread builds only its slices' rows of each block's
+         * columns, in L2, and adds the blocks in order. GEMM shapes depend on the layer only, so each weight
+         * gradient is summed the same way whatever the thread count. */
+        const int sw = slice_width(kk), slices = (kk + sw - 1) / sw;
+        const int bw = dw_block_images(d, sw, nb), dblocks = (nb + bw - 1) / bw;
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), T = omp_get_num_threads();
+            for (int b = 0; b < dblocks; b++) {
+                const int i0 = b * bw, ib = nb - i0 < bw ? nb - i0 : bw;
+                /* one row stride for every block, so threads' row ranges never overlap */
+                const int cols = (int)(ib * hw), ldc = (int)(bw * hw);
+                for (int sl = t; sl < slices; sl += T) {
+                    const int r0 = sl * sw, r1 = r0 + sw < kk ? r0 + sw : kk;
+                    im2col_rows(col, (size_t)ldc, in, d, n, n0 + i0, ib, r0, r1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->co, r1 - r0, cols, 1.0f,
+                                dchunk + (size_t)i0 * hw, (int)ld, col + (size_t)r0 * ldc, ldc, 1.0f, dweight + r0,
+                                kk);
+                }
+            }
+        }
+        const int blocks = (nb + bi - 1) / bi;
+        if (!din) continue;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int b = 0; b < blocks; b++) {
+            const int i0 = b * bi, ib = nb - i0 < bi ? nb - i0 : bi;
+            float *c = col + (size_t)i0 * kk * hw;
+            /* dcol[kk][ib*hw] = W^T x dout_block, then scattered back onto the block's images */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)(ib * hw), d->co, 1.0f, weight, kk,
+                        dchunk + (size_t)i0 * hw, (int)ld, 0.0f, c, (int)(ib * hw));
+            col2im_add(din, c, d, n, n0 + i0, ib);
         }
     }
 }

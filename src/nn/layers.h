@@ -1,7 +1,9 @@
 /* Layer kernels. Conventions (llm.c style):
  *  - arguments are outputs first, then inputs, then sizes;
  *  - backward ACCUMULATES into its gradient outputs (d-inputs and d-parameters); callers zero them;
- *  - a NULL d-input means "not needed" (e.g. the network input).
+ *  - a NULL d-input means "not needed" (e.g. the network input);
+ *  - *_set variants write the d-input instead of adding to it (d-parameters still accumulate): the model uses
+ *    them when the layer is the only reader of its input, which saves zeroing and re-reading that buffer.
  * Layouts: 4-D activations are channel-major "CNHW" ([C][N][H][W]) so one GEMM covers the whole batch and a
  * channel's values are contiguous for batch norm; 2-D activations are "NF" ([N][F]) as in PyTorch.
  * Parameter layouts match PyTorch: conv weight [Co][Ci][k][k], linear weight [O][I].
@@ -37,6 +39,20 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m);
 
+/* BN followed by ReLU in one pass: out = max(bn(in), 0). The BN output itself is never stored; backward takes
+ * the gradient w.r.t. the ReLU output and masks it with out > 0. Same results as the two layers separately. */
+void batchnorm_relu_forward_train(float *out, float *save_mean, float *save_rstd, float *running_mean,
+                                  float *running_var, const float *in, const float *gamma, const float *beta,
+                                  int c, size_t m, float momentum, float eps);
+void batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+                                 const float *running_mean, const float *running_var, int c, size_t m, float eps);
+void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                             const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+                             int c, size_t m);
+void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                 const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+                                 int c, size_t m);
+
 void relu_forward(float *out, const float *in, size_t n);
 void relu_backward(float *din, const float *dout, const float *out, size_t n);
 
@@ -44,6 +60,8 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
 void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w);
 void maxpool2_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
                        int w);
+void maxpool2_backward_set(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+                           int w);
 
 /* Global pools: in CNHW [c][n][hw] -> out NF [n][c]. */
 void global_avgpool_forward(float *out, const float *in, int c, int n, int hw);

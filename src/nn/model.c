@@ -3,12 +3,20 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/err.h"
 
 /* Column scratch for im2col is capped so memory stays bounded for large batches; chunks of images are still
  * large enough to keep SGEMM efficient. */
 #define COL_CAP_FLOATS ((size_t)8 << 20)
+
+/* Process CPU time: per-layer profiles stay meaningful when other jobs share the cores. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 int model_add_slot(Model *m, int c, int h, int w, int nf) {
     if (m->n_slots == m->cap_slots) {
@@ -47,7 +55,26 @@ void model_free(Model *m) {
     free(m->layers);
     free(m->slots);
     free(m->labels);
+    free(m->prof_fwd);
+    free(m->prof_bwd);
     free(m);
+}
+
+/* A BN whose output feeds only the ReLU right after it runs as one fused layer (one pass instead of two each
+ * way, and one activation and one gradient buffer fewer). Idempotent. */
+static void plan_fusion(Model *m) {
+    for (int s = 0; s < m->n_slots; s++) m->slots[s].readers = 0;
+    for (int j = 0; j < m->n_layers; j++) {
+        m->slots[m->layers[j].in].readers++;
+        if (m->layers[j].in2 >= 0) m->slots[m->layers[j].in2].readers++;
+    }
+    for (int i = 0; i + 1 < m->n_layers; i++) {
+        Layer *b = &m->layers[i], *r = &m->layers[i + 1];
+        if (b->kind != L_BN || r->kind != L_RELU || r->in != b->out) continue;
+        if (m->slots[b->out].readers != 1 || b->out == m->n_slots - 1) continue;
+        b->fused = r->fused = 1;
+        m->slots[b->out].elided = 1;
+    }
 }
 
 /* Gradient buffers are shared between slots whose backward lifetimes do not overlap: a slot's gradient is
@@ -63,9 +90,14 @@ static size_t plan_grad_blocks(Model *m) {
     for (int t = -1; t < L; t++) {
         for (int s = 1; s < m->n_slots; s++) {
             Slot *sl = &m->slots[s];
+            if (sl->elided) continue;
             int born = sl->last_consumer < 0 ? -1 : L - 1 - sl->last_consumer;
             if (born != t) continue;
-            int dies = L - 1 - sl->producer;
+            /* a fused ReLU's output gradient is read by the BN's backward, one step later */
+            const int producer = m->layers[sl->producer].fused && m->layers[sl->producer].kind == L_RELU
+                                     ? sl->producer - 1
+                                     : sl->producer;
+            int dies = L - 1 - producer;
             size_t need = slot_size(sl);
             int best = -1;
             for (int b = 0; b < nb; b++)
@@ -104,6 +136,7 @@ void model_set_batch(Model *m, int n) {
     free(m->labels);
     m->cap_batch = n;
 
+    plan_fusion(m);
     m->grad_per_sample = plan_grad_blocks(m);
     size_t col = 0;
     for (int i = 0; i < m->n_layers; i++) {
@@ -115,12 +148,14 @@ void model_set_batch(Model *m, int n) {
     }
     size_t bytes = arena_float_bytes(m->grad_per_sample * n) + arena_float_bytes(col) +
                    arena_float_bytes((size_t)n * m->spec.classes) + 64;
-    for (int s = 0; s < m->n_slots; s++) bytes += arena_float_bytes(slot_size(&m->slots[s]) * n);
+    for (int s = 0; s < m->n_slots; s++)
+        if (!m->slots[s].elided) bytes += arena_float_bytes(slot_size(&m->slots[s]) * n);
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == L_BN) bytes += 2 * arena_float_bytes((size_t)m->layers[i].conv.co);
     arena_init(&m->arena, bytes);
 
-    for (int s = 0; s < m->n_slots; s++) m->slots[s].x = arena_floats(&m->arena, slot_size(&m->slots[s]) * n);
+    for (int s = 0; s < m->n_slots; s++)
+        m->slots[s].x = m->slots[s].elided ? NULL : arena_floats(&m->arena, slot_size(&m->slots[s]) * n);
     m->grad_base = arena_floats(&m->arena, m->grad_per_sample * n);
     m->col_cap = col;
     m->col = col ? arena_floats(&m->arena, col) : NULL;
@@ -148,6 +183,7 @@ float model_forward(Model *m, int train, int with_loss) {
     const int n = m->batch;
     m->last_train = train;
     for (int i = 0; i < m->n_layers; i++) {
+        const double t0 = m->prof_fwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
         const Slot *si = &m->slots[l->in];
         Slot *so = &m->slots[l->out];
@@ -163,15 +199,23 @@ float model_forward(Model *m, int train, int with_loss) {
             if (train) {
                 float mom = m->bn_momentum;
                 if (mom < 0) mom = 1.0f / (float)(m->bn_count + 1);
-                batchnorm_forward_train(so->x, l->save_mean, l->save_rstd, P(m, l->rmean), P(m, l->rvar), si->x,
-                                        P(m, l->p0), P(m, l->p1), si->c, plane, mom, m->bn_eps);
+                if (l->fused)
+                    batchnorm_relu_forward_train(m->slots[l[1].out].x, l->save_mean, l->save_rstd, P(m, l->rmean),
+                                                 P(m, l->rvar), si->x, P(m, l->p0), P(m, l->p1), si->c, plane, mom,
+                                                 m->bn_eps);
+                else
+                    batchnorm_forward_train(so->x, l->save_mean, l->save_rstd, P(m, l->rmean), P(m, l->rvar),
+                                            si->x, P(m, l->p0), P(m, l->p1), si->c, plane, mom, m->bn_eps);
+            } else if (l->fused) {
+                batchnorm_relu_forward_eval(m->slots[l[1].out].x, si->x, P(m, l->p0), P(m, l->p1), P(m, l->rmean),
+                                            P(m, l->rvar), si->c, plane, m->bn_eps);
             } else {
                 batchnorm_forward_eval(so->x, si->x, P(m, l->p0), P(m, l->p1), P(m, l->rmean), P(m, l->rvar),
                                        si->c, plane, m->bn_eps);
             }
             break;
         }
-        case L_RELU: relu_forward(so->x, si->x, cnt); break;
+        case L_RELU: if (!l->fused) relu_forward(so->x, si->x, cnt); break;
         case L_MAXPOOL2: maxpool2_forward(so->x, si->x, (size_t)si->c * n, si->h, si->w); break;
         case L_GAVGPOOL: global_avgpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
         case L_GMAXPOOL: global_maxpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
@@ -180,15 +224,27 @@ float model_forward(Model *m, int train, int with_loss) {
         case L_ADD: add_forward(so->x, si->x, m->slots[l->in2].x, cnt); break;
         case L_SCALE: scale_forward(so->x, si->x, l->scale, cnt); break;
         }
+        if (m->prof_fwd) m->prof_fwd[i] += cpu_now() - t0;
     }
     if (train && m->bn_momentum < 0) m->bn_count++;
     if (!with_loss) return 0.0f;
     return xent_forward(m->probs, model_logits(m), m->labels, n, m->spec.classes, m->spec.label_smoothing);
 }
 
-static void zero_if_born(Model *m, int slot, int layer) {
+/* A slot's gradient is zeroed when its backward lifetime starts, unless the layer starting it is the only
+ * reader and writes (rather than adds to) every element: then `*set` is 1 and the zeroing is skipped. */
+static void zero_if_born(Model *m, int slot, int layer, int can_set, int *set) {
     Slot *s = &m->slots[slot];
-    if (s->dx && s->last_consumer == layer) memset(s->dx, 0, slot_size(s) * m->batch * sizeof(float));
+    if (set) *set = 0;
+    if (!s->dx || s->last_consumer != layer) return;
+    if (can_set && s->readers == 1) {
+        *set = 1;
+        return;
+    }
+    const size_t n = slot_size(s) * m->batch, block = (size_t)1 << 16;
+    float *dx = s->dx;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b += block) memset(dx + b, 0, (n - b < block ? n - b : block) * sizeof(float));
 }
 
 void model_backward(Model *m, float dloss) {
@@ -198,9 +254,12 @@ void model_backward(Model *m, float dloss) {
     memset(logits->dx, 0, slot_size(logits) * n * sizeof(float));
     xent_backward(logits->dx, m->probs, m->labels, n, m->spec.classes, m->spec.label_smoothing, dloss);
     for (int i = m->n_layers - 1; i >= 0; i--) {
+        const double t0 = m->prof_bwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
-        zero_if_born(m, l->in, i);
-        if (l->in2 >= 0) zero_if_born(m, l->in2, i);
+        const int can_set = (l->kind == L_BN && l->fused) || l->kind == L_MAXPOOL2;
+        int set;
+        zero_if_born(m, l->in, i, can_set, &set);
+        if (l->in2 >= 0) zero_if_born(m, l->in2, i, 0, NULL);
         const Slot *si = &m->slots[l->in], *so = &m->slots[l->out];
         float *din = si->dx; /* NULL for the network input */
         const size_t cnt = slot_size(si) * n;
@@ -211,11 +270,22 @@ void model_backward(Model *m, float dloss) {
             break;
         }
         case L_BN:
-            batchnorm_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), l->save_mean,
-                               l->save_rstd, si->c, (size_t)n * si->h * si->w);
+            if (l->fused) {
+                const Slot *sr = &m->slots[l[1].out];
+                (set ? batchnorm_relu_backward_set : batchnorm_relu_backward)(
+                    din, G(m, l->p0), G(m, l->p1), sr->dx, sr->x, si->x, P(m, l->p0), l->save_mean, l->save_rstd,
+                    si->c, (size_t)n * si->h * si->w);
+            } else {
+                batchnorm_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), l->save_mean,
+                                   l->save_rstd, si->c, (size_t)n * si->h * si->w);
+            }
             break;
-        case L_RELU: if (din) relu_backward(din, so->dx, so->x, cnt); break;
-        case L_MAXPOOL2: if (din) maxpool2_backward(din, so->dx, si->x, so->x, (size_t)si->c * n, si->h, si->w); break;
+        case L_RELU: if (din && !l->fused) relu_backward(din, so->dx, so->x, cnt); break;
+        case L_MAXPOOL2:
+            if (din)
+                (set ? maxpool2_backward_set : maxpool2_backward)(din, so->dx, si->x, so->x, (size_t)si->c * n,
+                                                                  si->h, si->w);
+            break;
         case L_GAVGPOOL: if (din) global_avgpool_backward(din, so->dx, si->c, n, si->h * si->w); break;
         case L_GMAXPOOL: if (din) global_maxpool_backward(din, so->dx, si->x, so->x, si->c, n, si->h * si->w); break;
         case L_FLATTEN: if (din) flatten_backward(din, so->dx, si->c, n, si->h * si->w); break;
@@ -223,6 +293,7 @@ void model_backward(Model *m, float dloss) {
         case L_ADD: add_backward(din, m->slots[l->in2].dx, so->dx, cnt); break;
         case L_SCALE: if (din) scale_backward(din, so->dx, l->scale, cnt); break;
         }
+        if (m->prof_bwd) m->prof_bwd[i] += cpu_now() - t0;
     }
 }
 
@@ -268,4 +339,10 @@ double model_train_flops_per_sample(const Model *m) {
             f += 2.0 * l->fin * l->fout;
     }
     return 3.0 * f; /* forward + two backward GEMMs */
+}
+
+void model_profile_enable(Model *m) {
+    if (m->prof_fwd) return;
+    m->prof_fwd = xCalloc((size_t)m->n_layers, sizeof(double));
+    m->prof_bwd = xCalloc((size_t)m->n_layers, sizeof(double));
 }

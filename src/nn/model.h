@@ -21,6 +21,7 @@ typedef struct {
     int fin, fout;     /* linear */
     float scale;
     float *save_mean, *save_rstd; /* BN, in the arena */
+    int fused;         /* BN: also applies the next layer's ReLU, writing its output; ReLU: done by the BN */
 } Layer;
 
 typedef struct {
@@ -29,6 +30,8 @@ typedef struct {
     int producer;     /* layer index, -1 for the input */
     int last_consumer;
     size_t grad_off;  /* offset (per sample) of the gradient block; SIZE_MAX if none */
+    int readers;      /* layers reading this slot (a layer reading it twice counts twice) */
+    int elided;       /* output of a BN fused with its ReLU: never stored, no buffers */
     float *x, *dx;
 } Slot;
 
@@ -59,6 +62,8 @@ typedef struct {
     int *labels;
     float *probs;
     int last_train;
+    /* optional per-layer process CPU time (seconds, accumulated) for swap-bench --profile; NULL when off */
+    double *prof_fwd, *prof_bwd;
 } Model;
 
 /* Known model names, NULL-terminated, for error messages and --help. */
@@ -84,6 +89,8 @@ int model_count_correct(const Model *m);   /* against model_labels */
 void model_bn_recompute_begin(Model *m);
 void model_bn_recompute_end(Model *m);
 int model_has_bn(const Model *m);
+/* Start accumulating per-layer forward/backward process CPU time (allocates once, outside any step). */
+void model_profile_enable(Model *m);
 /* FLOPs of one training step per sample (forward + backward), for throughput reports. */
 double model_train_flops_per_sample(const Model *m);
 

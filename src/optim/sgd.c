@@ -2,29 +2,47 @@
 
 #include <string.h>
 
-void sgd_zero_grad(ParamStore *ps) { memset(ps->grad, 0, ps->n_params * sizeof(float)); }
+/* Both loops are parallel and elementwise, so results do not depend on the thread count. */
+void sgd_zero_grad(ParamStore *ps) {
+    const size_t n = ps->n_params, block = (size_t)1 << 16;
+    float *g = ps->grad;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b += block) memset(g + b, 0, (n - b < block ? n - b : block) * sizeof(float));
+}
+
+static void step_range(float *restrict p, const float *restrict g, float *restrict b, size_t n, float lr,
+                       float wd, float mu, int nesterov) {
+    if (mu == 0.0f) {
+        for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            const float d = g[i] + wd * p[i];
+            b[i] = mu * b[i] + d;
+            p[i] -= lr * (d + mu * b[i]);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            b[i] = mu * b[i] + (g[i] + wd * p[i]);
+            p[i] -= lr * b[i];
+        }
+    }
+}
 
 void sgd_step(ParamStore *ps, const SgdConfig *c, float lr) {
     const float mu = c->momentum;
+    const size_t block = (size_t)1 << 14;
     for (int t = 0; t < ps->n_views; t++) {
         const TensorView *v = &ps->views[t];
         if (!v->trainable) continue;
         const float wd = (v->no_decay && !c->decay_bn_and_bias) ? 0.0f : c->weight_decay;
         float *p = ps->data + v->offset, *g = ps->grad + v->offset, *b = ps->mom + v->offset;
         const size_t n = v->numel;
-        if (mu == 0.0f) {
-            for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
-        } else if (c->nesterov) {
-            for (size_t i = 0; i < n; i++) {
-                const float d = g[i] + wd * p[i];
-                b[i] = mu * b[i] + d;
-                p[i] -= lr * (d + mu * b[i]);
-            }
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                b[i] = mu * b[i] + (g[i] + wd * p[i]);
-                p[i] -= lr * b[i];
-            }
+        if (n < 4 * block) {
+            step_range(p, g, b, n, lr, wd, mu, c->nesterov);
+            continue;
         }
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i += block)
+            step_range(p + i, g + i, b + i, n - i < block ? n - i : block, lr, wd, mu, c->nesterov);
     }
 }

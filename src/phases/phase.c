@@ -1,7 +1,6 @@
 #include "phase.h"
 
 #include <errno.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +8,7 @@
 #include <unistd.h>
 
 #include "../core/err.h"
-
-/* cblas.h does not declare it in every OpenBLAS packaging */
-void openblas_set_num_threads(int);
+#include "../nn/parallel.h"
 
 static _Noreturn void usage_exit(const char *usage, const char *msg) {
     if (msg) fprintf(stderr, "%s: %s\n", swap_progname(), msg);
@@ -75,6 +72,7 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
 }
 
 void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key) {
+    engine_exec_passive_wait(argv); /* may re-execute this program: before anything else happens */
     memset(p, 0, sizeof *p);
     swap_set_progname(argv[0]);
     signals_install(); /* first: a USR1 from Slurm must never find the default (fatal) action */
@@ -92,8 +90,7 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
         if (t < 1) t = 1;
     }
     p->threads = (int)t;
-    openblas_set_num_threads(p->threads);
-    omp_set_num_threads(p->threads);
+    engine_set_threads(p->threads);
     if (p->comm.rank == 0) {
         printf("%s: experiment %s (%s), %d rank(s) x %d thread(s)\n", swap_progname(), cfg_str(p->cfg, "name"),
                config_path(p->cfg), p->comm.size, p->threads);

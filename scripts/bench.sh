@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Training-step throughput, ours vs the PyTorch twin, same model, batch and threads (`make bench`).
+# Runs alternate (ours, torch, ours, torch, ...) so a drift in machine load hits both sides; the table shows
+# the median images/s of BENCH_ROUNDS runs each and the highest peak RSS.
+#   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w16" (subset of the rows)
+#   SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SWAP_BIN:-$here/bin}
+py=${PYTHON:-/usr/bin/python3}
+rounds=${BENCH_ROUNDS:-3}
+threads=${BENCH_THREADS:-2}
+[[ -x $bin/swap-bench ]] || { echo "bench.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
+"$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/deps.sh --test)" >&2; exit 1; }
+
+# label | model args | batch | steps
+configs=(
+  "mlp|--model mlp|128|40"
+  "cnn|--model cnn|128|20"
+  "resnet9w16|--model resnet9 --width 16|128|8"
+  "resnet9w64|--model resnet9 --width 64|128|4"
+)
+
+field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
+rows=()
+for cfg in "${configs[@]}"; do
+  IFS='|' read -r label margs batch steps <<<"$cfg"
+  if [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $label "* ]]; then continue; fi
+  ours=() torch=() ours_rss=0 torch_rss=0
+  for ((r = 0; r < rounds; r++)); do
+    # shellcheck disable=SC2086
+    o=$("$bin/swap-bench" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
+    echo "$o"
+    # shellcheck disable=SC2086
+    t=$("$py" "$here/scripts/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
+    echo "$t"
+    ours+=("$(field images_per_s "$o")")
+    torch+=("$(field images_per_s "$t")")
+    ours_rss=$(awk -v a="$ours_rss" -v b="$(field peak_rss_mib "$o")" 'BEGIN {print (b > a ? b : a)}')
+    torch_rss=$(awk -v a="$torch_rss" -v b="$(field peak_rss_mib "$t")" 'BEGIN {print (b > a ? b : a)}')
+  done
+  om=$(printf '%s\n' "${ours[@]}" | median)
+  tm=$(printf '%s\n' "${torch[@]}" | median)
+  rows+=("$(printf '| %-10s | %5s | %7s | %10s | %10s | %6.2f | %12s | %13s |' "$label" "$batch" "$threads" "$om" "$tm" \
+    "$(awk -v a="$om" -v b="$tm" 'BEGIN {print a / b}')" "$ours_rss" "$torch_rss")")
+done
+echo
+echo "| model      | batch | threads | ours img/s | torch img/s | ratio | ours RSS MiB | torch RSS MiB |"
+echo "|------------|-------|---------|------------|-------------|-------|--------------|---------------|"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,137 @@
+/* swap-bench: training-step throughput of one named model on seeded random data.
+ *   swap-bench --model M [--width W] --batch B --threads T --steps S [--warmup N] [--seed X]
+ * A step is exactly what a training worker does per batch: zero grads, train-mode forward with loss,
+ * backward, SGD (momentum 0.9, Nesterov, weight decay 5e-4). Prints one line of key=value pairs ending in
+ * images_per_s=..., the figure scripts/bench.sh compares against the PyTorch twin. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/rng.h"
+#include "nn/model.h"
+#include "nn/parallel.h"
+#include "optim/sgd.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: swap-bench --model {mlp|cnn|resnet9} [--width W] --batch B --threads T --steps S "
+            "[--warmup N] [--seed X] [--profile]\n"
+            "  mlp/cnn take 1x28x28 inputs, resnet9 3x32x32 (width W, default 64); 10 classes.\n"
+            "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
+            "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");
+    exit(SWAP_EXIT_USAGE);
+}
+
+static long parse_int(const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
+        swap_fail_code(SWAP_EXIT_USAGE, "%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+    return v;
+}
+
+static double now_s(clockid_t clk) {
+    struct timespec t;
+    clock_gettime(clk, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    engine_exec_passive_wait(argv);
+    swap_set_progname("swap-bench");
+    const char *name = NULL;
+    long width = 64, batch = -1, threads = -1, steps = -1, warmup = 3, seed = 0;
+    int profile = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage();
+        if (!strcmp(a, "--profile")) {
+            profile = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "swap-bench: %s: missing value\n", a);
+            usage();
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--model")) name = v;
+        else if (!strcmp(a, "--width")) width = parse_int(a, v, 1, 4096);
+        else if (!strcmp(a, "--batch")) batch = parse_int(a, v, 1, 1 << 20);
+        else if (!strcmp(a, "--threads")) threads = parse_int(a, v, 1, 1024);
+        else if (!strcmp(a, "--steps")) steps = parse_int(a, v, 1, 1 << 24);
+        else if (!strcmp(a, "--warmup")) warmup = parse_int(a, v, 0, 1 << 24);
+        else if (!strcmp(a, "--seed")) seed = parse_int(a, v, 0, INT64_MAX);
+        else {
+            fprintf(stderr, "swap-bench: unknown option '%s'\n", a);
+            usage();
+        }
+    }
+    if (!name || batch < 0 || threads < 0 || steps < 0) {
+        fprintf(stderr, "swap-bench: --model, --batch, --threads and --steps are required\n");
+        usage();
+    }
+
+    engine_set_threads((int)threads);
+
+    const int is_resnet = !strcmp(name, "resnet9");
+    ModelSpec spec = {.in_c = is_resnet ? 3 : 1, .in_h = is_resnet ? 32 : 28, .in_w = is_resnet ? 32 : 28,
+                      .classes = 10, .width = (int)width};
+    Model *m = model_create(name, &spec);
+    model_init(m, (uint64_t)seed);
+    model_set_batch(m, (int)batch);
+
+    Rng r;
+    rng_stream(&r, (uint64_t)seed, RNG_BENCH, 0, 0);
+    float *x = model_input(m);
+    const size_t nx = (size_t)batch * spec.in_c * spec.in_h * spec.in_w;
+    for (size_t i = 0; i < nx; i++) x[i] = rng_normal(&r);
+    int *y = model_labels(m);
+    for (long i = 0; i < batch; i++) y[i] = (int)rng_below(&r, (uint32_t)spec.classes);
+
+    const SgdConfig sgd = {.momentum = 0.9f, .nesterov = 1, .weight_decay = 5e-4f, .decay_bn_and_bias = 1};
+    const float lr = 0.01f;
+    float loss = 0.0f;
+    double t0 = 0.0, c0 = 0.0;
+    for (long s = 0; s < warmup + steps; s++) {
+        if (s == warmup) {
+            if (profile) model_profile_enable(m);
+            t0 = now_s(CLOCK_MONOTONIC);
+            c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+        }
+        sgd_zero_grad(&m->ps);
+        loss = model_forward(m, 1, 1);
+        model_backward(m, 1.0f);
+        sgd_step(&m->ps, &sgd, lr);
+    }
+    const double dt = now_s(CLOCK_MONOTONIC) - t0, dc = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const double step_s = dt / (double)steps;
+    const double gflops = model_train_flops_per_sample(m) * (double)batch / step_s * 1e-9;
+    char model_label[32];
+    if (is_resnet) snprintf(model_label, sizeof model_label, "resnet9w%ld", width);
+    else snprintf(model_label, sizeof model_label, "%s", name);
+    printf("swap model=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f gflops=%.1f "
+           "peak_rss_mib=%.0f images_per_s=%.1f\n",
+           model_label, batch, threads, m->ps.n_params, steps, loss, 1e3 * step_s, 1e3 * dc / (double)steps, gflops,
+           (double)ru.ru_maxrss / 1024.0, (double)batch / step_s);
+    if (profile) {
+        double tf = 0, tb = 0;
+        for (int i = 0; i < m->n_layers; i++) {
+            fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", m->layers[i].name, 1e3 * m->prof_fwd[i] / steps,
+                    1e3 * m->prof_bwd[i] / steps);
+            tf += m->prof_fwd[i];
+            tb += m->prof_bwd[i];
+        }
+        fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", "total", 1e3 * tf / steps, 1e3 * tb / steps);
+    }
+    model_free(m);
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* One thread pool for the whole engine. OpenMP runs every kernel; OpenBLAS is kept single-threaded and
+ * each GEMM is split across the OpenMP threads here. Two pools (OpenMP's and OpenBLAS's pthreads) on the
+ * same cores spin-wait against each other between layers, which halved throughput on small models. */
+#ifndef SWAP_PARALLEL_H
+#define SWAP_PARALLEL_H
+
+/* Call first thing in main (before MPI_Init or any thread exists). libgomp reads its wait policy from the
+ * environment once, before main; its default spins idle threads between parallel regions, which on a shared
+ * machine steals the cores the other threads (ours or another job's) need: measured 10x slower steps under
+ * load. If OMP_WAIT_POLICY is unset, this sets it to PASSIVE and re-executes the program (same argv and
+ * environment otherwise); an explicit OMP_WAIT_POLICY is left alone. Returns only when no re-exec happened. */
+void engine_exec_passive_wait(char **argv);
+
+/* Use t threads for the engine: OpenMP gets t, OpenBLAS 1 (sgemm_par does the splitting). */
+void engine_set_threads(int t);
+
+/* Threads for loops whose bodies call cblas_sgemm themselves: all of them when OpenBLAS is single-threaded,
+ * else 1 (OpenBLAS then parallelizes each call). */
+int engine_block_threads(void);
+
+/* Row-major C[m][n] = alpha * op(A)[m][k] x op(B)[k][n] + beta * C, cut into column (or row) panels whose
+ * widths depend on the shape only, shared by the OpenMP threads. Each element of C is computed by one
+ * single-threaded GEMM over the full k with the same panel shape for any thread count, so results do not
+ * depend on the thread count. */
+void sgemm_par(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif
