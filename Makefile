@@ -34,6 +34,7 @@ unit: build
 
 bench: build deps-test
 	scripts/bench.sh
+	scripts/bench_phase1.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) bin

@@ -103,6 +103,7 @@ M.schema = {
   { key = "phase2.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
   { key = "phase2.checkpoint_every", type = "int", default = 1, min = 0,
     doc = "Epochs between checkpoints (0 = only at the end)." },
+  { key = "phase2.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
   { key = "phase2.wash.p", type = "number", default = 0.01, min = 0, max = 1,
     doc = "WASH: probability of shuffling each parameter per step." },
   { key = "phase2.wash.scale_by_w", type = "boolean", default = true, doc = "WASH: scale p by layer position." },

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/fileio.h"
 #include "phases/trainer.h"
@@ -24,12 +25,6 @@ static Score evaluate(Phase *p, Model *m, int batch, float *probs) {
 }
 
 static double last_time(const CkptMeta *m) { return m->n_history ? m->history[m->n_history - 1].time_s : 0.0; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Ensemble accuracy: mean of the members' softmax outputs. */
 static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, int members) {
@@ -50,7 +45,7 @@ static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, in
 int main(int argc, char **argv) {
     Phase p;
     phase_start(&p, argc, argv, "EXPERIMENT.lua [--min-workers K] [--set key=value]...", "threads");
-    const double t0 = now_s();
+    const double t0 = wall_seconds();
     const Config *cfg = p.cfg;
     if (p.comm.size > 1) swap_fail("swap-average runs on one rank (got %d)", p.comm.size);
     const int W = (int)cfg_int(cfg, "phase2.workers");
@@ -123,7 +118,7 @@ int main(int argc, char **argv) {
     bn_recompute(m, p.train, bn_batch, bn_batches, phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0));
     Score s_avg = evaluate(&p, m, eval_batch, NULL);
     Score s_ens = ensemble_score(ens, p.test, k, n_have);
-    const double t3 = now_s() - t0;
+    const double t3 = wall_seconds() - t0;
 
     char out_path[1024], sum_path[1024];
     phase_path(&p, out_path, sizeof out_path, "phase3/model.h5", 1);

@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
     j.aug = augment_from_config(cfg);
     j.eval_every = (int)cfg_int(cfg, "phase2.eval_every");
     j.checkpoint_every = (int)cfg_int(cfg, "phase2.checkpoint_every");
+    j.keep_checkpoints = (int)cfg_int(cfg, "phase2.keep_checkpoints");
     j.data_parallel = !communicating;
     j.parent = &parent;
     j.parent_path = parent_path;

@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
     j.aug = augment_from_config(cfg);
     j.eval_every = (int)cfg_int(cfg, "phase1.eval_every");
     j.checkpoint_every = (int)cfg_int(cfg, "phase1.checkpoint_every");
+    j.keep_checkpoints = (int)cfg_int(cfg, "phase1.keep_checkpoints");
     j.data_parallel = 1;
     phase_path(&p, j.out_path, sizeof j.out_path, "phase1/model.h5", 1);
     phase_path(&p, j.resume_path, sizeof j.resume_path, "phase1/resume.h5", 0);

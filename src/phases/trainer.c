@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,14 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/err.h"
 #include "../core/rng.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
     Rng r;
@@ -136,6 +132,26 @@ static int load_resume(TrainJob *j, Cursor *c, EpochRecord **hist, int *n_hist) 
     return 1;
 }
 
+/* Keep the last keep_checkpoints periodic checkpoints as epoch-NNNN.h5 beside the resume checkpoint: a hard
+ * link to the file just written costs nothing, and the next atomic rename leaves it untouched. */
+static void keep_periodic(const TrainJob *j, int epoch) {
+    if (j->keep_checkpoints <= 1) return;
+    char pattern[1100], path[1100];
+    snprintf(pattern, sizeof pattern, "%s", j->resume_path);
+    char *slash = strrchr(pattern, '/');
+    char prefix[64] = ""; /* workers share a directory */
+    if (!strcmp(j->section, "phase2")) snprintf(prefix, sizeof prefix, "worker-%d.", j->worker);
+    snprintf(slash ? slash + 1 : pattern, sizeof pattern - (size_t)(slash ? slash + 1 - pattern : 0),
+             "%sepoch-%%04d.h5", prefix);
+    snprintf(path, sizeof path, pattern, epoch);
+    unlink(path);
+    if (link(j->resume_path, path) != 0) {
+        swap_warn("%s: cannot keep a periodic checkpoint (%s)", path, strerror(errno));
+        return;
+    }
+    ckpt_rotate(pattern, j->keep_checkpoints);
+}
+
 /* Every rank's BN running statistics, concatenated (collective; NULL when there is one rank or no BN).
  * A sum over zero-padded slots is exact, so this is a gather built from the one reduction we have. */
 static float *gather_rank_bn(TrainJob *j) {
@@ -229,14 +245,14 @@ int train_run(TrainJob *j) {
 
     uint32_t *perm = xMalloc((size_t)tr->n * sizeof *perm);
     const int tty = writer && isatty(2);
-    const double t_start = now_s() - c.elapsed;
+    const double t_start = wall_seconds() - c.elapsed;
     int exit_code = SWAP_EXIT_OK;
     int stop = 0;
     double lr = 0.0;
 
     for (; c.epoch < j->epochs && !stop; c.epoch++) {
         dataset_epoch_order(perm, (size_t)tr->n, j->seed, (int)c.epoch, j->worker);
-        const double t_epoch = now_s();
+        const double t_epoch = wall_seconds();
         const long first_step = c.step_in_epoch;
         for (; c.step_in_epoch < steps; c.step_in_epoch++) {
             const long s = c.step_in_epoch;
@@ -280,8 +296,8 @@ int train_run(TrainJob *j) {
             r.test_loss = ev[0] / ev[2];
             r.test_acc = ev[1] / ev[2];
         }
-        r.time_s = now_s() - t_start;
-        const double ips = (double)(steps - first_step) * G / (now_s() - t_epoch);
+        r.time_s = wall_seconds() - t_start;
+        const double ips = (double)(steps - first_step) * G / (wall_seconds() - t_epoch);
         hist[n_hist++] = r;
         c.loss_sum = c.correct = c.count = 0.0;
         c.step_in_epoch = 0;
@@ -307,11 +323,14 @@ int train_run(TrainJob *j) {
         if (j->checkpoint_every > 0 && (c.epoch + 1) % j->checkpoint_every == 0 && !last && !stop) {
             Cursor next = c;
             next.epoch++;
-            next.elapsed = now_s() - t_start;
-            if (writer) save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
+            next.elapsed = wall_seconds() - t_start;
+            if (writer) {
+                save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
+                keep_periodic(j, (int)next.epoch);
+            }
         }
     }
-    c.elapsed = now_s() - t_start;
+    c.elapsed = wall_seconds() - t_start;
     j->elapsed_s = c.elapsed;
     if (stop && (c.epoch < j->epochs)) {
         /* interrupted: everything needed to continue goes into the resume checkpoint */
