@@ -184,6 +184,14 @@ static void gp_traces(StrBuf *g, const char *file, const char *xcol, const char 
 static int figure(const char *out, const char *title, const Log *p1, const Log *ws, int W, const Json *sum) {
     StrBuf pts = {0}, lr = {0}, marks = {0}, g = {0};
     figure_csvs(&pts, &lr, &marks, p1, ws, W, sum);
+    /* one time axis for both panels: up to the last marker or trace point */
+    double t_max = p1->rows[p1->n - 1].time_s;
+    for (int w = 0; w < W; w++)
+        if (ws[w].n) t_max = fmax(t_max, p1->rows[p1->n - 1].time_s + ws[w].rows[ws[w].n - 1].time_s);
+    if (sum) {
+        const double t_end = json_num(sum, "phase1.time_s") + json_num(sum, "phase2.time_s") + json_num(sum, "phase3.time_s");
+        if (isfinite(t_end)) t_max = fmax(t_max, t_end);
+    }
     char q[512];
     gp_quote(q, sizeof q, title);
     gp_begin(&g, "swap-figure.png", 800, 760);
@@ -192,12 +200,15 @@ static int figure(const char *out, const char *title, const Log *p1, const Log *
               "set key outside right top\n"
               "set lmargin 12\nset rmargin 22\n"
               "set xlabel 'wall-clock time (s)'\n"
+              "set xrange [0:%g]\n"
+              "set yrange [0:*]\nset offsets 0, 0, graph 0.06, 0\n"
               "set ylabel 'learning rate'\n"
               "set title 'learning rate (phase 1: one data-parallel model; phase 2: one trace per worker)'\n",
-              q);
+              q, 1.04 * t_max);
     gp_traces(&g, "swap-figure-lr.csv", "3", "$4", ws, W, "lines");
     sb_printf(&g,
               "\nset ylabel 'test accuracy (%%)'\n"
+              "set yrange [*:*]\nset offsets 0, 0, graph 0.06, graph 0.06\n"
               "set title 'test accuracy'\n");
     gp_traces(&g, "swap-figure.csv", "4", "100*$6", ws, W, "linespoints pt 7 ps 0.6");
     if (sum)
