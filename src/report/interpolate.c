@@ -310,15 +310,15 @@ int inspect_interpolate_main(int argc, char **argv) {
                   "%s, C = %s\"\n"
                   "set xlabel 'distance along A->B (weight-space units)'\nset ylabel 'distance orthogonal, towards "
                   "C (weight-space units)'\n"
-                  "set key below\nset palette rgb 33,13,10\n"
+                  "set key below\nset palette rgb 33,13,10\nset style textbox opaque noborder\n"
                   "set cblabel 'training loss (cross-entropy)'\nset title 'training loss'\n"
                   "plot '%s' skip 1 using 1:2:6 with image notitle, '%s' skip 1 using 2:3 with points pt 7 ps 1.5 "
-                  "lc rgb 'white' title 'A, B, C', '' skip 1 using 2:3:1 with labels offset 1.2,1.2 tc rgb 'white' "
+                  "lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset 1.5,1.5 "
                   "notitle\n"
                   "set cblabel 'test error (%%)'\nset title 'test error'\n"
                   "plot '%s' skip 1 using 1:2:(100*(1-$9)) with image notitle, '%s' skip 1 using 2:3 with points pt "
-                  "7 ps 1.5 lc rgb 'white' title 'A, B, C', '' skip 1 using 2:3:1 with labels offset 1.2,1.2 tc "
-                  "rgb 'white' notitle\n"
+                  "7 ps 1.5 lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset "
+                  "1.5,1.5 notitle\n"
                   "unset multiplot\n",
                   qt, q[0], q[1], q[2], csvname, ptsname, csvname, ptsname);
     }
