@@ -256,33 +256,43 @@ local function validate_value(e, v)
 end
 M.validate_value = validate_value
 
--- Edit distance, for "did you mean".
+-- Edit distance counting a swap of neighbours as one edit (optimal string alignment), for "did you mean".
 local function distance(a, b)
-  local prev, cur = {}, {}
-  for j = 0, #b do prev[j] = j end
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
   for i = 1, #a do
-    cur[0] = i
     for j = 1, #b do
       local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+      end
     end
-    prev, cur = cur, prev
   end
-  return prev[#b]
+  return d[#a][#b]
+end
+M.distance = distance
+
+-- The closest of `candidates` to `key`, or nil if none is close enough to be a plausible typo.
+function M.suggest(key, candidates)
+  local best, bestd
+  for _, c in ipairs(candidates) do
+    local d = distance(key, c)
+    if not bestd or d < bestd then best, bestd = c, d end
+  end
+  if bestd and bestd <= math.max(2, #key // 3) then return best end
+  return nil
 end
 
 function M.closest(key)
-  local best, bestd
   local candidates = {}
   for _, e in ipairs(M.schema) do candidates[#candidates + 1] = e.key end
   for g in pairs(M.groups) do candidates[#candidates + 1] = g end
   table.sort(candidates)
-  for _, c in ipairs(candidates) do
-    local d = distance(key, c)
-    -- also compare the last component alone, so "phase1.bach" finds "phase1.batch" and "batchsize" finds "phase1.batch"
-    if not bestd or d < bestd then best, bestd = c, d end
-  end
-  if bestd and bestd <= math.max(2, #key // 3) then return best end
+  local best = M.suggest(key, candidates)
+  if best then return best end
+  -- a right leaf under the wrong group: "phase3.batch" -> "phase1.batch"
   local leaf = key:match("([^.]+)$")
   for _, c in ipairs(candidates) do
     if c:match("([^.]+)$") == leaf then return c end

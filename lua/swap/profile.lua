@@ -79,25 +79,8 @@ local function all_keys()
 end
 
 local function suggest(key, candidates)
-  local best, bestd
-  for _, c in ipairs(candidates) do
-    -- reuse the config module's edit distance through its closest() on a local list
-    local d = 0
-    local a, b = key, c
-    local prev = {}
-    for j = 0, #b do prev[j] = j end
-    for i = 1, #a do
-      local cur = { [0] = i }
-      for j = 1, #b do
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:byte(i) == b:byte(j) and 0 or 1))
-      end
-      prev = cur
-    end
-    d = prev[#b]
-    if not bestd or d < bestd then best, bestd = c, d end
-  end
-  if bestd and bestd <= math.max(2, #key // 3) then return " (did you mean '" .. best .. "'?)" end
-  return ""
+  local best = config.suggest(key, candidates)
+  return best and (" (did you mean '" .. best .. "'?)") or ""
 end
 
 -- Validate a profile table; `where` prefixes errors (the file name). Returns the table with defaults filled:

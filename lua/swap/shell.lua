@@ -24,8 +24,8 @@ function M.sbatch_safe(s) return type(s) == "string" and s:match(SBATCH_SAFE) ~=
 -- Raise "<what>: <value> ..." unless the value may appear in an #SBATCH line.
 function M.check_sbatch(what, s)
   if not M.sbatch_safe(s) then
-    error(string.format("%s: %q is not allowed in an #SBATCH line (allowed characters: letters, digits, %% & * + , . / : = @ _ | -)",
-      what, tostring(s)), 0)
+    error(string.format("%s: %s is not allowed in an #SBATCH line (allowed characters: letters, digits, %% & * + , . / : = @ _ | -)",
+      what, (string.format("%q", tostring(s)):gsub("\\\n", "\\n"))), 0)
   end
   return s
 end

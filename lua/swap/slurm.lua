@@ -223,7 +223,7 @@ function M.job(ctx, pl, phase, work)
   elseif phase == 2 and f["phase2.mode"] == "independent" then
     j.ntasks = f["phase2.ranks"]
     local idx = work and work.workers or nil
-    if not idx then
+    if not idx or #idx == 0 then
       idx = {}
       for i = 0, f["phase2.workers"] - 1 do idx[#idx + 1] = i end
     end
@@ -240,6 +240,10 @@ function M.job(ctx, pl, phase, work)
     add({ ctx.bin_dir .. "/swap-average", exp }); sets()
     j.log = pl.dir .. "/slurm/phase3-%j.out"
   end
+  -- threads = 0 means "all cores" to the executables (sysconf); under Slurm it must mean what the job got
+  local tkey = phase == 3 and "threads" or ("phase" .. phase .. ".threads")
+  local cpus = ctx.profile.phase[phase].cpus_per_task
+  if cpus and f[tkey] == 0 and f.threads == 0 then add({ "--set", tkey .. "=" .. cpus }) end
   j.argv = argv
   j.job_name = "swap" .. phase .. ":" .. pl.name
   return j
@@ -277,11 +281,20 @@ end
 -- pass it on; the executable then writes a resumable checkpoint and exits 3, and the job requeues itself
 -- (the same command resumes from the checkpoint).
 local WRAPPER = [[
+swap_forward() {
+  echo "swap: $1 received; asking the program to checkpoint" >&2
+  if [ -n "$swap_child" ]; then kill -s "$1" "$swap_child" 2>/dev/null; else swap_pending=$1; fi
+}
+
 swap_run() {
+  # traps first, so a signal arriving while the program starts is not lost
+  swap_child=
+  swap_pending=
+  trap 'swap_forward USR1' USR1
+  trap 'swap_forward TERM' TERM
   "$@" &
   swap_child=$!
-  trap 'echo "swap: USR1 received; asking the job to checkpoint" >&2; kill -USR1 "$swap_child" 2>/dev/null' USR1
-  trap 'echo "swap: TERM received; asking the job to checkpoint" >&2; kill -TERM "$swap_child" 2>/dev/null' TERM
+  if [ -n "$swap_pending" ]; then kill -s "$swap_pending" "$swap_child" 2>/dev/null; fi
   while :; do
     wait "$swap_child"
     swap_rc=$?
@@ -402,13 +415,17 @@ end
 
 local function check_bins(ctx, strict)
   local missing = {}
-  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average", "swap-inspect" }) do
+  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average" }) do
     if not M.exists(ctx.bin_dir .. "/" .. b) then missing[#missing + 1] = b end
   end
   if #missing > 0 then
     local msg = ctx.bin_dir .. ": missing " .. table.concat(missing, ", ") .. " (build first, or set bin_dir)"
     if strict then fail(msg) end
     io.stderr:write("swap-slurm: warning: " .. msg .. "\n")
+  end
+  if not M.exists(ctx.bin_dir .. "/swap-inspect") then
+    io.stderr:write("swap-slurm: warning: " .. ctx.bin_dir .. "/swap-inspect missing: existing outputs cannot be " ..
+      "verified, so no phase is skipped\n")
   end
 end
 
@@ -517,9 +534,11 @@ function M.submit(ctx, opts, out)
   local record = { experiment = ctx.experiment, snapshot = ctx.snapshot, submit_dir = ctx.cwd, profile = ctx.profile.path,
     bin_dir = ctx.bin_dir, submitted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), pipelines = {} }
   local function save() M.write_atomic(ctx.jobs_file, cjson.encode(record) .. "\n") end
+  local history = io.open(ctx.base_dir .. "/slurm/submit.log", "a") -- one line per submitted pipeline, never rewritten
   for _, p in ipairs(plans) do
     local pl, w, jobs = p.pl, p.work, p.jobs
-    local entry = { name = pl.name, dir = pl.dir, jobs = {}, workers = w.workers, skipped = {} }
+    -- (lua-cjson writes empty tables as {}: leave empty lists out)
+    local entry = { name = pl.name, dir = pl.dir, jobs = {}, workers = #w.workers > 0 and w.workers or nil, skipped = {} }
     local submitted = {}
     local function sb(j, deps)
       local argv = M.sbatch_argv(ctx, pl, j, deps)
@@ -540,13 +559,20 @@ function M.submit(ctx, opts, out)
     local _, d3 = M.dependencies(pl, id1, id2)
     if w.run3 then id3 = sb(jobs[3], d3) else entry.skipped[#entry.skipped + 1] = "phase3" end
     entry.jobs = { phase1 = id1, phase2 = id2, phase3 = id3 }
+    if #entry.skipped == 0 then entry.skipped = nil end
     entry.array = jobs[2].array and #w.workers > 0 and jobs[2].array or nil
     record.pipelines[#record.pipelines + 1] = entry
     save()
+    if history then
+      history:write(string.format("%s %s phase1=%s phase2=%s phase3=%s\n", record.submitted_at, pl.name, id1 or "-",
+        id2 or "-", id3 or "-"))
+      history:flush()
+    end
     out:write(string.format("%s: phase1 %s, phase2 %s%s, phase3 %s\n", pl.name, id1 or "done (skipped)",
       id2 or "done (skipped)", entry.array and (" (array " .. entry.array .. ")") or "", id3 or "done (skipped)"))
   end
   save()
+  if history then history:close() end
   out:write("job ids recorded in " .. rel(ctx, ctx.jobs_file) .. "\n")
   return record
 end

@@ -97,6 +97,10 @@ int main(int argc, char **argv) {
     CkptMeta out;
     phase_meta(&p, &out, "average", -1, W);
     for (int i = 0; i < W; i++) {
+        if (signals_pending()) { /* nothing written yet: the same command simply starts over */
+            printf("%s: signal received before any output was written; run the same command again\n", swap_progname());
+            return SWAP_EXIT_PREEMPTED;
+        }
         if (!have[i]) continue;
         char sub[64], path[1024];
         snprintf(sub, sizeof sub, "phase2/worker-%d.h5", i);

@@ -23,7 +23,6 @@ int main(int argc, char **argv) {
     phase_start(&p, argc, argv,
                 "EXPERIMENT.lua [--worker I] [--mode independent|wash|papa] [--set key=value]...",
                 "phase2.threads");
-    signals_install();
     const Config *cfg = p.cfg;
     const char *mode = p.args.mode ? p.args.mode : cfg_str(cfg, "phase2.mode");
     const int W = (int)cfg_int(cfg, "phase2.workers");

@@ -9,7 +9,6 @@
 int main(int argc, char **argv) {
     Phase p;
     phase_start(&p, argc, argv, "EXPERIMENT.lua [--set key=value]...", "phase1.threads");
-    signals_install();
     const Config *cfg = p.cfg;
     long ranks = cfg_int(cfg, "phase1.ranks");
     if (ranks != p.comm.size && p.comm.rank == 0)

@@ -19,6 +19,9 @@ typedef struct {
     float mean[3], std[3];  /* per-channel normalization of pixel/255 */
 } Dataset;
 
+/* Applied per sample in torchvision order: RandomCrop(h, w, padding=crop_pad) -> RandomHorizontalFlip ->
+ * Cutout(cutout) with the centre uniform over the image and the square clipped at the borders. Padding and
+ * cutout set the raw pixel to 0, i.e. -mean[c]/std[c] after normalization. */
 typedef struct {
     int crop_pad;  /* random crop with this zero padding (0: off) */
     int flip;      /* random horizontal flip */
@@ -28,7 +31,10 @@ typedef struct {
 extern const char *const dataset_names[]; /* NULL-terminated */
 /* Default directory for a dataset ("/usr/share/datasets/fashion-mnist" for Fashion-MNIST; NULL for CIFAR). */
 const char *dataset_default_dir(const char *name);
-/* Load the train or test split; any problem is a one-line error naming the file. dir NULL = default. */
+/* Load the train or test split; any problem is a one-line error naming the file. dir NULL or "" = default.
+ * IDX: dir holds {train,t10k}-{images-idx3,labels-idx1}-ubyte, .gz preferred over raw. CIFAR: dir holds the
+ * .bin files or is their parent (containing cifar-10-batches-bin / cifar-100-binary). d->path records the
+ * directory actually read. */
 Dataset *dataset_load(const char *name, const char *dir, int train);
 /* Keep the first n samples (n <= d->n); for small tests and quick demos. */
 void dataset_truncate(Dataset *d, int n);
@@ -38,10 +44,14 @@ void dataset_free(Dataset *d);
 void dataset_epoch_order(uint32_t *perm, size_t n, uint64_t seed, int epoch, int worker);
 /* Pack samples idx[0..nb) into x, CNHW [c][nb][h][w], normalized; labels[nb]. Augmentation of each sample is
  * keyed by (seed, epoch, worker, position pos0+j) so it does not depend on how a global batch is sharded;
- * aug NULL = none. */
+ * aug NULL = none. The sample's stream is rng_stream(seed, RNG_AUGMENT, epoch << 32 | worker, pos). Allocates
+ * nothing; OpenMP over samples for large batches (results do not depend on the thread count). An index
+ * >= d->n is an internal error. */
 void dataset_fill_batch(float *x, int *labels, const Dataset *d, const uint32_t *idx, int nb, const Augment *aug,
                         uint64_t seed, int epoch, int worker, size_t pos0);
-/* Shard [lo, hi) of a global batch of size g for rank r of R; g % R must be 0 (checked by callers). */
+/* Shard [lo, hi) of a global batch of size g for rank r of R: lo = floor(g*r/R), so shards are equal when
+ * R divides g (callers require that) and still tile [0, g) when it does not. Rank r packs its shard with
+ * dataset_fill_batch(..., idx + lo, hi - lo, ..., pos0 + lo) and gets exactly its slice of the global batch. */
 void dataset_shard(int g, int r, int R, int *lo, int *hi);
 
 #endif

@@ -77,12 +77,15 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
 void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key) {
     memset(p, 0, sizeof *p);
     swap_set_progname(argv[0]);
+    signals_install(); /* first: a USR1 from Slurm must never find the default (fatal) action */
     parse_args(&p->args, argc, argv, usage);
     comm_init(&p->comm, &argc, &argv);
     p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
     snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
     long t = cfg_int(p->cfg, threads_key);
     if (t == 0) t = cfg_int(p->cfg, "threads");
+    const char *slurm_cpus = getenv("SLURM_CPUS_PER_TASK");
+    if (t == 0 && slurm_cpus && atol(slurm_cpus) > 0) t = atol(slurm_cpus);
     if (t == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         t = cores / (p->comm.local_size > 0 ? p->comm.local_size : 1);

@@ -46,8 +46,16 @@ check(flat["optim.momentum"] == 0.9, "default momentum")
 check(flat["phase2.mode"] == "independent", "default mode")
 check(flat["phase3.min_workers"] == 0, "default min_workers")
 check(flat["data_dir"] == nil, "data_dir unset")
-check(flat["augment.flip"] == false, "default flip")
-check(flat["phase1.max_epochs"] == 10 and math.type(flat["phase1.max_epochs"]) == "float", "number keys are floats")
+check(flat["phase1.warmup"] == 0.15 and math.type(flat["phase1.warmup"]) == "float", "number keys are floats")
+local minimal = config.resolve(write("minimal.lua", "return { name = 'm' }\n"))
+for _, e in ipairs(config.schema) do
+  if e.type ~= "sweep" and e.type ~= "knots" and not e.required then
+    check(minimal[e.key] == e.default or (e.type == "number" and minimal[e.key] == e.default + 0.0),
+      "default filled: " .. e.key)
+  end
+end
+check(minimal["augment.flip"] == false and minimal.width == 64 and minimal["phase2.workers"] == 4, "defaults")
+check(math.type(minimal["phase1.lr"]) == "float" and math.type(minimal["phase1.batch"]) == "integer", "number vs int")
 -- every schema key except unset optionals is present
 for _, e in ipairs(config.schema) do
   check(flat[e.key] ~= nil or e.optional, "key present: " .. e.key)

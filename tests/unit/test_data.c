@@ -2,6 +2,7 @@
  * broken files (in a forked child, since swap_fail exits), epoch order, sharding invariance of augmented
  * batches, augmentation geometry, normalization, and the real Fashion-MNIST / CIFAR-10 when present. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,15 +418,18 @@ static void test_order(void) {
         }
 }
 
-static void test_shard_invariance(void) {
-    enum { G = 24, C = 3, H = 10, W = 10 };
-    Dataset *d = synthetic(100, C, H, W);
-    uint32_t perm[100];
-    dataset_epoch_order(perm, 100, 7, 2, 0);
+/* A global batch of G samples packed whole equals the concatenation of its R shards, bit for bit. With
+ * 3x32x32 and G = 400 the whole batch takes the OpenMP path and the shards the serial one. */
+static void shard_case(int G, int C, int H, int W) {
+    const int N = G + 100;
+    const size_t HW = (size_t)H * W;
+    Dataset *d = synthetic(N, C, H, W);
+    uint32_t *perm = malloc(N * sizeof *perm);
+    dataset_epoch_order(perm, N, 7, 2, 0);
     const Augment aug = {.crop_pad = 3, .flip = 1, .cutout = 4};
-    const size_t pos0 = 48; /* third step of an epoch */
-    static float full[C * G * H * W], part[C * G * H * W];
-    int lab_full[G], lab_part[G];
+    const size_t pos0 = 48; /* a later step of the epoch */
+    float *full = malloc(C * G * HW * sizeof(float)), *part = malloc(C * G * HW * sizeof(float));
+    int *lab_full = malloc(G * sizeof(int)), *lab_part = malloc(G * sizeof(int));
     dataset_fill_batch(full, lab_full, d, perm + pos0, G, &aug, 7, 2, 0, pos0);
     for (int R = 1; R <= 4; R++) {
         int bad = 0;
@@ -437,20 +441,33 @@ static void test_shard_invariance(void) {
             for (int j = 0; j < nb; j++) {
                 bad += lab_part[j] != lab_full[lo + j];
                 for (int ch = 0; ch < C; ch++)
-                    bad += memcmp(part + ((size_t)ch * nb + j) * H * W, full + ((size_t)ch * G + lo + j) * H * W,
-                                  H * W * sizeof(float)) != 0;
+                    bad += memcmp(part + ((size_t)ch * nb + j) * HW, full + ((size_t)ch * G + lo + j) * HW,
+                                  HW * sizeof(float)) != 0;
             }
         }
-        T_CHECK(bad == 0, "sharded over %d ranks: %d sample-channels differ from the unsharded batch", R, bad);
+        T_CHECK(bad == 0, "G=%d sharded over %d ranks: %d sample-channels differ from the unsharded batch", G, R,
+                bad);
     }
-    /* determinism and dependence on the epoch */
+    /* determinism, thread-count independence, dependence on epoch and worker */
+    const size_t bytes = C * G * HW * sizeof(float);
     dataset_fill_batch(part, lab_part, d, perm + pos0, G, &aug, 7, 2, 0, pos0);
-    T_CHECK(!memcmp(part, full, sizeof full), "fill_batch is deterministic");
+    T_CHECK(!memcmp(part, full, bytes), "G=%d: fill_batch is deterministic", G);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(threads > 1 ? 1 : 2);
+    dataset_fill_batch(part, lab_part, d, perm + pos0, G, &aug, 7, 2, 0, pos0);
+    omp_set_num_threads(threads);
+    T_CHECK(!memcmp(part, full, bytes), "G=%d: fill_batch does not depend on the thread count", G);
     dataset_fill_batch(part, lab_part, d, perm + pos0, G, &aug, 7, 3, 0, pos0);
-    T_CHECK(memcmp(part, full, sizeof full), "augmentation changes with the epoch");
+    T_CHECK(memcmp(part, full, bytes), "G=%d: augmentation changes with the epoch", G);
     dataset_fill_batch(part, lab_part, d, perm + pos0, G, &aug, 7, 2, 1, pos0);
-    T_CHECK(memcmp(part, full, sizeof full), "augmentation changes with the worker");
+    T_CHECK(memcmp(part, full, bytes), "G=%d: augmentation changes with the worker", G);
+    free(full); free(part); free(lab_full); free(lab_part); free(perm);
     free(d->images); free(d->labels); free(d);
+}
+
+static void test_shard_invariance(void) {
+    shard_case(24, 3, 10, 10);
+    shard_case(400, 3, 32, 32);
 }
 
 /* Normalized image of sample i without augmentation, [c][h][w]. */
