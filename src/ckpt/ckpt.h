@@ -120,7 +120,8 @@ enum {
     CKPT_LOAD_ALLOW_BAD_HASH = 2,  /* do not fail on a content/momentum hash mismatch; see *hash_ok */
 };
 /* *m_io NULL: build the model from the file; else load into it. hash_ok (may be NULL) gets 1 if the hashes
- * matched. On error returns -1, frees a model it built, and leaves *m_io as it was. */
+ * matched. On error returns -1 and frees a model it built; a model passed in may be partly overwritten.
+ * meta_out (may be NULL) is overwritten only on success: free it with ckpt_meta_free. */
 int ckpt_try_load(const char *path, Model **m_io, CkptMeta *meta_out, int with_momentum, int flags, int *hash_ok,
                   char *err, size_t errlen);
 /* Read only the metadata (no tensor data): quick, for listings. */

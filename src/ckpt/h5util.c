@@ -36,7 +36,11 @@ const char *h5_last_error(void) {
 hid_t h5_fapl_nolock(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return fapl;
+#if H5_VERSION_GE(1, 10, 7)
     H5Pset_file_locking(fapl, 0, 1);
+#else
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1); /* read by HDF5 at each open before 1.10.7 */
+#endif
     return fapl;
 }
 

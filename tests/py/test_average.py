@@ -5,7 +5,7 @@ import gzip, os, subprocess, sys, tempfile
 import h5py, numpy as np, torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from swap_models import build_model, load_state  # noqa: E402  (the PyTorch twins shared with the oracle test)
+from swap_models import build_model, load_arrays  # noqa: E402  (the PyTorch twins shared with the oracle test)
 
 BIN = os.environ.get("SWAP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "bin"))
 TOOLS = os.environ.get("SWAP_TOOLS")
@@ -72,8 +72,8 @@ def main():
     mean = np.array(mattrs["norm_mean"], np.float32).reshape(1, -1, 1, 1)
     std = np.array(mattrs["norm_std"], np.float32).reshape(1, -1, 1, 1)
     x = (images.astype(np.float32) / 255.0 - mean) / std
-    model = build_model("cnn")
-    load_state(model, {k: v[0] for k, v in avg.items()})
+    model = build_model("cnn", (1, 28, 28), 10, 64)
+    load_arrays(model, {k: v[0] for k, v in avg.items()})
     loader = [torch.from_numpy(x[b]) for b in batches]
     torch.optim.swa_utils.update_bn(loader, model)
     sd = model.state_dict()

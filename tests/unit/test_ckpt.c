@@ -384,11 +384,21 @@ static void test_bad_files(void) {
         H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
         H5Dclose(d);
         H5Fclose(f);
+        expect_rejected(tpath("tamper.h5"), "'fc.bias': checksum mismatch");
+        /* ... and with its checksum attribute forged to match, the content hash still catches it */
+        f = open_rw(tpath("tamper.h5"));
+        d = H5Dopen2(f, fcb, H5P_DEFAULT);
+        char sum[CKPT_HASH_HEX];
+        ckpt_hash_bytes(sum, v, sizeof v);
+        h5_attr_str(d, "xxh3_128", sum);
+        H5Dclose(d);
+        H5Fclose(f);
         expect_rejected(tpath("tamper.h5"), "content hash mismatch");
     }
 
-    const char *variants[] = {"missing.h5", "shape.h5", "dtype.h5", "future.h5", "foreign.h5", "extra.h5"};
-    for (int i = 0; i < 6; i++) {
+    const char *variants[] = {"missing.h5", "shape.h5", "dtype.h5", "future.h5", "foreign.h5", "extra.h5", "spec.h5",
+                              "unknown.h5"};
+    for (int i = 0; i < 8; i++) {
         char cmd[8300];
         snprintf(cmd, sizeof cmd, "cp '%s' '%s'", good, tpath(variants[i]));
         xCheck(system(cmd) == 0, "cp");
@@ -421,6 +431,24 @@ static void test_bad_files(void) {
     H5Lcreate_hard(f, fcb, f, alias, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     expect_rejected(tpath("extra.h5"), "stored twice");
+
+    /* a spec that would need more memory than the file can hold is refused before anything is allocated */
+    f = open_rw(tpath("spec.h5"));
+    hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
+    h5_attr_str(g, "model", "resnet9");
+    h5_attr_i64(g, "width", 1024);
+    h5_attr_i64(g, "in_c", 3);
+    h5_attr_i64(g, "in_h", 32);
+    h5_attr_i64(g, "in_w", 32);
+    H5Gclose(g);
+    H5Fclose(f);
+    expect_rejected(tpath("spec.h5"), "more than a");
+    f = open_rw(tpath("unknown.h5"));
+    g = H5Gopen2(f, "/model", H5P_DEFAULT);
+    h5_attr_str(g, "model", "transformer");
+    H5Gclose(g);
+    H5Fclose(f);
+    expect_rejected(tpath("unknown.h5"), "unknown model 'transformer'");
 
     m->ps.data[m->ps.views[0].offset + 5] = NAN;
     ckpt_save(tpath("nan.h5"), m, NULL, 0);

@@ -1,0 +1,147 @@
+"""The C engine against PyTorch: for mlp, cnn and resnet9 the oracle_dump tool trains 5 SGD steps from a
+seeded init; the PyTorch twin (tests/py/swap_models.py, in float64) starts from the same tensors and input
+and must reproduce the logits, the loss, every gradient, the BN running statistics and every tensor after
+the 5 steps, then eval-mode logits, and BN statistics recomputed over two batches (update_bn) with the
+eval logits they give. Error per tensor = max|ours - torch| / max|torch|."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import swap_models  # noqa: E402
+
+TOL = 1e-4
+LR, MOMENTUM, WD, STEPS = 0.05, 0.9, 5e-4, 5  # as hard-wired in tests/tools/oracle_dump.c
+
+# (model, width, input CxHxW, batch, seed, label smoothing)
+CASES = [
+    ("mlp", 0, (3, 32, 32), 8, 1, 0.0),
+    ("cnn", 0, (1, 28, 28), 8, 2, 0.1),
+    ("resnet9", 8, (3, 32, 32), 8, 3, 0.0),
+]
+
+
+def find_tool():
+    cands = []
+    if os.environ.get("SWAP_TOOLS"):
+        cands.append(os.path.join(os.environ["SWAP_TOOLS"], "oracle_dump"))
+    root = os.environ.get("SWAP_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    cands.append(os.path.join(root, "build", "tools", "oracle_dump"))
+    for c in cands:
+        if os.access(c, os.X_OK):
+            return c
+    sys.exit("test_oracle: oracle_dump not found (looked in %s); build first" % ", ".join(cands))
+
+
+def rel_err(ours, ref):
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    if ours.shape != ref.shape:
+        return float("inf")
+    scale = np.max(np.abs(ref)) if ref.size else 0.0
+    err = np.max(np.abs(ours - ref)) if ref.size else 0.0
+    return err / scale if scale > 0 else err
+
+
+class Report:
+    def __init__(self, model):
+        self.model, self.rows, self.failed = model, [], []
+
+    def check(self, what, ours, ref):
+        e = rel_err(ours, ref)
+        self.rows.append((e, what))
+        if not e <= TOL:
+            self.failed.append((e, what))
+
+    def summary(self):
+        worst = sorted(self.rows, reverse=True)[:3]
+        print("%-8s %3d tensors compared; worst: %s" % (
+            self.model, len(self.rows), ", ".join("%s %.2e" % (w, e) for e, w in worst)))
+        for e, what in self.failed:
+            print("  MISMATCH %s: rel err %.3e > %.0e" % (what, e, TOL))
+        return not self.failed
+
+
+def run_case(tool, tmp, name, width, shape, batch, seed, smoothing):
+    out = os.path.join(tmp, name)
+    os.makedirs(out)
+    subprocess.run([tool, name, str(width), "x".join(map(str, shape)), str(batch), str(seed), str(smoothing), out],
+                   check=True)
+    init = swap_models.read_npy_dir(out, "init.")
+    grads = swap_models.read_npy_dir(out, "grad.")
+    bn1 = swap_models.read_npy_dir(out, "bn1.")
+    final = swap_models.read_npy_dir(out, "final.")
+    x = np.load(os.path.join(out, "input.npy"))
+    y = np.load(os.path.join(out, "labels.npy"))
+    assert x.shape == (shape[0], batch, shape[1], shape[2]) and y.shape == (batch,) and y.dtype == np.int32
+
+    model = swap_models.build_model(name, shape, 10, width or 64).double()
+    swap_models.load_arrays(model, init)
+    model.train()
+    xt = torch.from_numpy(swap_models.cnhw_to_nchw(x)).double()
+    yt = torch.from_numpy(y.astype(np.int64))
+    opt = torch.optim.SGD(swap_models.param_groups(model, WD), lr=LR, momentum=MOMENTUM, nesterov=True)
+
+    r = Report(name)
+    for step in range(STEPS):
+        opt.zero_grad()
+        logits = model(xt)
+        loss = F.cross_entropy(logits, yt, label_smoothing=smoothing)
+        loss.backward()
+        if step == 0:
+            r.check("logits", np.load(os.path.join(out, "logits.npy")), logits.detach().numpy())
+            r.check("loss", np.load(os.path.join(out, "loss.npy")), [loss.item()])
+            tg = swap_models.grad_arrays(model)
+            assert set(tg) == set(grads), "gradient names differ: %s" % sorted(set(tg) ^ set(grads))
+            for k in tg:
+                r.check("grad." + k, grads[k], tg[k])
+            state = swap_models.state_arrays(model)
+            assert set(bn1) == {k for k in state if "running_" in k}
+            for k in bn1:
+                r.check("bn1." + k, bn1[k], state[k])
+        opt.step()
+    state = swap_models.state_arrays(model)
+    assert set(state) == set(final), "tensor names differ: %s" % sorted(set(state) ^ set(final))
+    for k in state:
+        r.check("final." + k, final[k], state[k])
+    model.eval()
+    with torch.no_grad():
+        r.check("eval_logits", np.load(os.path.join(out, "eval_logits.npy")), model(xt).numpy())
+    recompute = swap_models.read_npy_dir(out, "recompute.")
+    if any("running_" in k for k in state):
+        torch.optim.swa_utils.update_bn([xt, -xt], model)
+        state = swap_models.state_arrays(model)
+        assert set(recompute) == {k for k in state if "running_" in k}
+        for k in recompute:
+            r.check("recompute." + k, recompute[k], state[k])
+        model.eval()
+        with torch.no_grad():
+            r.check("recompute_logits", np.load(os.path.join(out, "recompute_logits.npy")), model(xt).numpy())
+    else:
+        assert not recompute
+    # the trajectory must have moved, or the comparison of final tensors proves nothing
+    moved = max(rel_err(final[k], init[k]) for k in init if "running_" not in k)
+    assert moved > 1e-3, "%s: parameters did not move in %d steps" % (name, STEPS)
+    return r.summary()
+
+
+def main():
+    torch.set_num_threads(1)  # 2 threads are many times slower on a shared 2-core machine
+    tool = find_tool()
+    ok = True
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SWAP_TEST_TMP") and
+                                     (os.makedirs(os.environ["SWAP_TEST_TMP"], exist_ok=True) or
+                                      os.environ["SWAP_TEST_TMP"])) as tmp:
+        for case in CASES:
+            ok &= run_case(tool, tmp, *case)
+    print("test_oracle: %s" % ("ok" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
