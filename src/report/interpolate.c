@@ -14,6 +14,7 @@
 #include "../ckpt/ckpt.h"
 #include "../core/err.h"
 #include "../phases/phase.h"
+#include "../phases/trainer.h"
 #include "report.h"
 
 void openblas_set_num_threads(int);
@@ -24,13 +25,16 @@ void openblas_set_num_threads(int);
     "  line A->B: points (1-a)*A + a*B for a from X (0) to Y (1) in N (10) steps; with C: an (N+1)x(N+1) grid\n"  \
     "  on the plane through A, B, C (orthonormal coordinates, 20%% margin around the triangle).\n"                 \
     "  At every point BN statistics are recomputed from K (20) training batches of B (128) samples (K=0: the\n"  \
-    "  interpolated running statistics are kept), then train and test loss/accuracy are measured on the first\n" \
-    "  N samples of each split (--subset; 0 = all). Writes interpolate-line.{csv,gp,png} or interpolate-plane.*\n" \
+    "  interpolated running statistics are kept), drawn as swap-average draws them for experiment seed S\n"     \
+    "  (default: the seed in A's config), then train and test loss (plain cross-entropy) and accuracy are\n"     \
+    "  measured on the first N samples of each split (--subset; 0 = all); a point equal to a checkpoint gives\n" \
+    "  what `swap-inspect eval FILE --bn-recompute K --bn-batch B --train-subset N --subset N` gives for a file\n" \
+    "  whose seed is S. Writes interpolate-line.{csv,gp,png} or interpolate-plane.*\n"                          \
     "  into DIR (default: results/<name>/plots when A lies in results/<name>/phase*/, else .).\n"
 
 typedef struct {
     const char *paths[3];
-    int n_models, steps, subset, bn_batches, bn_batch, batch, threads;
+    int n_models, steps, subset, bn_batches, bn_batch, batch, threads, have_seed;
     double from, to;
     uint64_t seed;
     const char *data, *out;
@@ -75,16 +79,25 @@ static int parse_args(Args *a, int argc, char **argv) {
         int *ip = !strcmp(s, "--steps") ? &a->steps : !strcmp(s, "--subset") ? &a->subset
                 : !strcmp(s, "--bn-batches") ? &a->bn_batches : !strcmp(s, "--bn-batch") ? &a->bn_batch
                 : !strcmp(s, "--batch") ? &a->batch : !strcmp(s, "--threads") ? &a->threads : NULL;
-        if (ip || !strcmp(s, "--seed")) {
+        if (!strcmp(s, "--seed")) { /* any uint64: checkpoints carry derived 64-bit seeds */
+            char *end;
+            errno = 0;
+            unsigned long long u = strtoull(val, &end, 10);
+            if (errno || end == val || *end || val[0] == '-') {
+                char msg[256];
+                snprintf(msg, sizeof msg, "--seed: expected a non-negative integer, got '%s'", val);
+                return usage_error(msg);
+            }
+            a->seed = (uint64_t)u;
+            a->have_seed = 1;
+        } else if (ip) {
             if (!parse_num(val, &v) || v < 0 || v != floor(v) || v > 1e15) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s: expected a non-negative integer, got '%s'", s, val);
                 return usage_error(msg);
             }
-            if (ip) {
-                if (v > 1e8) return usage_error("value too large");
-                *ip = (int)v;
-            } else a->seed = (uint64_t)v;
+            if (v > 1e8) return usage_error("value too large");
+            *ip = (int)v;
         } else if (!strcmp(s, "--from") || !strcmp(s, "--to")) {
             if (!parse_num(val, &v)) {
                 char msg[256];
@@ -108,13 +121,13 @@ static int parse_args(Args *a, int argc, char **argv) {
     return -1;
 }
 
-/* "name = value" line of the resolved config stored in the checkpoint, unquoted. */
-static void exp_name(char *buf, size_t n, const CkptMeta *m) {
-    snprintf(buf, n, "?");
-    const char *r = m->config_resolved;
-    while (r && *r) {
-        if (!strncmp(r, "name = ", 7)) {
-            const char *v = r + 7;
+/* The value of "key = value" in the resolved config stored in the checkpoint, unquoted ("" if absent). */
+static void cfg_value(char *buf, size_t n, const CkptMeta *m, const char *key) {
+    buf[0] = 0;
+    const size_t kl = strlen(key);
+    for (const char *r = m->config_resolved; r && *r;) {
+        if (!strncmp(r, key, kl) && !strncmp(r + kl, " = ", 3)) {
+            const char *v = r + kl + 3;
             size_t len = strcspn(v, "\n");
             if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
                 v++;
@@ -171,7 +184,7 @@ static Point measure(Model *m, const Args *a, const Dataset *train, const Datase
         for (int k = 0; k < a->n_models; k++) v += w[k] * (double)ends[k][i];
         m->ps.data[i] = (float)v;
     }
-    bn_recompute(m, train, a->bn_batch, a->bn_batches, a->seed);
+    bn_recompute(m, train, a->bn_batch, a->bn_batches, phase_seed(a->seed, 4, 0));
     double ev[3];
     Point p;
     eval_dataset(m, train, a->batch, 0, 1, &ev[0], &ev[1], &ev[2], NULL);
@@ -211,12 +224,18 @@ int inspect_interpolate_main(int argc, char **argv) {
         ends[k] = xMalloc(n * sizeof(float));
         memcpy(ends[k], m->ps.data, n * sizeof(float));
     }
+    /* the landscape is of the plain cross-entropy, whatever smoothing the models trained with */
+    m->spec.label_smoothing = 0.0f;
+    char seed_s[32];
+    cfg_value(seed_s, sizeof seed_s, &meta[0], "seed");
+    if (!a.have_seed) a.seed = strtoull(seed_s, NULL, 10);
     Dataset *train = dataset_load(meta[0].dataset, a.data, 1), *test = dataset_load(meta[0].dataset, a.data, 0);
     if (a.subset > 0 && a.subset < train->n) dataset_truncate(train, a.subset);
     if (a.subset > 0 && a.subset < test->n) dataset_truncate(test, a.subset);
 
     char name[128], out[PATH_MAX], label[3][PATH_MAX + 64], q[3][PATH_MAX + 200], qt[256];
-    exp_name(name, sizeof name, &meta[0]);
+    cfg_value(name, sizeof name, &meta[0], "name");
+    if (!name[0]) snprintf(name, sizeof name, "?");
     gp_quote(qt, sizeof qt, name);
     if (a.out) snprintf(out, sizeof out, "%s", a.out);
     else default_out(out, sizeof out, a.paths[0]);
@@ -243,8 +262,8 @@ int inspect_interpolate_main(int argc, char **argv) {
     snprintf(csvname, sizeof csvname, "%s.csv", stem);
     snprintf(gpname, sizeof gpname, "%s.gp", stem);
     snprintf(ptsname, sizeof ptsname, "%s-models.csv", stem);
-    printf("%s: %s, BN recompute %d x %d, %d train / %d test samples\n", swap_progname(), stem, a.bn_batches,
-           a.bn_batch, train->n, test->n);
+    printf("%s: %s, BN recompute %d x %d (seed %llu), %d train / %d test samples\n", swap_progname(), stem,
+           a.bn_batches, a.bn_batch, (unsigned long long)a.seed, train->n, test->n);
     if (a.n_models == 2) {
         sb_printf(&csv, "alpha,distance,train_loss,train_acc,test_loss,test_acc\n");
         printf("%8s %10s %10s %9s %10s %9s\n", "alpha", "distance", "train_loss", "train_acc", "test_loss", "test_acc");

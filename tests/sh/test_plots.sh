@@ -92,13 +92,16 @@ check_png $P/swap-figure.png 800 760
 grep -q "results/nope/phase1/log.jsonl" bad.log || { cat bad.log; fail "missing-experiment error does not name the log"; }
 ok "plot DIR redraws; a missing experiment is a one-line error"
 
-# interpolation: alpha 0 and 1 are A and B exactly (same BN recompute as a direct evaluation)
+# interpolation: alpha 0 and 1 are A and B exactly (same BN recompute as a direct evaluation), and a point equal
+# to a checkpoint gives what `swap-inspect eval` gives for it with the same BN recompute setting
 A=$R/phase1/model.h5; B=$R/phase3/model.h5
-"${INSPECT[@]}" interpolate $A $B --steps 2 --subset 256 --bn-batches 3 --bn-batch 64 --seed 7 --batch 100 \
-  --threads 1 --out line > interp.log 2>&1 || { cat interp.log; fail "interpolate failed"; }
+BN=(--bn-batches 3 --bn-batch 64 --batch 100 --subset 256)
+"${INSPECT[@]}" interpolate $A $B --steps 2 "${BN[@]}" --threads 1 --out line > interp.log 2>&1 \
+  || { cat interp.log; fail "interpolate failed"; }
+grep -q "seed 3)" interp.log || { cat interp.log; fail "BN batches not drawn for the experiment's seed by default"; }
 check_png line/interpolate-line.png 800 700
-"$TOOLS/eval_point" $A 256 3 64 7 100 > a.json || fail "eval_point A"
-"$TOOLS/eval_point" $B 256 3 64 7 100 > b.json || fail "eval_point B"
+"$TOOLS/eval_point" $A 256 3 64 3 100 > a.json || fail "eval_point A"
+"$TOOLS/eval_point" $B 256 3 64 3 100 > b.json || fail "eval_point B"
 /usr/bin/python3 - line/interpolate-line.csv a.json b.json <<'PY' || fail "interpolation endpoints differ from A and B"
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -109,7 +112,26 @@ for r, ref in ((rows[0], json.load(open(sys.argv[2]))), (rows[-1], json.load(ope
 # the midpoint is a different network: its numbers are not copies of an end
 assert any(rows[1][k] not in (rows[0][k], rows[2][k]) for k in ("train_loss", "test_loss"))
 PY
-ok "interpolation at alpha 0 and 1 = direct evaluation of A and B"
+ok "interpolation at alpha 0 and 1 = direct evaluation of A and B (train and test)"
+if [ "${INSPECT[0]}" = "$BIN/swap-inspect" ]; then
+  # swap-inspect eval draws BN batches for the file's own seed: B (the average) carries the experiment's seed;
+  # for A, run the line B -> A with A's seed
+  seed_a=$("$BIN/swap-inspect" $A --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["seed"])')
+  "${INSPECT[@]}" interpolate $B $A --steps 1 "${BN[@]}" --seed "$seed_a" --threads 1 --out back > back.log 2>&1 \
+    || { cat back.log; fail "interpolate B A failed"; }
+  EV=(--bn-recompute 3 --bn-batch 64 --train-subset 256 --subset 256 --batch 100 --json)
+  "$BIN/swap-inspect" eval $B "${EV[@]}" > eb.json || fail "swap-inspect eval B"
+  "$BIN/swap-inspect" eval $A "${EV[@]}" > ea.json || fail "swap-inspect eval A"
+  /usr/bin/python3 - line/interpolate-line.csv back/interpolate-line.csv eb.json ea.json <<'PY' || fail "endpoints != swap-inspect eval"
+import csv, json, sys
+fwd = list(csv.DictReader(open(sys.argv[1])))
+back = list(csv.DictReader(open(sys.argv[2])))
+for row, ref in ((fwd[-1], json.load(open(sys.argv[3]))), (back[-1], json.load(open(sys.argv[4])))):
+    assert float(row["test_acc"]) == ref["test_acc"], (row, ref)
+    assert abs(float(row["test_loss"]) - ref["test_loss"]) <= 1e-6 * abs(ref["test_loss"]), (row, ref)
+PY
+  ok "interpolation endpoints = swap-inspect eval (same BN recompute)"
+fi
 
 # the plane through phase 1, worker 0 and the average: (steps+1)^2 points, barycentric weights summing to 1
 "${INSPECT[@]}" interpolate $A $R/phase2/worker-0.h5 $B --steps 2 --subset 128 --bn-batches 2 --bn-batch 64 \

@@ -1,12 +1,13 @@
-/* Evaluate one checkpoint the way swap-inspect interpolate evaluates each point (same BN recompute, same
- * batches), straight from the file: the reference for the interpolation's endpoints.
+/* Evaluate one checkpoint the way swap-inspect interpolate evaluates each point (BN recomputed from the batches
+ * swap-average draws for experiment seed SEED, plain cross-entropy), straight from the file: the reference for
+ * the interpolation's endpoints, train metrics included (swap-inspect eval reports test metrics only).
  * usage: eval_point CKPT.h5 SUBSET BN_BATCHES BN_BATCH SEED BATCH   -> one JSON line */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ckpt/ckpt.h"
 #include "core/err.h"
-#include "phases/phase.h"
+#include "phases/trainer.h"
 
 int main(int argc, char **argv) {
     swap_set_progname("eval_point");
@@ -20,7 +21,8 @@ int main(int argc, char **argv) {
     Dataset *train = dataset_load(meta.dataset, NULL, 1), *test = dataset_load(meta.dataset, NULL, 0);
     if (subset > 0 && subset < train->n) dataset_truncate(train, subset);
     if (subset > 0 && subset < test->n) dataset_truncate(test, subset);
-    bn_recompute(m, train, bn_batch, bn_batches, strtoull(argv[5], NULL, 10));
+    bn_recompute(m, train, bn_batch, bn_batches, phase_seed(strtoull(argv[5], NULL, 10), 4, 0));
+    m->spec.label_smoothing = 0.0f;
     double tr[3], te[3];
     eval_dataset(m, train, batch, 0, 1, &tr[0], &tr[1], &tr[2], NULL);
     eval_dataset(m, test, batch, 0, 1, &te[0], &te[1], &te[2], NULL);
