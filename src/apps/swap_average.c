@@ -1,6 +1,6 @@
 /* Phase 3: average the workers' weights (uniform, accumulated in double), recompute BN statistics on
  * training data, and evaluate the phase-1 model, every worker, the average before and after BN recompute, and
- * the workers' output ensemble. Writes phase3/model.h5 and summary.json. */
+ * the workers' output ensemble. Writes phase3/model.h5, summary.json and the plots (results/<name>/plots). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "phases/trainer.h"
+#include "report/report.h"
 
 typedef struct {
     double loss, acc;
@@ -180,6 +181,9 @@ int main(int argc, char **argv) {
     printf("%-28s %9.2f%% %10.4f\n", "ensemble of workers", 100 * s_ens.acc, s_ens.loss);
     printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", t1, tmax, t3);
     printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
+    fflush(stdout);
+    /* pictures next to the numbers; a plotting problem (or no gnuplot) is only a warning */
+    if (report_experiment_plots(p.dir) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), p.dir);
 
     free(js);
     free(avg);

@@ -20,6 +20,7 @@
 #include "nn/parallel.h"
 #include "data/dataset.h"
 #include "phases/trainer.h" /* bn_recompute, phase_seed: the BN batches swap-average uses */
+#include "report/report.h"     /* plot, interpolate */
 
 static const char *USAGE =
     "usage: swap-inspect FILE [--json]\n"
@@ -28,7 +29,9 @@ static const char *USAGE =
     "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--json]\n"
     "       swap-inspect verify FILE...\n"
     "       swap-inspect ls DIR [--json]\n"
-    "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n";
+    "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
+    "       swap-inspect plot RESULTS_DIR\n"
+    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
 
 static _Noreturn void usage(const char *msg) {
     if (msg) fprintf(stderr, "swap-inspect: %s\n", msg);
@@ -747,6 +750,8 @@ int main(int argc, char **argv) {
         return argc < 2 ? SWAP_EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "plot")) return inspect_plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "interpolate")) return inspect_interpolate_main(argc - 1, argv + 1);
     int json = argc > 2 && !strcmp(argv[argc - 1], "--json");
     if (!strcmp(cmd, "diff")) {
         if (argc - json != 4) usage("diff: need exactly two files");

@@ -191,7 +191,9 @@ static void progress(const TrainJob *j, long step, long steps, double loss) {
     fflush(stderr);
 }
 
-static void append_log(const TrainJob *j, const EpochRecord *r, double ips) {
+/* lr_trace: the schedule's rate at 9 evenly spaced points of the epoch (the step nearest each eighth; the last is
+ * "lr"), so a plot can draw warmup and decay within an epoch; computed from the schedule, not from training. */
+static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long steps, double ips) {
     FILE *f = fopen(j->log_path, "a");
     if (!f) {
         swap_warn("%s: cannot append to the epoch log", j->log_path);
@@ -200,10 +202,18 @@ static void append_log(const TrainJob *j, const EpochRecord *r, double ips) {
     char tl[32] = "null", ta[32] = "null";
     if (!isnan(r->test_loss)) snprintf(tl, sizeof tl, "%.6f", r->test_loss);
     if (!isnan(r->test_acc)) snprintf(ta, sizeof ta, "%.6f", r->test_acc);
+    char trace[256];
+    size_t tl_len = 0;
+    for (int k = 0; k <= 8; k++) {
+        long s = (k * steps + 4) / 8;
+        if (s < 1) s = 1;
+        tl_len += (size_t)snprintf(trace + tl_len, sizeof trace - tl_len, "%s%.6g", k ? "," : "",
+                                   sched_lr(&j->sched, epoch + (double)s / steps));
+    }
     fprintf(f,
-            "{\"phase\":\"%s\",\"worker\":%d,\"epoch\":%d,\"time_s\":%.3f,\"lr\":%.6g,\"train_loss\":%.6f,"
+            "{\"phase\":\"%s\",\"worker\":%d,\"epoch\":%d,\"time_s\":%.3f,\"lr\":%.6g,\"lr_trace\":[%s],\"train_loss\":%.6f,"
             "\"train_acc\":%.6f,\"test_loss\":%s,\"test_acc\":%s,\"images_per_s\":%.1f}\n",
-            j->phase_name, j->worker, r->epoch, r->time_s, r->lr, r->train_loss, r->train_acc, tl, ta, ips);
+            j->phase_name, j->worker, r->epoch, r->time_s, r->lr, trace, r->train_loss, r->train_acc, tl, ta, ips);
     fclose(f);
 }
 
@@ -300,7 +310,7 @@ int train_run(TrainJob *j) {
                    j->phase_name, j->worker, r.epoch, j->epochs, lr, r.train_loss, 100 * r.train_acc, test, ips,
                    el, eta);
             fflush(stdout);
-            append_log(j, &r, ips);
+            append_log(j, &r, c.epoch, steps, ips);
         }
         j->final_train_acc = r.train_acc;
         j->final_test_acc = r.test_acc;
