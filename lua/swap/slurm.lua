@@ -786,6 +786,11 @@ function M.collect(ctx, out)
   M.write_atomic(ctx.base_dir .. "/collect.md", md_text)
   out:write(md_text)
   out:write("written " .. rel(ctx, ctx.base_dir .. "/collect.csv") .. " and " .. rel(ctx, ctx.base_dir .. "/collect.md") .. "\n")
+  -- pictures next to the numbers; a plotting problem must not lose the table
+  local plot = require "swap.plot"
+  local ok, perr = pcall(plot.plot_sweep, plot.rows_from_cells(rows, header), sweep_keys, ctx.base_dir .. "/plots",
+    ctx.base.name)
+  if not ok then io.stderr:write("swap-slurm: warning: sweep plots: " .. tostring(perr) .. "\n") end
   return rows, header
 end
 
