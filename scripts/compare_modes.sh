@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SWAP vs WASH vs PAPA at equal compute on one machine: phase 1 once, then each phase-2 mode from the same
+# phase-1 model, then phase 3; prints a Markdown table of accuracies and communication.
+#   scripts/compare_modes.sh [EXPERIMENT.lua] [--set key=value]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXP=${1:-lua/experiments/fmnist-compare.lua}; shift || true
+BIN=$PWD/bin
+name=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r.name)' "$EXP")
+results=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r.results)' "$EXP")
+W=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r["phase2.workers"])' "$EXP")
+base="$results/$name"
+set -x
+"$BIN/swap-run" "$EXP" "$@" --set name="$name/independent" --set phase2.mode=independent
+for mode in wash papa; do
+  mkdir -p "$base/$mode"
+  [ -e "$base/$mode/phase1" ] || cp -r "$base/independent/phase1" "$base/$mode/"
+  "$BIN/swap-run" "$EXP" "$@" --set name="$name/$mode" --set phase2.mode=$mode | tee "$base/$mode/run.log"
+done
+set +x
+/usr/bin/python3 - "$base" "$W" <<'PY'
+import json, re, sys
+base, W = sys.argv[1], int(sys.argv[2])
+print("| phase 2 mode | best worker | average (SWAP) | ensemble | bytes sent per member | vs. averaging every step |")
+print("|---|---|---|---|---|---|")
+for mode in ("independent", "wash", "papa"):
+    s = json.load(open(f"{base}/{mode}/summary.json"))
+    best = max(w["test_acc"] for w in s["workers"])
+    comm = "0"; ratio = "0"
+    if mode != "independent":
+        m = re.search(r"communication per member: (\d+) bytes sent .*? would send (\d+) bytes \(ratio ([0-9.]+)\)",
+                      open(f"{base}/{mode}/run.log").read())
+        comm, ratio = (f"{int(m.group(1)):,}", m.group(3)) if m else ("?", "?")
+    print(f"| {mode} | {100*best:.2f}% | {100*s['average']['test_acc']:.2f}% | {100*s['ensemble']['test_acc']:.2f}% | {comm} | {ratio} |")
+PY
