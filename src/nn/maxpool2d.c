@@ -23,7 +23,7 @@ void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) 
     }
 }
 
-/* 4-wide GCC vector types: plain SSE on the baseline target. The helpers are inlined, so the vector-return ABI
+/* 4-wide vector types (GCC >= 12 and clang share __builtin_shufflevector): plain SSE on the baseline target. The helpers are inlined, so the vector-return ABI
  * never crosses a call. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v4f __attribute__((vector_size(16)));
@@ -39,15 +39,13 @@ static inline void pool_bwd_row(float *restrict d0, float *restrict d1, const fl
     int ox = 0;
     for (; ox + 4 <= wo; ox += 4) {
         const v4f a0 = ld4(r0 + 2 * ox), b0 = ld4(r0 + 2 * ox + 4), a1 = ld4(r1 + 2 * ox), b1 = ld4(r1 + 2 * ox + 4);
-        const v4i ev = {0, 2, 4, 6}, od = {1, 3, 5, 7};
         const v4f m = ld4(ym + ox), gv = ld4(g + ox);
-        const v4i q0 = __builtin_shuffle(a0, b0, ev) == m, q1 = __builtin_shuffle(a0, b0, od) == m;
-        const v4i q2 = __builtin_shuffle(a1, b1, ev) == m, q3 = __builtin_shuffle(a1, b1, od) == m;
+        const v4i q0 = __builtin_shufflevector(a0, b0, 0, 2, 4, 6) == m, q1 = __builtin_shufflevector(a0, b0, 1, 3, 5, 7) == m;
+        const v4i q2 = __builtin_shufflevector(a1, b1, 0, 2, 4, 6) == m, q3 = __builtin_shufflevector(a1, b1, 1, 3, 5, 7) == m;
         const v4f v0 = keep(gv, q0), v1 = keep(gv, q1 & ~q0), v2 = keep(gv, q2 & ~(q0 | q1));
         const v4f v3 = keep(gv, q3 & ~(q0 | q1 | q2));
-        const v4i lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
-        v4f w0 = __builtin_shuffle(v0, v1, lo), w1 = __builtin_shuffle(v0, v1, hi);
-        v4f w2 = __builtin_shuffle(v2, v3, lo), w3 = __builtin_shuffle(v2, v3, hi);
+        v4f w0 = __builtin_shufflevector(v0, v1, 0, 4, 1, 5), w1 = __builtin_shufflevector(v0, v1, 2, 6, 3, 7);
+        v4f w2 = __builtin_shufflevector(v2, v3, 0, 4, 1, 5), w3 = __builtin_shufflevector(v2, v3, 2, 6, 3, 7);
         if (!set) {
             w0 += ld4(d0 + 2 * ox); w1 += ld4(d0 + 2 * ox + 4);
             w2 += ld4(d1 + 2 * ox); w3 += ld4(d1 + 2 * ox + 4);
