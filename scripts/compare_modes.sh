@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EXP=${1:-lua/experiments/fmnist-compare.lua}; shift || true
 BIN=$PWD/bin
-name=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r.name)' "$EXP")
-results=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r.results)' "$EXP")
-W=$(lua5.4 -e 'package.path="lua/?.lua;"..package.path; local c=require("swap.config"); local r=c.resolve(arg[1], {}); print(r["phase2.workers"])' "$EXP")
+read -r name results W < <(EXP="$EXP" lua5.4 -e 'package.path = "lua/?.lua;" .. package.path
+  local r = require("swap.config").resolve(os.getenv("EXP"), {})
+  print(r.name, r.results, r["phase2.workers"])')
 base="$results/$name"
 set -x
 "$BIN/swap-run" "$EXP" "$@" --set name="$name/independent" --set phase2.mode=independent

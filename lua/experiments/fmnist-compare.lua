@@ -5,7 +5,7 @@
 return {
   name = "fmnist-compare", dataset = "fashion-mnist", model = "cnn", seed = 1,
   augment = { flip = true },
-  phase1 = { ranks = 2, batch = 2048, lr = 0.8, warmup = 0.15, max_epochs = 10, stop_train_acc = 0.90 },
+  phase1 = { ranks = 2, batch = 2048, lr = 0.8, warmup = 0.15, max_epochs = 8, stop_train_acc = 0.92 },
   phase2 = { workers = 4, batch = 128, epochs = 2, lr = 0.15, schedule = "linear",
              wash = { p = 0.01 }, papa = { every = 10, alpha = 0.99 } },
   phase3 = { bn_batches = 100 },
