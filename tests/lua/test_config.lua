@@ -3,17 +3,10 @@ local src = os.getenv("SWAP_SOURCE_DIR") or "."
 package.path = src .. "/lua/?.lua;" .. package.path
 local config = require "swap.config"
 
-local checks, failures = 0, 0
-local function check(cond, msg)
-  checks = checks + 1
-  if not cond then
-    failures = failures + 1
-    io.stderr:write("FAIL " .. debug.getinfo(2, "l").currentline .. ": " .. msg .. "\n")
-  end
-end
+local T = dofile(src .. "/tests/lua/testlib.lua").new("test_config.lua")
+local check = T.check
 
-local tmp = (os.getenv("SWAP_TEST_TMP") or "/tmp") .. "/test_config_lua." .. tostring(os.time()) .. math.random(1e6)
-os.execute("mkdir -p '" .. tmp .. "'")
+local tmp = T.tmpdir("test_config_lua")
 local function write(name, text)
   local path = tmp .. "/" .. name
   local f = assert(io.open(path, "w"))
@@ -169,5 +162,4 @@ if f then
 end
 
 os.execute("rm -rf '" .. tmp .. "'")
-print(string.format("test_config.lua: %d checks, %d failures", checks, failures))
-os.exit(failures == 0 and 0 or 1)
+T.finish()

@@ -3,16 +3,9 @@ local src = os.getenv("SWAP_SOURCE_DIR") or "."
 package.path = src .. "/lua/?.lua;" .. package.path
 local plot = require "swap.plot"
 
-local checks, failures = 0, 0
-local function check(cond, msg)
-  checks = checks + 1
-  if not cond then
-    failures = failures + 1
-    io.stderr:write("FAIL " .. debug.getinfo(2, "l").currentline .. ": " .. msg .. "\n")
-  end
-end
-local tmp = (os.getenv("SWAP_TEST_TMP") or "/tmp") .. "/test_plot_lua." .. tostring(os.time()) .. math.random(1e6)
-os.execute("mkdir -p '" .. tmp .. "'")
+local T = dofile(src .. "/tests/lua/testlib.lua").new("test_plot.lua")
+local check = T.check
+local tmp = T.tmpdir("test_plot_lua")
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -136,5 +129,4 @@ check(read(tmp .. "/plots3/sweep-phase1_batch.csv") ~= nil and read(tmp .. "/plo
 check(read(tmp .. "/plots3/sweep-phase1_batch.png") == nil, "no PNG without gnuplot")
 
 os.execute("rm -rf '" .. tmp .. "'")
-print(string.format("%d checks, %d failures", checks, failures))
-os.exit(failures == 0 and 0 or 1)
+T.finish()

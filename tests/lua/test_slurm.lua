@@ -9,14 +9,8 @@ local profile = require "swap.profile"
 local sweep = require "swap.sweep"
 local cjson = require "cjson"
 
-local checks, failures = 0, 0
-local function check(cond, msg)
-  checks = checks + 1
-  if not cond then
-    failures = failures + 1
-    io.stderr:write("FAIL line " .. debug.getinfo(2, "l").currentline .. ": " .. msg .. "\n")
-  end
-end
+local T = dofile(src .. "/tests/lua/testlib.lua").new("test_slurm.lua")
+local check = T.check
 local function has(text, want) return text:find(want, 1, true) ~= nil end
 local function check_has(text, want, label) check(has(text, want), label .. ": lacks '" .. want .. "' in:\n" .. text) end
 local function check_err(fn, label, ...)
@@ -29,8 +23,7 @@ local function check_err(fn, label, ...)
 end
 
 local real_exec = slurm.exec
-local tmp = (os.getenv("SWAP_TEST_TMP") or "/tmp") .. "/test_slurm_lua." .. os.time() .. "." .. math.random(1e6)
-real_exec({ "mkdir", "-p", tmp })
+local tmp = T.tmpdir("test_slurm_lua")
 local function write(path, text, mode)
   real_exec({ "mkdir", "-p", path:match("^(.*)/") })
   local f = assert(io.open(path, "w"))
@@ -453,5 +446,4 @@ do
 end
 
 real_exec({ "rm", "-rf", tmp })
-print(string.format("test_slurm.lua: %d checks, %d failures", checks, failures))
-os.exit(failures == 0 and 0 or 1)
+T.finish()
