@@ -82,6 +82,8 @@ M.schema = {
     doc = "Epochs between checkpoints (0 = only at the end)." },
   { key = "phase1.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
   { key = "phase1.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
+  { key = "phase1.bucket_mb", type = "number", default = 0, min = 0, max = 1024,
+    doc = "Gradient all-reduce bucket (MiB), started as backward finishes it (0 = one all-reduce after backward)." },
 
   -- phase 2: small-batch refinement by W workers
   { key = "phase2.mode", type = "string", default = "independent", choices = { "independent", "wash", "papa" },

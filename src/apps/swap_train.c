@@ -40,6 +40,7 @@ int main(int argc, char **argv) {
     j.checkpoint_every = (int)cfg_int(cfg, "phase1.checkpoint_every");
     j.keep_checkpoints = (int)cfg_int(cfg, "phase1.keep_checkpoints");
     j.data_parallel = 1;
+    j.bucket_floats = (size_t)(cfg_num(cfg, "phase1.bucket_mb") * (1 << 20) / sizeof(float));
     phase_path(&p, j.out_path, sizeof j.out_path, "phase1/model.h5", 1);
     phase_path(&p, j.resume_path, sizeof j.resume_path, "phase1/resume.h5", 0);
     phase_path(&p, j.log_path, sizeof j.log_path, "phase1/log.jsonl", 0);

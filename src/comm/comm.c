@@ -23,6 +23,10 @@ static void check(int rc, const char *what) {
 
 void comm_init(Comm *c, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
+    /* the bucketed gradient sum is bit-identical for any bucket size only if the per-element order of additions
+     * does not depend on the message size (see comm.h); MPICH's automatic choice switches algorithm with size.
+     * A user who prefers bandwidth (ring) over that guarantee at scale can set the variable. */
+    setenv("MPIR_CVAR_IALLREDUCE_INTRA_ALGORITHM", "sched_recursive_doubling", 0);
     check(MPI_Init(argc, argv), "init");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
@@ -77,4 +81,66 @@ void comm_alltoallv_floats(const float *send, const int *send_counts, const int 
     check(MPI_Alltoallv(send, send_counts, send_displs, MPI_FLOAT, recv, recv_counts, recv_displs, MPI_FLOAT,
                         MPI_COMM_WORLD),
           "alltoallv");
+}
+
+struct CommBuckets {
+    float *buf;
+    size_t n, size;   /* floats in buf; floats per bucket */
+    int count, next;  /* buckets; next bucket to start (bucket k covers [n - (k+1)*size, n - k*size)) */
+    MPI_Request *req;
+    MPI_Status *st;   /* not read; GCC's access checks reject MPI_STATUSES_IGNORE for Testall/Waitall */
+};
+
+CommBuckets *comm_buckets_create(float *buf, size_t n, size_t bucket_floats) {
+    CommBuckets *b = xCalloc(1, sizeof *b);
+    b->buf = buf;
+    b->n = n;
+    b->size = bucket_floats && bucket_floats < n ? bucket_floats : (n ? n : 1);
+    if (b->size > INT32_MAX) swap_fail("gradient bucket of %zu floats exceeds MPI's int count", b->size);
+    b->count = n ? (int)((n + b->size - 1) / b->size) : 0;
+    b->req = xCalloc((size_t)b->count + 1, sizeof *b->req);
+    b->st = xCalloc((size_t)b->count + 1, sizeof *b->st);
+    for (int k = 0; k < b->count; k++) b->req[k] = MPI_REQUEST_NULL;
+    return b;
+}
+
+void comm_buckets_free(CommBuckets *b) {
+    if (!b) return;
+    free(b->req);
+    free(b->st);
+    free(b);
+}
+
+int comm_buckets_count(const CommBuckets *b) { return b->count; }
+
+static size_t bucket_lo(const CommBuckets *b, int k) {
+    size_t hi_off = (size_t)k * b->size;
+    return b->n - hi_off > b->size ? b->n - hi_off - b->size : 0;
+}
+
+static void start_upto(CommBuckets *b, size_t from) {
+    for (; b->next < b->count && bucket_lo(b, b->next) >= from; b->next++) {
+        const int k = b->next;
+        const size_t lo = bucket_lo(b, k), hi = b->n - (size_t)k * b->size;
+        check(MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                             &b->req[k]),
+              "iallreduce");
+    }
+}
+
+void comm_buckets_ready(CommBuckets *b, size_t from) {
+    if (g_size == 1 || b->size == b->n) return; /* one bucket: nothing to overlap */
+    start_upto(b, from);
+    /* MPICH progresses non-blocking collectives only inside MPI calls: poke it at every layer boundary */
+    if (b->next) {
+        int done = 0;
+        check(MPI_Testall(b->next, b->req, &done, b->st), "testall");
+    }
+}
+
+void comm_buckets_finish(CommBuckets *b) {
+    if (g_size == 1) return;
+    start_upto(b, 0);
+    check(MPI_Waitall(b->count, b->req, b->st), "waitall");
+    b->next = 0;
 }

@@ -18,6 +18,13 @@ static double cpu_now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* lowest gradient offset a layer owns (its weight|gamma and bias|beta views) */
+static size_t layer_grad_lo(const Model *m, const Layer *l) {
+    size_t lo = m->ps.views[l->p0].offset;
+    if (l->p1 >= 0 && m->ps.views[l->p1].offset < lo) lo = m->ps.views[l->p1].offset;
+    return lo;
+}
+
 int model_add_slot(Model *m, int c, int h, int w, int nf) {
     if (m->n_slots == m->cap_slots) {
         m->cap_slots = m->cap_slots ? 2 * m->cap_slots : 32;
@@ -294,6 +301,7 @@ void model_backward(Model *m, float dloss) {
         case L_SCALE: if (din) scale_backward(din, so->dx, l->scale, cnt); break;
         }
         if (m->prof_bwd) m->prof_bwd[i] += cpu_now() - t0;
+        if (m->grad_ready && l->p0 >= 0) m->grad_ready(m->grad_ready_ctx, layer_grad_lo(m, l));
     }
 }
 
@@ -339,6 +347,25 @@ double model_train_flops_per_sample(const Model *m) {
             f += 2.0 * l->fin * l->fout;
     }
     return 3.0 * f; /* forward + two backward GEMMs */
+}
+
+void model_set_grad_ready(Model *m, GradReadyFn fn, void *ctx) {
+    /* the tail promise holds only if no earlier layer owns a gradient at or above a later layer's lowest one */
+    size_t end = 0;
+    for (int i = 0; i < m->n_layers && fn; i++) {
+        const Layer *l = &m->layers[i];
+        if (l->p0 < 0) continue;
+        xCheck(layer_grad_lo(m, l) >= end, "parameters not laid out in layer order");
+        for (int k = 0; k < 2; k++) {
+            int v = k ? l->p1 : l->p0;
+            if (v < 0) continue;
+            const TensorView *tv = &m->ps.views[v];
+            xCheck(tv->trainable, "layer parameter view is not trainable");
+            if (tv->offset + tv->numel > end) end = tv->offset + tv->numel;
+        }
+    }
+    m->grad_ready = fn;
+    m->grad_ready_ctx = ctx;
 }
 
 void model_profile_enable(Model *m) {

@@ -41,6 +41,11 @@ typedef struct {
     float label_smoothing;
 } ModelSpec;
 
+/* Backward runs from the last layer to the first and parameters are laid out in layer order, so the gradients
+ * that are final form a growing tail of the flat buffer. The trainer uses this to start reducing that tail
+ * while earlier layers still compute; the model knows nothing of what the callback does. */
+typedef void (*GradReadyFn)(void *ctx, size_t from);
+
 typedef struct {
     char name[16];
     ModelSpec spec;
@@ -62,6 +67,9 @@ typedef struct {
     int *labels;
     float *probs;
     int last_train;
+    /* optional: told during backward that ps.grad[from, n_params) is final (see model_set_grad_ready) */
+    GradReadyFn grad_ready;
+    void *grad_ready_ctx;
     /* optional per-layer process CPU time (seconds, accumulated) for swap-bench --profile; NULL when off */
     double *prof_fwd, *prof_bwd;
 } Model;
@@ -89,6 +97,9 @@ int model_count_correct(const Model *m);   /* against model_labels */
 void model_bn_recompute_begin(Model *m);
 void model_bn_recompute_end(Model *m);
 int model_has_bn(const Model *m);
+/* Call fn(ctx, from) during model_backward after each layer with trainable parameters: every gradient in
+ * ps.grad[from, n_params) is then final. fn = NULL turns it off. Fails if the layout is not in layer order. */
+void model_set_grad_ready(Model *m, GradReadyFn fn, void *ctx);
 /* Start accumulating per-layer forward/backward process CPU time (allocates once, outside any step). */
 void model_profile_enable(Model *m);
 /* FLOPs of one training step per sample (forward + backward), for throughput reports. */

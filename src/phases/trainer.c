@@ -217,6 +217,8 @@ static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long
     fclose(f);
 }
 
+static void grads_ready(void *ctx, size_t from) { comm_buckets_ready(ctx, from); }
+
 int train_run(TrainJob *j) {
     Phase *p = j->p;
     Model *m = j->m;
@@ -244,6 +246,14 @@ int train_run(TrainJob *j) {
                c.step_in_epoch);
 
     uint32_t *perm = xMalloc((size_t)tr->n * sizeof *perm);
+    CommBuckets *buckets = NULL;
+    if (R > 1) {
+        buckets = comm_buckets_create(m->ps.grad, m->ps.n_params, j->bucket_floats);
+        model_set_grad_ready(m, grads_ready, buckets);
+        if (writer)
+            printf("%s: gradient all-reduce of %zu floats in %d bucket(s)%s\n", j->phase_name, m->ps.n_params,
+                   comm_buckets_count(buckets), comm_buckets_count(buckets) > 1 ? ", overlapped with backward" : "");
+    }
     const int tty = writer && isatty(2);
     const double t_start = wall_seconds() - c.elapsed;
     int exit_code = SWAP_EXIT_OK;
@@ -266,7 +276,7 @@ int train_run(TrainJob *j) {
             c.loss_sum += (double)loss * nb;
             c.count += nb;
             model_backward(m, 1.0f / (float)R);
-            if (R > 1) comm_sum_floats(m->ps.grad, m->ps.n_params);
+            if (buckets) comm_buckets_finish(buckets);
             sgd_step(&m->ps, &j->sgd, (float)lr);
             c.global_step++;
             c.samples += G;
@@ -351,6 +361,10 @@ int train_run(TrainJob *j) {
     }
     fflush(stdout);
     free(perm);
+    if (buckets) {
+        model_set_grad_ready(m, NULL, NULL);
+        comm_buckets_free(buckets);
+    }
     free(hist);
     return exit_code;
 }

@@ -30,6 +30,7 @@ struct TrainJob {
     Augment aug;
     int eval_every, checkpoint_every, keep_checkpoints;
     int data_parallel;      /* 1: ranks share one model (shard batches, sum gradients); 0: one model per rank */
+    size_t bucket_floats;   /* data-parallel gradient sum: bucket size, overlapped with backward (0: one bucket) */
     char out_path[1024], resume_path[1024], log_path[1024];
     const CkptMeta *parent; /* lineage (phase-1 model for workers), or NULL */
     const char *parent_path;
