@@ -50,6 +50,9 @@ M.schema = {
     doc = "Slurm site profile: a name in slurm/ (slurm/<profile>.lua) or a path to a profile file." },
   { key = "sweep", type = "sweep", default = {},
     doc = "Sweep: table of dotted key -> list of values; the cartesian product becomes independent pipelines." },
+  { key = "baselines", type = "baselines", default = {},
+    doc = "Baselines: table of name -> settings (see \"Baselines\" below); each is one model trained from scratch " ..
+      "by `swap-train --baseline <name>` into <results>/<name>/baseline-<name>/." },
 
   -- optimizer (all phases)
   { key = "optim.momentum", type = "number", default = 0.9, min = 0, lt = 1, doc = "SGD momentum in [0, 1)." },
@@ -125,6 +128,39 @@ M.schema = {
   { key = "phase3.eval_batch", type = "int", default = 1000, min = 1, doc = "Batch size for evaluation." },
 }
 
+-- One baseline: a model trained from scratch like phase 1 (same data, augmentation, initialisation and data
+-- seed), with its own batch and schedule. `inherit` names the phase-1 key a field copies when it is not given.
+M.baseline_schema = {
+  { key = "batch", type = "int", min = 1, required = true, doc = "Global batch size (split evenly over ranks)." },
+  { key = "epochs", type = "int", gt = 0, max = 1e6, inherit = "phase1.max_epochs", doc = "Epoch budget." },
+  { key = "lr", type = "number", gt = 0, max = 1e4, optional = true,
+    doc = "Peak learning rate at base_batch. Unset: phase1.lr, scaled linearly from phase 1's batch " ..
+      "(phase1.base_batch if set, else phase1.batch)." },
+  { key = "base_batch", type = "int", min = 0, optional = true,
+    doc = "Batch the lr was tuned for: lr is scaled by batch/base_batch, the rule phase 1 uses (0 = no scaling). " ..
+      "Unset: phase1.base_batch (or, when lr is unset too, the batch phase1.lr belongs to)." },
+  { key = "ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks (data-parallel replicas)." },
+  { key = "threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
+  { key = "warmup", type = "number", min = 0, max = 1, inherit = "phase1.warmup",
+    doc = "Fraction of epochs spent in linear warm-up." },
+  { key = "schedule", type = "string", choices = SCHEDULES, inherit = "phase1.schedule", doc = "Learning-rate schedule." },
+  { key = "final_lr_frac", type = "number", min = 0, max = 1, inherit = "phase1.final_lr_frac",
+    doc = "Final lr as a fraction of the peak (linear, cosine)." },
+  { key = "knots", type = "knots", inherit = "phase1.knots", doc = "{epoch, multiplier} pairs (schedule = \"knots\")." },
+  { key = "step_every", type = "number", min = 0, inherit = "phase1.step_every", doc = "Epochs between lr steps (\"step\")." },
+  { key = "gamma", type = "number", gt = 0, max = 1, inherit = "phase1.gamma", doc = "Step decay factor (\"step\")." },
+  { key = "stop_train_acc", type = "number", default = 0, min = 0, max = 1,
+    doc = "Stop once an epoch's training accuracy reaches this (0 = never: the whole epoch budget runs)." },
+  { key = "eval_every", type = "int", min = 0, inherit = "phase1.eval_every", doc = "Epochs between test evaluations." },
+  { key = "checkpoint_every", type = "int", min = 0, inherit = "phase1.checkpoint_every",
+    doc = "Epochs between resumable checkpoints (0 = only at the end)." },
+  { key = "keep_checkpoints", type = "int", min = 1, max = 1000, inherit = "phase1.keep_checkpoints",
+    doc = "Periodic checkpoints kept." },
+}
+M.baseline_by_key = {}
+for _, e in ipairs(M.baseline_schema) do M.baseline_by_key[e.key] = e end
+M.BASELINE_NAME = "^[A-Za-z0-9_-]+$"
+
 M.by_key = {}
 M.groups = {} -- every dotted prefix of a key ("phase1", "phase2.wash", ...)
 for _, e in ipairs(M.schema) do
@@ -181,7 +217,8 @@ end
 local function describe(e)
   if e.type == "string" and e.choices then return "one of " .. table.concat(e.choices, "|") end
   local what = ({ string = "a string", int = "an integer", number = "a number", boolean = "a boolean (true|false)",
-                  knots = "a list of {epoch, multiplier} pairs", sweep = "a table of key -> list of values" })[e.type]
+                  knots = "a list of {epoch, multiplier} pairs", sweep = "a table of key -> list of values",
+                  baselines = "a table of name -> {batch = ..., ...}" })[e.type]
   local lo, hi
   if e.min then lo = "[" .. fmt_number(e.min) elseif e.gt then lo = "(" .. fmt_number(e.gt) end
   if e.max then hi = fmt_number(e.max) .. "]" elseif e.lt then hi = fmt_number(e.lt) .. ")" end
@@ -249,8 +286,8 @@ local function validate_value(e, v)
       out[i] = { p[1] + 0.0, p[2] + 0.0 }
     end
     return out
-  elseif t == "sweep" then
-    return v -- validated against the schema by validate_sweep
+  elseif t == "sweep" or t == "baselines" then
+    return v -- validated against the schema by validate_sweep / validate_baselines
   end
   error("schema: unknown type " .. tostring(t))
 end
@@ -389,6 +426,23 @@ function M.parse_override(ov)
   local key, text = ov:match("^%s*([^=]-)%s*=(.*)$")
   if not key or key == "" then fail(where .. "expected key=value") end
   local e = M.by_key[key]
+  local bname, field = key:match("^baselines%.([^.]+)%.?(.*)$")
+  if bname then -- one baseline ("baselines.small={batch=128}") or one of its settings ("baselines.small.epochs=5")
+    if not bname:match(M.BASELINE_NAME) then
+      fail(where .. "baseline name '" .. bname .. "' may only hold A-Z a-z 0-9 _ -")
+    end
+    if field == "" then
+      e = { type = "table" }
+    else
+      e = M.baseline_by_key[field]
+      if not e then
+        local cands = {}
+        for _, be in ipairs(M.baseline_schema) do cands[#cands + 1] = be.key end
+        local s = M.suggest(field, cands)
+        fail(where .. "unknown baseline setting '" .. field .. "'" .. (s and (" (did you mean '" .. s .. "'?)") or ""))
+      end
+    end
+  end
   if not e then fail(where .. unknown_key_msg(key)) end
   local v, err = parse_override_value(e, text)
   if err then fail(where .. err) end
@@ -402,7 +456,7 @@ local function validate_sweep(sweep, where)
     if type(k) ~= "string" then fail(where("sweep") .. "sweep keys must be dotted key strings, got " .. M.show(k)) end
     local e = M.by_key[k]
     if not e then fail(where(k) .. "sweep: " .. unknown_key_msg(k)) end
-    if k == "sweep" or k == "name" or k == "profile" or k == "results" then
+    if k == "sweep" or k == "name" or k == "profile" or k == "results" or k == "baselines" then
       fail(where(k) .. "sweep: '" .. k .. "' cannot be swept")
     end
     if type(list) ~= "table" or #list == 0 then
@@ -417,6 +471,80 @@ local function validate_sweep(sweep, where)
     out[k] = vals
   end
   return out
+end
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+
+-- Baselines against their schema, with inherited and derived settings filled in from the resolved phase 1.
+-- Returns { name = { field = value, ... } } (every field set; lr and base_batch resolved) .
+local function validate_baselines(b, flat, where)
+  if type(b) ~= "table" then fail(where("baselines") .. "'baselines' must be a table of name -> settings, got " .. type(b)) end
+  local out = {}
+  for name, t in pairs(b) do
+    if type(name) ~= "string" or not name:match(M.BASELINE_NAME) then
+      fail(where("baselines") .. "baseline names may only hold A-Z a-z 0-9 _ - (got " .. M.show(name) .. ")")
+    end
+    local pre = "baselines." .. name
+    if type(t) ~= "table" then fail(where(pre) .. "baseline '" .. name .. "': expected a table of settings such as " ..
+      "{ batch = 128, epochs = 10 }, got " .. type(t) .. " " .. M.show(t)) end
+    for k in pairs(t) do
+      if type(k) ~= "string" or not M.baseline_by_key[k] then
+        local cands = {}
+        for _, be in ipairs(M.baseline_schema) do cands[#cands + 1] = be.key end
+        local s = type(k) == "string" and M.suggest(k, cands) or nil
+        fail(where(pre .. "." .. tostring(k)) .. "baseline '" .. name .. "': unknown setting " .. M.show(k) ..
+          (s and (" (did you mean '" .. s .. "'?)") or ""))
+      end
+    end
+    local r = {}
+    for _, e in ipairs(M.baseline_schema) do
+      local v = t[e.key]
+      if v == nil then
+        if e.required then
+          fail(where(pre) .. "baseline '" .. name .. "': missing '" .. e.key .. "' (" .. e.doc .. ")")
+        end
+        if e.inherit then v = copy(flat[e.inherit]) else v = e.default end
+      end
+      if v ~= nil then
+        local nv, err = validate_value(e, v)
+        if err then fail(where(pre .. "." .. e.key) .. "'" .. pre .. "." .. e.key .. "': " .. err) end
+        r[e.key] = nv
+      end
+    end
+    -- lr: the same linear scaling rule as phase 1 (lr is the rate at base_batch)
+    if r.lr == nil then
+      r.lr = flat["phase1.lr"]
+      if r.base_batch == nil then
+        r.base_batch = flat["phase1.base_batch"] > 0 and flat["phase1.base_batch"] or flat["phase1.batch"]
+      end
+    elseif r.base_batch == nil then
+      r.base_batch = flat["phase1.base_batch"]
+    end
+    local function need(cond, key, msg) if not cond then fail(where(pre .. "." .. key) .. "baseline '" .. name .. "': " .. msg) end end
+    need(r.batch % r.ranks == 0, "batch", string.format("batch (%d) must be divisible by ranks (%d)", r.batch, r.ranks))
+    if r.schedule == "knots" then need(#r.knots >= 2, "knots", "schedule \"knots\" needs at least 2 knots") end
+    if r.schedule == "step" then need(r.step_every > 0, "step_every", "schedule \"step\" needs step_every > 0") end
+    out[name] = r
+  end
+  return out
+end
+
+-- The names of an experiment's baselines, sorted (`flat` from resolve).
+function M.baseline_names(flat)
+  local names = {}
+  for k in pairs(flat.baselines or {}) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+-- The learning rate a baseline trains with (after batch scaling).
+function M.baseline_lr(b)
+  return b.base_batch > 0 and b.lr * b.batch / b.base_batch or b.lr
 end
 
 -- Checks that involve several keys. `flat` is complete (defaults filled).
@@ -460,7 +588,11 @@ function M.resolve_table(tbl, overrides, path, source)
   path = path or "<experiment>"
   local ov_of = {}
   local function where(key)
-    if key and ov_of[key] then return "--set '" .. ov_of[key] .. "': " end
+    local k = key
+    while k do -- a baseline setting may come from an override of the whole baseline
+      if ov_of[k] then return "--set '" .. ov_of[k] .. "': " end
+      k = k:match("^(baselines%..+)%.[^.]+$")
+    end
     local line = key and M.locate(source, key)
     return path .. (line and (":" .. line) or "") .. ": "
   end
@@ -468,7 +600,20 @@ function M.resolve_table(tbl, overrides, path, source)
   flatten(tbl, "", given, where)
   for _, ov in ipairs(overrides or {}) do
     local k, v = M.parse_override(ov)
-    given[k] = v
+    local bname, field = k:match("^baselines%.([^.]+)%.?(.*)$")
+    if bname then -- edit a copy: the experiment's own table is resolved again for every sweep pipeline
+      local b = copy(given.baselines or {})
+      if type(b) ~= "table" then fail(where("baselines") .. "'baselines' must be a table of name -> settings") end
+      if field == "" then
+        b[bname] = v
+      else
+        if type(b[bname]) ~= "table" then b[bname] = {} end
+        b[bname][field] = v
+      end
+      given.baselines = b
+    else
+      given[k] = v
+    end
     ov_of[k] = ov
   end
   local flat = {}
@@ -481,6 +626,8 @@ function M.resolve_table(tbl, overrides, path, source)
     end
     if e.type == "sweep" then
       flat[e.key] = validate_sweep(v, where)
+    elseif e.type == "baselines" then
+      flat[e.key] = v -- validated below, once phase 1 is resolved
     else
       local nv, err = validate_value(e, v)
       if err then fail(where(e.key) .. "'" .. e.key .. "': " .. err) end
@@ -488,6 +635,11 @@ function M.resolve_table(tbl, overrides, path, source)
     end
   end
   cross_check(flat, where)
+  flat.baselines = validate_baselines(flat.baselines, flat, where)
+  -- the C side reads a baseline's settings as dotted keys ("baselines.small.batch")
+  for name, r in pairs(flat.baselines) do
+    for k, v in pairs(r) do flat["baselines." .. name .. "." .. k] = v end
+  end
   return flat
 end
 
@@ -523,6 +675,23 @@ function M.markdown()
     local default = e.required and "(required)" or (e.default == nil and "unset" or M.show(e.default))
     local allowed = describe(e):gsub("|", "\\|")
     out[#out + 1] = string.format("| `%s` | %s | `%s` | %s | %s |", e.key, e.type, default:gsub("|", "\\|"), allowed,
+      e.doc:gsub("|", "\\|"))
+  end
+  local b = { "", "## Baselines", "",
+    "`baselines = { small = { batch = 128, epochs = 10 }, large = { batch = 2048, epochs = 10 } }` names models",
+    "trained from scratch for comparison, each by `swap-train EXPERIMENT --baseline <name>` (`swap-run` runs them",
+    "after the SWAP chain, or alone with `--only baselines`; `swap-slurm submit` submits each as its own job,",
+    "independent of the chain). A baseline uses the experiment's data, augmentation, model initialisation and",
+    "phase-1 data seed; only the settings below differ. Outputs: `<results>/<name>/baseline-<name>/model.h5` and",
+    "`log.jsonl`; `summary.json` gets `baselines.<name>` (test accuracy and loss, wall time, images). Names hold",
+    "A-Z a-z 0-9 _ -. Override one setting with `--set baselines.<name>.<setting>=value`, a whole baseline with",
+    "`--set 'baselines.<name>={batch=256}'`, none with `--set baselines={}`.", "",
+    "| setting | type | default | allowed | description |", "|---|---|---|---|---|" }
+  for _, l in ipairs(b) do out[#out + 1] = l end
+  for _, e in ipairs(M.baseline_schema) do
+    local default = e.required and "(required)" or e.inherit and ("`" .. e.inherit .. "`") or
+      (e.default == nil and "see description" or ("`" .. M.show(e.default) .. "`"))
+    out[#out + 1] = string.format("| `%s` | %s | %s | %s | %s |", e.key, e.type, default, describe(e):gsub("|", "\\|"),
       e.doc:gsub("|", "\\|"))
   end
   return table.concat(out, "\n") .. "\n"

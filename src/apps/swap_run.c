@@ -1,6 +1,7 @@
 /* The whole pipeline on one machine: phase 1 under mpiexec (ranks from the config), the phase-2 workers as many
- * at a time as cores allow (or one W-rank MPI job for wash/papa), then phase 3. Phases whose outputs exist
- * and verify are skipped, so re-running after a failure or an interruption continues where it stopped. */
+ * at a time as cores allow (or one W-rank MPI job for wash/papa), then phase 3, then the experiment's
+ * baselines one after another (each with the whole machine). Phases whose outputs exist and verify are
+ * skipped, so re-running after a failure or an interruption continues where it stopped. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "ckpt/ckpt.h"
 #include "config/config.h"
 #include "core/err.h"
+#include "phases/summary.h"
 
 #define MAX_ARGS 256
 
@@ -130,25 +132,31 @@ static _Noreturn void finish(int rc, const char *what) {
     swap_fail("%s failed (exit %d)", what, rc);
 }
 
+#define USAGE "usage: swap-run EXPERIMENT.lua [--only swap|baselines] [--set key=value]...\n"
+
 int main(int argc, char **argv) {
     swap_set_progname(argv[0]);
-    const char *exp = NULL;
+    const char *exp = NULL, *only = NULL;
     char *sets[64];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) sets[n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+            printf(USAGE "  --only swap       the SWAP chain (phases 1-3) without the baselines\n"
+                         "  --only baselines  only the experiment's baselines (baselines = {...})\n");
             return 0;
         } else if (argv[i][0] == '-' || exp) {
-            fprintf(stderr, "usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+            fprintf(stderr, USAGE);
             return SWAP_EXIT_USAGE;
         } else exp = argv[i];
     }
-    if (!exp) {
-        fprintf(stderr, "usage: swap-run EXPERIMENT.lua [--set key=value]...\n");
+    if (!exp || (only && strcmp(only, "swap") && strcmp(only, "baselines"))) {
+        if (only && exp) fprintf(stderr, "swap-run: --only: expected swap or baselines, got '%s'\n", only);
+        fprintf(stderr, USAGE);
         return SWAP_EXIT_USAGE;
     }
+    const int run_swap = !only || !strcmp(only, "swap"), run_baselines = !only || !strcmp(only, "baselines");
     find_bindir(argv[0]);
     Config *cfg = config_load(exp, n_sets, (const char *const *)sets);
     struct sigaction sa;
@@ -163,78 +171,108 @@ int main(int argc, char **argv) {
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
     Cmd *cp = &g_cmd;
 
-    /* phase 1 */
-    snprintf(path, sizeof path, "%s/phase1/model.h5", dir);
-    if (valid(path)) printf("swap-run: phase 1 done already (%s)\n", path);
-    else {
-        base_cmd(cp, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
-        int rc = run_one(cp);
-        if (rc) finish(rc, "phase 1");
-    }
-
-    /* phase 2 */
-    const int W = (int)cfg_int(cfg, "phase2.workers");
-    const char *mode = cfg_str(cfg, "phase2.mode");
-    int todo = 0;
-    for (int i = 0; i < W; i++) {
-        snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
-        todo += !valid(path);
-    }
-    if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
-    else if (strcmp(mode, "independent")) {
-        base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
-        cmd_add(cp, "--set");
-        cmd_add(cp, "phase2.threads=1");
-        int rc = run_one(cp);
-        if (rc) finish(rc, "phase 2");
-    } else {
-        int ranks = (int)cfg_int(cfg, "phase2.ranks");
-        int threads = (int)cfg_int(cfg, "phase2.threads");
-        int par = (int)cfg_int(cfg, "phase2.parallel");
-        if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));
-        if (par < 1) par = 1;
-        if (par > todo) par = todo;
-        if (threads <= 0) threads = (int)(cores / (par * ranks)) > 0 ? (int)(cores / (par * ranks)) : 1;
-        char tset[64];
-        snprintf(tset, sizeof tset, "phase2.threads=%d", threads);
-        int running = 0, failed = 0, next = 0;
-        while (next < W || running) {
-            while (running < par && next < W && !g_signal && !failed) {
-                snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
-                if (valid(path)) {
-                    next++;
-                    continue;
-                }
-                base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
-                char wi[16];
-                snprintf(wi, sizeof wi, "%d", next);
-                cmd_add(cp, "--worker");
-                cmd_add(cp, wi);
-                cmd_add(cp, "--set");
-                cmd_add(cp, tset);
-                spawn(cp);
-                running++;
-                next++;
-            }
-            if (!running) break;
-            pid_t done;
-            int rc = wait_one(&done);
-            running--;
-            if (rc && !failed) failed = rc;
+    if (run_swap) {
+        /* phase 1 */
+        snprintf(path, sizeof path, "%s/phase1/model.h5", dir);
+        if (valid(path)) printf("swap-run: phase 1 done already (%s)\n", path);
+        else {
+            base_cmd(cp, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
+            int rc = run_one(cp);
+            if (rc) finish(rc, "phase 1");
         }
-        if (failed || g_signal) finish(failed ? failed : SWAP_EXIT_PREEMPTED, "phase 2");
+
+        /* phase 2 */
+        const int W = (int)cfg_int(cfg, "phase2.workers");
+        const char *mode = cfg_str(cfg, "phase2.mode");
+        int todo = 0;
+        for (int i = 0; i < W; i++) {
+            snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
+            todo += !valid(path);
+        }
+        if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
+        else if (strcmp(mode, "independent")) {
+            base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
+            cmd_add(cp, "--set");
+            cmd_add(cp, "phase2.threads=1");
+            int rc = run_one(cp);
+            if (rc) finish(rc, "phase 2");
+        } else {
+            int ranks = (int)cfg_int(cfg, "phase2.ranks");
+            int threads = (int)cfg_int(cfg, "phase2.threads");
+            int par = (int)cfg_int(cfg, "phase2.parallel");
+            if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));
+            if (par < 1) par = 1;
+            if (par > todo) par = todo;
+            if (threads <= 0) threads = (int)(cores / (par * ranks)) > 0 ? (int)(cores / (par * ranks)) : 1;
+            char tset[64];
+            snprintf(tset, sizeof tset, "phase2.threads=%d", threads);
+            int running = 0, failed = 0, next = 0;
+            while (next < W || running) {
+                while (running < par && next < W && !g_signal && !failed) {
+                    snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
+                    if (valid(path)) {
+                        next++;
+                        continue;
+                    }
+                    base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
+                    char wi[16];
+                    snprintf(wi, sizeof wi, "%d", next);
+                    cmd_add(cp, "--worker");
+                    cmd_add(cp, wi);
+                    cmd_add(cp, "--set");
+                    cmd_add(cp, tset);
+                    spawn(cp);
+                    running++;
+                    next++;
+                }
+                if (!running) break;
+                pid_t done;
+                int rc = wait_one(&done);
+                running--;
+                if (rc && !failed) failed = rc;
+            }
+            if (failed || g_signal) finish(failed ? failed : SWAP_EXIT_PREEMPTED, "phase 2");
+        }
+
+        /* phase 3 */
+        snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
+        char sum[1200];
+        snprintf(sum, sizeof sum, "%s/summary.json", dir);
+        if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
+        else {
+            base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
+            int rc = run_one(cp);
+            if (rc) finish(rc, "phase 3");
+        }
     }
 
-    /* phase 3 */
-    snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
-    char sum[1200];
-    snprintf(sum, sizeof sum, "%s/summary.json", dir);
-    if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
-    else {
-        base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
+    /* baselines: one model each from scratch, one at a time with the whole machine */
+    const size_t B = cfg_n_baselines(cfg);
+    if (run_baselines && B == 0 && only) printf("swap-run: %s defines no baselines (baselines = {...})\n", exp);
+    for (size_t b = 0; run_baselines && b < B; b++) {
+        const char *name = cfg_baseline_name(cfg, b);
+        snprintf(path, sizeof path, "%s/baseline-%s/model.h5", dir, name);
+        if (valid(path)) {
+            printf("swap-run: baseline %s done already (%s)\n", name, path);
+            continue;
+        }
+        char key[192], what[160];
+        snprintf(key, sizeof key, "baselines.%s.ranks", name);
+        base_cmd(cp, (int)cfg_int(cfg, key), "swap-train", exp, n_sets, sets);
+        cmd_add(cp, "--baseline");
+        cmd_add(cp, name);
         int rc = run_one(cp);
-        if (rc) finish(rc, "phase 3");
+        snprintf(what, sizeof what, "baseline %s", name);
+        if (rc) finish(rc, what);
     }
+    if (run_baselines && B > 0) { /* rows of baselines finished earlier (or by another run) too */
+        Phase ph;
+        memset(&ph, 0, sizeof ph);
+        ph.cfg = cfg;
+        snprintf(ph.dir, sizeof ph.dir, "%s", dir);
+        summary_update(&ph);
+    }
+    summary_print(dir);
     config_free(cfg);
     return 0;
 }

@@ -1,18 +1,32 @@
 /* Phase 1: one model, synchronous data-parallel SGD over MPI ranks with a large global batch and warm-up,
- * stopped when an epoch's training accuracy reaches phase1.stop_train_acc (SWAP's criterion). */
+ * stopped when an epoch's training accuracy reaches phase1.stop_train_acc (SWAP's criterion).
+ * With --baseline NAME: the same program trains a comparison model from scratch with the settings of
+ * baselines.NAME (same data, augmentation, initialisation and data seed as phase 1) into baseline-NAME/, and
+ * records it in summary.json. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "phases/summary.h"
 #include "phases/trainer.h"
 
 int main(int argc, char **argv) {
     Phase p;
-    phase_start(&p, argc, argv, "EXPERIMENT.lua [--set key=value]...", "phase1.threads");
+    phase_start(&p, argc, argv, "EXPERIMENT.lua [--baseline NAME] [--set key=value]...", "phase1.threads");
     const Config *cfg = p.cfg;
-    long ranks = cfg_int(cfg, "phase1.ranks");
+    const char *bl = p.args.baseline;
+    char section[128], dir[160], k[192];
+    if (bl) {
+        snprintf(section, sizeof section, "baselines.%s", bl);
+        snprintf(dir, sizeof dir, "baseline-%s", bl);
+    } else {
+        snprintf(section, sizeof section, "phase1");
+        snprintf(dir, sizeof dir, "phase1");
+    }
+#define KEY(leaf) (snprintf(k, sizeof k, "%s.%s", section, leaf), k)
+    long ranks = cfg_int(cfg, KEY("ranks"));
     if (ranks != p.comm.size && p.comm.rank == 0)
-        swap_warn("phase1.ranks is %ld but the job has %d rank(s); using %d", ranks, p.comm.size, p.comm.size);
+        swap_warn("%s is %ld but the job has %d rank(s); using %d", KEY("ranks"), ranks, p.comm.size, p.comm.size);
     phase_load_data(&p, 1, 1);
     Model *m = phase_build_model(&p);
     const uint64_t seed = (uint64_t)cfg_int(cfg, "seed");
@@ -21,31 +35,40 @@ int main(int argc, char **argv) {
     TrainJob j;
     memset(&j, 0, sizeof j);
     j.p = &p;
-    j.phase_name = "train";
-    j.section = "phase1";
+    j.phase_name = bl ? "baseline" : "train";
+    j.section = section;
     j.m = m;
     j.worker = 0;
     j.n_workers = 1;
-    j.seed = phase_seed(seed, 1, 0);
-    j.global_batch = (int)cfg_int(cfg, "phase1.batch");
-    j.epochs = (int)cfg_int(cfg, "phase1.max_epochs");
-    j.stop_train_acc = cfg_num(cfg, "phase1.stop_train_acc");
-    double lr = cfg_num(cfg, "phase1.lr");
-    long base = cfg_int(cfg, "phase1.base_batch");
+    j.seed = phase_seed(seed, 1, 0); /* baselines see phase 1's data order: only batch and schedule differ */
+    j.global_batch = (int)cfg_int(cfg, KEY("batch"));
+    j.epochs = (int)cfg_int(cfg, bl ? KEY("epochs") : KEY("max_epochs"));
+    j.stop_train_acc = cfg_num(cfg, KEY("stop_train_acc"));
+    if (bl && j.stop_train_acc <= 0) j.stop_train_acc = 2.0; /* 0 = no threshold: the whole budget runs */
+    double lr = cfg_num(cfg, KEY("lr"));
+    long base = cfg_int(cfg, KEY("base_batch"));
     if (base > 0) lr = sched_scale_lr(lr, j.global_batch, (int)base);
-    j.sched = schedule_from_config(cfg, "phase1", lr, j.epochs);
+    j.sched = schedule_from_config(cfg, section, lr, j.epochs);
     j.sgd = sgd_from_config(cfg);
     j.aug = augment_from_config(cfg);
-    j.eval_every = (int)cfg_int(cfg, "phase1.eval_every");
-    j.checkpoint_every = (int)cfg_int(cfg, "phase1.checkpoint_every");
-    j.keep_checkpoints = (int)cfg_int(cfg, "phase1.keep_checkpoints");
+    j.eval_every = (int)cfg_int(cfg, KEY("eval_every"));
+    j.checkpoint_every = (int)cfg_int(cfg, KEY("checkpoint_every"));
+    j.keep_checkpoints = (int)cfg_int(cfg, KEY("keep_checkpoints"));
+#undef KEY
     j.data_parallel = 1;
+    /* an all-reduce setting, not part of the recipe: baselines use phase 1's */
     j.bucket_floats = (size_t)(cfg_num(cfg, "phase1.bucket_mb") * (1 << 20) / sizeof(float));
-    phase_path(&p, j.out_path, sizeof j.out_path, "phase1/model.h5", 1);
-    phase_path(&p, j.resume_path, sizeof j.resume_path, "phase1/resume.h5", 0);
-    phase_path(&p, j.log_path, sizeof j.log_path, "phase1/log.jsonl", 0);
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s/model.h5", dir);
+    phase_path(&p, j.out_path, sizeof j.out_path, sub, 1);
+    snprintf(sub, sizeof sub, "%s/resume.h5", dir);
+    phase_path(&p, j.resume_path, sizeof j.resume_path, sub, 0);
+    snprintf(sub, sizeof sub, "%s/log.jsonl", dir);
+    phase_path(&p, j.log_path, sizeof j.log_path, sub, 0);
     comm_barrier(); /* directories exist before any rank writes */
     int rc = train_run(&j);
+    /* the baseline's row in summary.json, read back from the checkpoint just written */
+    if (bl && rc == SWAP_EXIT_OK && p.comm.rank == 0) summary_update(&p);
     model_free(m);
     phase_finish(&p);
     return rc;

@@ -29,7 +29,9 @@ typedef struct {
 } Entry;
 
 struct Config {
-    char *path, *source, *resolved;
+    char *path, *source, *resolved, *blist;
+    char **bnames;
+    size_t n_bnames;
     Entry *e;
     size_t n;
 };
@@ -203,6 +205,27 @@ static int resolve_protected(lua_State *L) {
     }
     lua_pop(L, 1);
     qsort(c->e, c->n, sizeof(Entry), cmp_entry);
+    /* baseline names, from their required setting "baselines.<name>.batch" (sorted, as the keys are) */
+    c->bnames = xCalloc(c->n + 1, sizeof(char *));
+    size_t blen = 3;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *k = c->e[i].key;
+        size_t kl = strlen(k);
+        if (!strncmp(k, "baselines.", 10) && kl > 16 && !strcmp(k + kl - 6, ".batch") && !memchr(k + 10, '.', kl - 16)) {
+            c->bnames[c->n_bnames] = xMalloc(kl - 15);
+            memcpy(c->bnames[c->n_bnames], k + 10, kl - 16);
+            c->bnames[c->n_bnames][kl - 16] = '\0';
+            blen += kl - 14;
+            c->n_bnames++;
+        }
+    }
+    c->blist = xMalloc(blen);
+    c->blist[0] = '\0';
+    for (size_t i = 0; i < c->n_bnames; i++) {
+        if (i) strcat(c->blist, ", ");
+        strcat(c->blist, c->bnames[i]);
+    }
+    if (!c->n_bnames) strcpy(c->blist, "{}");
 
     lua_getfield(L, mod, "format");
     lua_pushvalue(L, flat);
@@ -249,15 +272,22 @@ void config_free(Config *c) {
         free(c->e[i].list);
     }
     free(c->e);
+    for (size_t i = 0; i < c->n_bnames; i++) free(c->bnames[i]);
+    free(c->bnames);
+    free(c->blist);
     free(c->path);
     free(c->source);
     free(c->resolved);
     free(c);
 }
 
-static const Entry *find(const Config *c, const char *key) {
+static const Entry *lookup(const Config *c, const char *key) {
     Entry probe = {.key = (char *)key};
-    const Entry *e = c->n ? bsearch(&probe, c->e, c->n, sizeof(Entry), cmp_entry) : NULL;
+    return c->n ? bsearch(&probe, c->e, c->n, sizeof(Entry), cmp_entry) : NULL;
+}
+
+static const Entry *find(const Config *c, const char *key) {
+    const Entry *e = lookup(c, key);
     if (!e) swap_fail("config: internal: key '%s' is not in the schema (lua/swap/config.lua)", key);
     return e;
 }
@@ -274,6 +304,10 @@ long cfg_int(const Config *c, const char *key) { return need(c, key, V_INT, "an 
 double cfg_num(const Config *c, const char *key) { return need(c, key, V_NUM, "a number")->x; }
 int cfg_bool(const Config *c, const char *key) { return (int)need(c, key, V_BOOL, "a boolean")->i; }
 int cfg_has(const Config *c, const char *key) { return find(c, key)->kind != V_NIL; }
+int cfg_exists(const Config *c, const char *key) {
+    const Entry *e = lookup(c, key);
+    return e && e->kind != V_NIL;
+}
 
 const char *cfg_str(const Config *c, const char *key) {
     const Entry *e = find(c, key);
@@ -290,6 +324,12 @@ double cfg_num_at(const Config *c, const char *key, size_t i) {
     return e->list[i];
 }
 
+size_t cfg_n_baselines(const Config *c) { return c->n_bnames; }
+const char *cfg_baseline_name(const Config *c, size_t i) {
+    if (i >= c->n_bnames) swap_fail("config: internal: baseline %zu of %zu", i, c->n_bnames);
+    return c->bnames[i];
+}
+const char *cfg_baselines_list(const Config *c) { return c->blist ? c->blist : "{}"; }
 const char *config_source(const Config *c) { return c->source; }
 const char *config_resolved(const Config *c) { return c->resolved; }
 const char *config_path(const Config *c) { return c->path; }

@@ -17,8 +17,14 @@ double cfg_num(const Config *c, const char *key);
 const char *cfg_str(const Config *c, const char *key); /* "" when the key is unset (nil) */
 int cfg_bool(const Config *c, const char *key);
 int cfg_has(const Config *c, const char *key);          /* set and not nil */
+int cfg_exists(const Config *c, const char *key);       /* like cfg_has, but a key outside the schema is just 0 */
 size_t cfg_len(const Config *c, const char *key);       /* length of a list value */
 double cfg_num_at(const Config *c, const char *key, size_t i); /* i-th element (0-based) of a numeric list */
+/* The experiment's baselines (baselines = { small = {...}, ... }): how many, and the i-th name (sorted).
+ * Their settings are keys "baselines.<name>.<setting>". cfg_baselines_list: "small, large" or "{}" */
+size_t cfg_n_baselines(const Config *c);
+const char *cfg_baseline_name(const Config *c, size_t i);
+const char *cfg_baselines_list(const Config *c);
 const char *config_source(const Config *c);   /* the experiment file's text */
 const char *config_resolved(const Config *c); /* resolved values, one "key = value" per line, sorted */
 const char *config_path(const Config *c);

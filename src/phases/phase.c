@@ -54,6 +54,10 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
             if (!val) usage_exit(usage, "--min-workers needs a number");
             a->min_workers = parse_int(val, "--min-workers", usage);
             i++;
+        } else if (!strcmp(s, "--baseline") && strstr(usage, "--baseline")) {
+            if (!val) usage_exit(usage, "--baseline needs a name");
+            a->baseline = val;
+            i++;
         } else if (!strcmp(s, "--mode")) {
             if (!val) usage_exit(usage, "--mode needs a value");
             a->mode = val;
@@ -80,6 +84,15 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     comm_init(&p->comm, &argc, &argv);
     p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
     snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
+    char bkey[160];
+    if (p->args.baseline) {
+        snprintf(bkey, sizeof bkey, "baselines.%s.batch", p->args.baseline);
+        if (!cfg_exists(p->cfg, bkey))
+            swap_fail("--baseline %s: %s names no such baseline (baselines = %s)", p->args.baseline,
+                      p->args.exp_path, cfg_baselines_list(p->cfg));
+        snprintf(bkey, sizeof bkey, "baselines.%s.threads", p->args.baseline);
+        threads_key = bkey;
+    }
     long t = cfg_int(p->cfg, threads_key);
     if (t == 0) t = cfg_int(p->cfg, "threads");
     const char *slurm_cpus = getenv("SLURM_CPUS_PER_TASK");

@@ -18,6 +18,7 @@ typedef struct {
     int worker;       /* -1: not given */
     int min_workers;  /* -1: not given */
     const char *mode; /* NULL: from config */
+    const char *baseline; /* swap-train --baseline NAME; NULL: phase 1 */
 } PhaseArgs;
 
 typedef struct {
@@ -29,7 +30,8 @@ typedef struct {
     int threads;
 } Phase;
 
-/* Parse argv (usage errors exit 2), start MPI, load the config, print it on rank 0, set threads. */
+/* Parse argv (usage errors exit 2), start MPI, load the config, print it on rank 0, set threads. With
+ * --baseline NAME (only where `usage` offers it) threads come from baselines.NAME.threads. */
 void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key);
 void phase_finish(Phase *p);
 /* Load train/test data named by the config (honouring train_subset / test_subset). */

@@ -193,3 +193,119 @@ double json_num(const Json *j, const char *path) {
     const Json *v = json_path(j, path);
     return v && v->kind == JSON_NUM ? v->num : NAN;
 }
+
+void json_set(Json *obj, const char *key, Json *val) {
+    xCheck(obj->kind == JSON_OBJ, "json_set on a non-object");
+    for (size_t i = 0; i < obj->n; i++)
+        if (!strcmp(obj->keys[i], key)) {
+            json_free(&obj->items[i]);
+            obj->items[i] = *val;
+            memset(val, 0, sizeof *val);
+            return;
+        }
+    obj->items = xRealloc(obj->items, (obj->n + 1) * sizeof *obj->items);
+    obj->keys = xRealloc(obj->keys, (obj->n + 1) * sizeof *obj->keys);
+    obj->keys[obj->n] = xStrdup(key);
+    obj->items[obj->n++] = *val;
+    memset(val, 0, sizeof *val);
+}
+
+void json_remove(Json *obj, const char *key) {
+    if (obj->kind != JSON_OBJ) return;
+    for (size_t i = 0; i < obj->n; i++)
+        if (!strcmp(obj->keys[i], key)) {
+            json_free(&obj->items[i]);
+            free(obj->keys[i]);
+            memmove(&obj->items[i], &obj->items[i + 1], (obj->n - i - 1) * sizeof *obj->items);
+            memmove(&obj->keys[i], &obj->keys[i + 1], (obj->n - i - 1) * sizeof *obj->keys);
+            obj->n--;
+            return;
+        }
+}
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} Buf;
+
+static void put(Buf *b, const char *text, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 256;
+        b->s = xRealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, text, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+static void puts_(Buf *b, const char *text) { put(b, text, strlen(text)); }
+
+static void put_string(Buf *b, const char *s) {
+    puts_(b, "\"");
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        char e[8];
+        if (*q == '"' || *q == '\\') { e[0] = '\\'; e[1] = (char)*q; put(b, e, 2); }
+        else if (*q == '\n') puts_(b, "\\n");
+        else if (*q == '\t') puts_(b, "\\t");
+        else if (*q == '\r') puts_(b, "\\r");
+        else if (*q < 0x20) { snprintf(e, sizeof e, "\\u%04x", *q); puts_(b, e); }
+        else put(b, (const char *)q, 1);
+    }
+    puts_(b, "\"");
+}
+
+static void put_number(Buf *b, double x) {
+    char t[40];
+    if (!isfinite(x)) snprintf(t, sizeof t, "null");
+    else if (x == floor(x) && fabs(x) < 1e15) snprintf(t, sizeof t, "%.0f", x);
+    else
+        for (int prec = 6; prec <= 17; prec++) { /* shortest text that reads back exactly */
+            snprintf(t, sizeof t, "%.*g", prec, x);
+            if (strtod(t, NULL) == x) break;
+        }
+    puts_(b, t);
+}
+
+static int flat_container(const Json *j) {
+    for (size_t i = 0; i < j->n; i++)
+        if (j->items[i].kind == JSON_OBJ || j->items[i].kind == JSON_ARR) return 0;
+    return 1;
+}
+
+static void write_value(Buf *b, const Json *j, int depth, int inline_) {
+    switch (j->kind) {
+    case JSON_NULL: puts_(b, "null"); return;
+    case JSON_BOOL: puts_(b, j->num ? "true" : "false"); return;
+    case JSON_NUM: put_number(b, j->num); return;
+    case JSON_STR: put_string(b, j->str ? j->str : ""); return;
+    default: break;
+    }
+    const int obj = j->kind == JSON_OBJ;
+    if (j->n == 0) { puts_(b, obj ? "{}" : "[]"); return; }
+    const int one_line = inline_ || flat_container(j);
+    puts_(b, obj ? "{" : "[");
+    for (size_t i = 0; i < j->n; i++) {
+        if (i) puts_(b, ",");
+        if (one_line) { if (i) puts_(b, " "); }
+        else {
+            puts_(b, "\n");
+            for (int d = 0; d <= depth; d++) puts_(b, "  ");
+        }
+        if (obj) {
+            put_string(b, j->keys[i]);
+            puts_(b, ": ");
+        }
+        write_value(b, &j->items[i], depth + 1, one_line || depth >= 1);
+    }
+    if (!one_line) {
+        puts_(b, "\n");
+        for (int d = 0; d < depth; d++) puts_(b, "  ");
+    }
+    puts_(b, obj ? "}" : "]");
+}
+
+char *json_write(const Json *j) {
+    Buf b = {0};
+    write_value(&b, j, 0, 0);
+    puts_(&b, "\n");
+    return b.s;
+}

@@ -1,4 +1,4 @@
-/* A small JSON reader for the files the pipeline itself writes (summary.json, the epoch logs' JSON lines):
+/* A small JSON reader (and writer) for the files the pipeline itself writes (summary.json, the epoch logs' JSON lines):
  * parse into a tree, look values up by path. Not a general-purpose library: no \u surrogate pairs beyond the
  * BMP, numbers as double. */
 #ifndef SWAP_REPORT_JSON_H
@@ -26,5 +26,13 @@ const Json *json_get(const Json *j, const char *key);
 const Json *json_path(const Json *j, const char *path);
 /* The number at a path, or NaN when absent, null or not a number. */
 double json_num(const Json *j, const char *path);
+/* Set member `key` of object obj to *val, taking ownership of val's contents (val is left empty); replaces an
+ * existing member in place, else appends. */
+void json_set(Json *obj, const char *key, Json *val);
+/* Remove member `key` of obj if present. */
+void json_remove(Json *obj, const char *key);
+/* JSON text of j (malloc'd, ends with a newline): one line per member at the top and wherever a container
+ * holds containers, flat containers on one line. Numbers in the shortest form that reads back exactly. */
+char *json_write(const Json *j);
 
 #endif

@@ -42,7 +42,7 @@ check(flat["data_dir"] == nil, "data_dir unset")
 check(flat["phase1.warmup"] == 0.15 and math.type(flat["phase1.warmup"]) == "float", "number keys are floats")
 local minimal = config.resolve(write("minimal.lua", "return { name = 'm' }\n"))
 for _, e in ipairs(config.schema) do
-  if e.type ~= "sweep" and e.type ~= "knots" and not e.required then
+  if e.type ~= "sweep" and e.type ~= "baselines" and e.type ~= "knots" and not e.required then
     check(minimal[e.key] == e.default or (e.type == "number" and minimal[e.key] == e.default + 0.0),
       "default filled: " .. e.key)
   end
@@ -53,7 +53,7 @@ check(math.type(minimal["phase1.lr"]) == "float" and math.type(minimal["phase1.b
 for _, e in ipairs(config.schema) do
   check(flat[e.key] ~= nil or e.optional, "key present: " .. e.key)
   check(type(e.doc) == "string" and #e.doc > 10, "documented: " .. e.key)
-  if e.default ~= nil and e.type ~= "sweep" and e.type ~= "knots" then
+  if e.default ~= nil and e.type ~= "sweep" and e.type ~= "baselines" and e.type ~= "knots" then
     local v, err = config.validate_value(e, e.default)
     check(err == nil, "default of " .. e.key .. " is valid: " .. tostring(err))
   end
@@ -152,6 +152,39 @@ expect_err("sweep empty", write("sw5.lua", "return { name = 'x', sweep = { ['pha
   "non-empty list")
 expect_err("sweep name", write("sw6.lua", "return { name = 'x', sweep = { name = {'a', 'b'} } }\n"), nil,
   "cannot be swept")
+
+-- Baselines: defaults inherited from phase 1, lr by phase 1's scaling rule, overrides, errors.
+local bfile = write("bl.lua", [[
+return { name = 'b', phase1 = { batch = 512, lr = 0.4, warmup = 0.1, max_epochs = 7, schedule = "cosine" },
+  baselines = {
+    small = { batch = 128, epochs = 3 },
+    large = { batch = 1024, lr = 1.0, base_batch = 256, ranks = 2, warmup = 0.3, stop_train_acc = 0.9 },
+  } }
+]])
+local bf = config.resolve(bfile, {})
+check(table.concat(config.baseline_names(bf), ",") == "large,small", "baseline names sorted")
+local sm, lg = bf.baselines.small, bf.baselines.large
+check(sm.epochs == 3 and sm.warmup == 0.1 and sm.schedule == "cosine" and sm.ranks == 1, "small inherits phase 1")
+check(sm.lr == 0.4 and sm.base_batch == 512 and config.baseline_lr(sm) == 0.1, "small: phase1.lr scaled by 128/512")
+check(sm.stop_train_acc == 0, "no stop threshold unless asked")
+check(lg.epochs == 7 and lg.warmup == 0.3 and lg.stop_train_acc == 0.9 and config.baseline_lr(lg) == 4.0,
+  "large: own lr at its base_batch, inherited epochs")
+check(bf["baselines.small.batch"] == 128 and bf["baselines.large.ranks"] == 2, "dotted keys for the executables")
+check(config.resolve(bfile, { "baselines={}" }).baselines.small == nil, "--set baselines={} drops them")
+local ov = config.resolve(bfile, { "baselines.small.epochs=5", "baselines.tiny={batch=64}" })
+check(ov.baselines.small.epochs == 5 and ov.baselines.tiny.batch == 64, "baseline overrides")
+check(bf.baselines.small.epochs == 3, "overrides do not leak into the experiment's table")
+expect_err("baseline typo", bfile, { "baselines.small.epoch=5" }, "--set 'baselines.small.epoch=5'", "did you mean 'epochs'")
+expect_err("baseline no batch", write("bl2.lua", "return { name = 'x', baselines = { s = { epochs = 2 } } }\n"), nil,
+  "bl2.lua:1:", "baseline 's'", "missing 'batch'")
+expect_err("baseline bad value", write("bl3.lua", "return { name = 'x',\n baselines = { s = { batch = 0 } } }\n"), nil,
+  "bl3.lua:2:", "baselines.s.batch")
+expect_err("baseline ranks", bfile, { "baselines.large.batch=1023" }, "divisible by ranks")
+expect_err("baseline name", write("bl4.lua", "return { name = 'x', baselines = { ['a b'] = { batch = 8 } } }\n"), nil,
+  "baseline names")
+expect_err("baseline not a table", write("bl5.lua", "return { name = 'x', baselines = { s = 128 } }\n"), nil,
+  "baseline 's'", "expected a table")
+check(config.format(bf):find("baselines = {", 1, true) ~= nil, "resolved text records the baselines")
 
 -- docs/config.md is generated from the schema and up to date.
 local f = io.open(src .. "/docs/config.md")

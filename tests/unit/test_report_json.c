@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "report/json.h"
 #include "report/report.h"
 #include "testlib.h"
@@ -24,6 +25,27 @@ int main(void) {
     T_CHECK(w && json_num(&w->items[0], "test_acc") == 0.9 && isnan(json_num(&w->items[1], "test_acc")), "null -> NaN");
     T_CHECK(json_get(&j, "ok")->kind == JSON_BOOL && json_get(&j, "ok")->num == 1, "bool");
     T_CHECK(json_get(&j, "empty")->n == 0 && json_get(&j, "list")->kind == JSON_ARR, "empty containers");
+
+    /* writer: set/replace/remove members, then text that parses back to the same values */
+    Json v = {.kind = JSON_NUM, .num = 0.1 + 0.2};
+    json_set(&j, "x", &v);
+    T_CHECK(v.kind == JSON_NULL && json_num(&j, "x") == 0.1 + 0.2, "json_set appends and takes ownership");
+    v.kind = JSON_STR;
+    v.str = xStrdup("tab\there \"q\" \x01");
+    json_set(&j, "phase1", &v);
+    json_remove(&j, "ok");
+    json_remove(&j, "absent");
+    char *out = json_write(&j);
+    Json k;
+    T_CHECK(json_parse(&k, out, err, sizeof err) == 0, "written JSON parses: %s\n%s", err, out);
+    T_CHECK(json_num(&k, "x") == 0.1 + 0.2, "shortest number text reads back exactly: %s", out);
+    T_CHECK(!strcmp(json_get(&k, "phase1")->str, "tab\there \"q\" \x01"), "replaced member, escaped string");
+    T_CHECK(!json_get(&k, "ok") && json_get(&k, "list") && json_get(&k, "empty"), "removed member; order kept");
+    T_CHECK(json_num(&json_get(&k, "workers")->items[0], "worker") == 0, "nested array of objects");
+    T_CHECK(strstr(out, "\n  \"workers\": [\n    {\"worker\": 0, \"test_acc\": 0.9},") != NULL,
+            "one line per top member and per row: %s", out);
+    free(out);
+    json_free(&k);
     json_free(&j);
 
     const char *bad[] = {"{\"a\": 1,}", "{\"a\" 1}", "[1 2]", "{\"a\": \"unterminated}", "{} x", "", "nul"};
