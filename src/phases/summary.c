@@ -261,8 +261,15 @@ void summary_update(const Phase *p) {
     if (!json_get(&root, "name")) sets(&root, "name", cfg_str(p->cfg, "name"));
     write_locked(p, &root);
     close(fd);
+    char done[1024] = "";
+    const Json *bl = json_get(&root, "baselines");
+    for (size_t i = 0; bl && i < bl->n; i++) {
+        size_t l = strlen(done);
+        snprintf(done + l, sizeof done - l, "%s%s", i ? ", " : "", bl->keys[i]);
+    }
+    printf("%s: %s: rows of the finished baselines (%s; all: %s)\n", swap_progname(), path, done[0] ? done : "none",
+           cfg_baselines_list(p->cfg));
     json_free(&root);
-    printf("%s: %s holds baselines = {%s}\n", swap_progname(), path, cfg_baselines_list(p->cfg));
 }
 
 /* ------------------------------------------------------------------------------------------------ print */

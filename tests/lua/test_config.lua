@@ -186,6 +186,17 @@ expect_err("baseline not a table", write("bl5.lua", "return { name = 'x', baseli
   "baseline 's'", "expected a table")
 check(config.format(bf):find("baselines = {", 1, true) ~= nil, "resolved text records the baselines")
 
+-- The CIFAR experiments: DAWNBench augmentation, label smoothing, both baselines.
+for _, ds in ipairs({ "cifar10", "cifar100" }) do
+  local c = config.resolve(src .. "/lua/experiments/" .. ds .. ".lua", {})
+  check(c.dataset == ds and c.model == "resnet9" and c["augment.crop_pad"] == 4 and c["augment.flip"] and
+    c["augment.cutout"] == 8 and c.label_smoothing > 0, ds .. ": resnet9 with the DAWNBench augmentation")
+  check(c.baselines.small and c.baselines.large and c.baselines.small.batch < c.baselines.large.batch and
+    c.baselines.small.stop_train_acc == 0, ds .. ": small and large baselines, no stop threshold")
+  check(c["phase1.batch"] == c.baselines.large.batch and c["phase2.batch"] == c.baselines.small.batch,
+    ds .. ": baselines train at SWAP's two batch sizes")
+end
+
 -- docs/config.md is generated from the schema and up to date.
 local f = io.open(src .. "/docs/config.md")
 check(f ~= nil, "docs/config.md exists")
