@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Training-step throughput, ours vs the PyTorch twin, same model, batch and threads (`make bench`).
+# Training-step and inference throughput, ours vs the PyTorch twin, same model, batch and threads (`make bench`).
 # Runs alternate (ours, torch, ours, torch, ...) so a drift in machine load hits both sides; the table shows
 # the median images/s of BENCH_ROUNDS runs each and the highest peak RSS.
-#   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w16" (subset of the rows)
+# Rows ending in -eval time a no-grad eval-mode forward (swap-bench --eval, torch.no_grad()).
+#   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w16-eval" (subset of the rows)
 #   SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,17 +20,20 @@ configs=(
   "cnn|--model cnn|128|20"
   "resnet9w16|--model resnet9 --width 16|128|8"
   "resnet9w64|--model resnet9 --width 64|128|4"
+  "cnn-eval|--model cnn --eval|128|60"
+  "resnet9w16-eval|--model resnet9 --width 16 --eval|128|24"
+  "resnet9w64-eval|--model resnet9 --width 64 --eval|128|8"
 )
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
-rows=()
+rows=() blas=
 for cfg in "${configs[@]}"; do
   IFS='|' read -r label margs batch steps <<<"$cfg"
   if [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $label "* ]]; then continue; fi
-  ours=() torch=() ours_rss=0 torch_rss=0
+  ours=() torch=() ours_rss=0 torch_rss=0 kernel=
   for ((r = 0; r < rounds; r++)); do
     # shellcheck disable=SC2086
     o=$("$bin/swap-bench" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
@@ -38,16 +42,20 @@ for cfg in "${configs[@]}"; do
     t=$("$py" "$here/scripts/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
     echo "$t"
     ours+=("$(field images_per_s "$o")")
+    kernel=$(field conv "$o")
+    blas=$(field blas "$o")
     torch+=("$(field images_per_s "$t")")
     ours_rss=$(awk -v a="$ours_rss" -v b="$(field peak_rss_mib "$o")" 'BEGIN {print (b > a ? b : a)}')
     torch_rss=$(awk -v a="$torch_rss" -v b="$(field peak_rss_mib "$t")" 'BEGIN {print (b > a ? b : a)}')
   done
   om=$(printf '%s\n' "${ours[@]}" | median)
   tm=$(printf '%s\n' "${torch[@]}" | median)
-  rows+=("$(printf '| %-10s | %5s | %7s | %10s | %10s | %6.2f | %12s | %13s |' "$label" "$batch" "$threads" "$om" "$tm" \
-    "$(awk -v a="$om" -v b="$tm" 'BEGIN {print a / b}')" "$ours_rss" "$torch_rss")")
+  rows+=("$(printf '| %-15s | %5s | %7s | %10s | %10s | %6.2f | %12s | %13s | %s |' "$label" "$batch" "$threads" "$om" \
+    "$tm" "$(awk -v a="$om" -v b="$tm" 'BEGIN {print a / b}')" "$ours_rss" "$torch_rss" "$kernel")")
 done
 echo
-echo "| model      | batch | threads | ours img/s | torch img/s | ratio | ours RSS MiB | torch RSS MiB |"
-echo "|------------|-------|---------|------------|-------------|-------|--------------|---------------|"
+echo "OpenBLAS core: ${blas:-?} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| model           | batch | threads | ours img/s | torch img/s | ratio | ours RSS MiB | torch RSS MiB | our conv kernel |"
+echo "|-----------------|-------|---------|------------|-------------|-------|--------------|---------------|-----------------|"
 printf '%s\n' "${rows[@]}"

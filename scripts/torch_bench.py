@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch CPU twin of bin/swap-bench: training-step throughput of the same model at the same batch and threads.
 
-Usage: torch_bench.py --model {mlp,cnn,resnet9} [--width W] --batch B --threads T --steps S [--warmup N]
+Usage: torch_bench.py --model {mlp,cnn,resnet9} [--width W] --batch B --threads T --steps S [--warmup N] [--eval]
 A step is opt.zero_grad(set_to_none=True); CrossEntropyLoss(model(x), y).backward(); opt.step() with SGD
 (lr 0.01, momentum 0.9, Nesterov, weight decay 5e-4) on seeded random data, timed with perf_counter after the
-warm-up steps. Prints one key=value line ending in images_per_s=..., like swap-bench.
+warm-up steps; with --eval it is model(x) in eval mode under torch.no_grad(). Prints one key=value line ending
+in images_per_s=..., like swap-bench.
 
 Model definitions are tests/py/swap_models.py, the PyTorch twins the oracle tests compare our engine with.
 """
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--steps", type=int, required=True)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval", action="store_true")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -50,6 +52,14 @@ def main():
         opt.step()
         return loss
 
+    if a.eval:
+        model.eval()
+
+        def step():  # noqa: F811
+            with torch.no_grad():
+                model(x)
+            return torch.zeros(())
+
     for _ in range(a.warmup):
         step()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -59,7 +69,7 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     label = f"resnet9w{a.width}" if a.model == "resnet9" else a.model
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch model={label} batch={a.batch} threads={a.threads} params={params} steps={a.steps} "
+    print(f"torch model={label} mode={'eval' if a.eval else 'train'} batch={a.batch} threads={a.threads} params={params} steps={a.steps} "
           f"loss={loss.item():.4f} step_ms={1e3 * dt / a.steps:.2f} cpu_ms={1e3 * dc / a.steps:.2f} "
           f"peak_rss_mib={rss:.0f} version={torch.__version__} "
           f"images_per_s={a.batch * a.steps / dt:.1f}")

@@ -1,8 +1,11 @@
-/* swap-bench: training-step throughput of one named model on seeded random data.
- *   swap-bench --model M [--width W] --batch B --threads T --steps S [--warmup N] [--seed X]
+/* swap-bench: training-step (or inference) throughput of one named model on seeded random data.
+ *   swap-bench --model M [--width W] --batch B --threads T --steps S [--warmup N] [--seed X] [--eval]
  * A step is exactly what a training worker does per batch: zero grads, train-mode forward with loss,
- * backward, SGD (momentum 0.9, Nesterov, weight decay 5e-4). Prints one line of key=value pairs ending in
- * images_per_s=..., the figure scripts/bench.sh compares against the PyTorch twin. */
+ * backward, SGD (momentum 0.9, Nesterov, weight decay 5e-4). With --eval a step is one eval-mode forward
+ * without gradients (BN recompute, evaluation, interpolation). Prints one line of key=value pairs ending in
+ * images_per_s=..., the figure scripts/bench.sh compares against the PyTorch twin; conv=... names the
+ * convolution kernels that ran (distinct ones, comma-separated). */
+#include <cblas.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,8 +23,9 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: swap-bench --model {mlp|cnn|resnet9} [--width W] --batch B --threads T --steps S "
-            "[--warmup N] [--seed X] [--profile]\n"
+            "[--warmup N] [--seed X] [--eval] [--profile]\n"
             "  mlp/cnn take 1x28x28 inputs, resnet9 3x32x32 (width W, default 64); 10 classes.\n"
+            "  --eval times a no-grad eval-mode forward instead of a training step.\n"
             "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
             "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");
     exit(SWAP_EXIT_USAGE);
@@ -47,12 +51,16 @@ int main(int argc, char **argv) {
     swap_set_progname("swap-bench");
     const char *name = NULL;
     long width = 64, batch = -1, threads = -1, steps = -1, warmup = 3, seed = 0;
-    int profile = 0;
+    int profile = 0, eval = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage();
         if (!strcmp(a, "--profile")) {
             profile = 1;
+            continue;
+        }
+        if (!strcmp(a, "--eval")) {
+            eval = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -104,6 +112,10 @@ int main(int argc, char **argv) {
             t0 = now_s(CLOCK_MONOTONIC);
             c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
         }
+        if (eval) {
+            model_forward(m, 0, 0);
+            continue;
+        }
         sgd_zero_grad(&m->ps);
         loss = model_forward(m, 1, 1);
         model_backward(m, 1.0f);
@@ -114,14 +126,29 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const double step_s = dt / (double)steps;
-    const double gflops = model_train_flops_per_sample(m) * (double)batch / step_s * 1e-9;
+    const double gflops =
+        model_train_flops_per_sample(m) * (eval ? 1.0 / 3.0 : 1.0) * (double)batch / step_s * 1e-9;
+    /* distinct convolution kernels, in layer order */
+    char kernels[1024] = "";
+    for (int i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].kind != L_CONV) continue;
+        const char *k = conv2d_kernel(&m->layers[i].conv, (int)batch);
+        const size_t kl = strlen(k), have = strlen(kernels);
+        int seen = 0;
+        for (const char *q = kernels; (q = strstr(q, k)) != NULL; q += kl)
+            if ((q == kernels || q[-1] == ',') && (q[kl] == ',' || q[kl] == '\0')) seen = 1;
+        if (!seen && have + kl + 2 < sizeof kernels)
+            snprintf(kernels + have, sizeof kernels - have, "%s%s", have ? "," : "", k);
+    }
     char model_label[32];
     if (is_resnet) snprintf(model_label, sizeof model_label, "resnet9w%ld", width);
     else snprintf(model_label, sizeof model_label, "%s", name);
-    printf("swap model=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f gflops=%.1f "
-           "peak_rss_mib=%.0f images_per_s=%.1f\n",
-           model_label, batch, threads, m->ps.n_params, steps, loss, 1e3 * step_s, 1e3 * dc / (double)steps, gflops,
-           (double)ru.ru_maxrss / 1024.0, (double)batch / step_s);
+    printf("swap model=%s mode=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
+           "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f\n",
+           model_label, eval ? "eval" : "train", batch, threads, m->ps.n_params, steps, loss, 1e3 * step_s,
+           1e3 * dc / (double)steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
+           kernels[0] ? kernels : "none",
+           (double)batch / step_s);
     if (profile) {
         double tf = 0, tb = 0;
         for (int i = 0; i < m->n_layers; i++) {

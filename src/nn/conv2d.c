@@ -1,11 +1,48 @@
-/* conv2d as im2col + one SGEMM per chunk of images. With CNHW activations the output of a chunk is a
- * column block of the [co][n*ho*wo] output matrix, so no transposes are needed anywhere. */
+/* conv2d: oneDNN's direct kernels (conv2d_dnnl.c) when the build has oneDNN, else im2col + one SGEMM per chunk
+ * of images. With CNHW activations the output of a chunk is a column block of the [co][n*ho*wo] output matrix,
+ * so the im2col path needs no transposes anywhere. */
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../core/err.h"
+#include "conv2d_dnnl.h"
 #include "layers.h"
 #include "parallel.h"
+
+static ConvImpl g_impl = CONV_AUTO;
+static void gemm_backward(float *din, float *dweight, const float *dout, const float *in, const float *weight,
+                          float *col, const ConvDims *d, int n, int chunk);
+
+void conv2d_set_impl(ConvImpl impl) { g_impl = impl; }
+
+ConvImpl conv2d_impl(void) {
+    if (g_impl == CONV_AUTO) {
+        const char *e = getenv("SWAP_CONV");
+        if (e && !strcmp(e, "gemm")) g_impl = CONV_GEMM;
+        else if (e && *e && strcmp(e, "onednn") && strcmp(e, "auto"))
+            swap_fail("SWAP_CONV: expected onednn, gemm or auto, got '%s'", e);
+        else g_impl = conv_dnnl_available() ? CONV_ONEDNN : CONV_GEMM;
+    }
+    if (g_impl == CONV_ONEDNN && !conv_dnnl_available()) g_impl = CONV_GEMM;
+    return g_impl;
+}
+
+/* NULL: this layer runs im2col + GEMM (chosen so, or oneDNN cannot do the shape). */
+static ConvPlan *dnnl_plan(const ConvDims *d, int n) {
+    return conv2d_impl() == CONV_ONEDNN ? conv_dnnl_plan(d, n) : NULL;
+}
+
+void conv2d_prepare(const ConvDims *d, int n) { (void)dnnl_plan(d, n); }
+
+const char *conv2d_kernel(const ConvDims *d, int n) {
+    static char buf[200];
+    const ConvPlan *p = dnnl_plan(d, n);
+    if (!p) return "im2col+gemm";
+    snprintf(buf, sizeof buf, "onednn:%s", conv_dnnl_kernel(p));
+    return buf;
+}
 
 void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int h, int w) {
     d->ci = ci; d->co = co; d->k = k; d->stride = stride; d->pad = pad; d->h = h; d->w = w;
@@ -154,8 +191,8 @@ static int dw_block_images(const ConvDims *d, int sw, int nb) {
     return b < 1 ? 1 : (b > (size_t)nb ? nb : (int)b);
 }
 
-void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
-                    const ConvDims *d, int n, int chunk) {
+static void gemm_forward(float *out, const float *in, const float *weight, float *col, const ConvDims *d, int n,
+                         int chunk) {
     const int kk = d->ci * d->k * d->k, bi = block_images(d);
     const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
     const int nt = engine_block_threads();
@@ -172,6 +209,14 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
                         (int)(ib * hw), 0.0f, out + (size_t)(n0 + i0) * hw, (int)ld);
         }
     }
+}
+
+void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
+                    const ConvDims *d, int n, int chunk) {
+    ConvPlan *p = dnnl_plan(d, n);
+    if (p) conv_dnnl_forward(p, out, in, weight);
+    else gemm_forward(out, in, weight, col, d, n, chunk);
+    const size_t ld = (size_t)n * d->ho * d->wo;
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < d->co; o++) {
@@ -183,9 +228,7 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
 
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk) {
-    const int kk = d->ci * d->k * d->k, bi = block_images(d);
-    const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
-    const int nt = engine_block_threads();
+    const size_t ld = (size_t)n * d->ho * d->wo;
     if (dbias) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < d->co; o++) {
@@ -195,6 +238,16 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
             dbias[o] += (float)acc;
         }
     }
+    ConvPlan *p = dnnl_plan(d, n);
+    if (p) conv_dnnl_backward(p, din, dweight, dout, in, weight);
+    else gemm_backward(din, dweight, dout, in, weight, col, d, n, chunk);
+}
+
+static void gemm_backward(float *din, float *dweight, const float *dout, const float *in, const float *weight,
+                          float *col, const ConvDims *d, int n, int chunk) {
+    const int kk = d->ci * d->k * d->k, bi = block_images(d);
+    const size_t hw = (size_t)d->ho * d->wo, ld = (size_t)n * hw;
+    const int nt = engine_block_threads();
     for (int n0 = 0; n0 < n; n0 += chunk) {
         const int nb = n - n0 < chunk ? n - n0 : chunk;
         const float *dchunk = dout + (size_t)n0 * hw;

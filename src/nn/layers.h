@@ -26,6 +26,17 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
                     const ConvDims *d, int n, int chunk);
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk);
+/* Which convolution kernels run: oneDNN's direct convolutions (the default when the build has oneDNN; layouts
+ * are converted inside the layer, col is then unused) or im2col + GEMM. CONV_AUTO takes SWAP_CONV=onednn|gemm
+ * from the environment, else oneDNN if available. Process-wide; set it before building models. */
+typedef enum { CONV_AUTO, CONV_GEMM, CONV_ONEDNN } ConvImpl;
+void conv2d_set_impl(ConvImpl impl);
+ConvImpl conv2d_impl(void); /* the implementation in effect (never CONV_AUTO) */
+/* Build the kernels for this shape and batch now (outside training steps); otherwise the first call does. */
+void conv2d_prepare(const ConvDims *d, int n);
+/* What conv2d_forward/backward run for this shape and batch: "onednn:<fwd>/<bwd data>/<bwd weights>" with
+ * oneDNN's implementation names, or "im2col+gemm". The string is overwritten by the next call. */
+const char *conv2d_kernel(const ConvDims *d, int n);
 
 /* Batch norm over CNHW with per-channel planes of m = n*h*w values (PyTorch BatchNorm2d semantics).
  * Train mode normalizes with the biased batch variance, stores mean and 1/std in save_mean/save_rstd for

@@ -175,6 +175,8 @@ void model_set_batch(Model *m, int n) {
     }
     m->labels = xCalloc((size_t)n, sizeof(int));
     point_buffers(m, n);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == L_CONV) conv2d_prepare(&m->layers[i].conv, n);
 }
 
 float *model_input(Model *m) { return m->slots[0].x; }

@@ -2,7 +2,10 @@
 seeded init; the PyTorch twin (tests/py/swap_models.py, in float64) starts from the same tensors and input
 and must reproduce the logits, the loss, every gradient, the BN running statistics and every tensor after
 the 5 steps, then eval-mode logits, and BN statistics recomputed over two batches (update_bn) with the
-eval logits they give. Error per tensor = max|ours - torch| / max|torch|."""
+eval logits they give. Error per tensor = max|ours - torch| / max|torch|.
+The convolutions run on the engine's default kernels (oneDNN when built with it); one case repeats with the
+im2col + GEMM fallback (SWAP_CONV=gemm). Odd cases: batch 1, channel counts that are not multiples of the
+kernels' 8/16-channel blocks, a batch that leaves a short last chunk."""
 import os
 import subprocess
 import sys
@@ -18,11 +21,15 @@ import swap_models  # noqa: E402
 TOL = 1e-4
 LR, MOMENTUM, WD, STEPS = 0.05, 0.9, 5e-4, 5  # as hard-wired in tests/tools/oracle_dump.c
 
-# (model, width, input CxHxW, batch, seed, label smoothing)
+# (model, width, input CxHxW, batch, seed, label smoothing, convolution kernels)
 CASES = [
-    ("mlp", 0, (3, 32, 32), 8, 1, 0.0),
-    ("cnn", 0, (1, 28, 28), 8, 2, 0.1),
-    ("resnet9", 8, (3, 32, 32), 8, 3, 0.0),
+    ("mlp", 0, (3, 32, 32), 8, 1, 0.0, "default"),
+    ("cnn", 0, (1, 28, 28), 8, 2, 0.1, "default"),
+    ("resnet9", 8, (3, 32, 32), 8, 3, 0.0, "default"),
+    ("resnet9", 8, (3, 32, 32), 8, 3, 0.0, "gemm"),
+    ("cnn", 0, (1, 20, 20), 1, 4, 0.0, "default"),
+    ("resnet9", 3, (3, 16, 16), 1, 5, 0.0, "default"),
+    ("resnet9", 5, (3, 16, 16), 7, 6, 0.1, "default"),
 ]
 
 
@@ -60,18 +67,22 @@ class Report:
 
     def summary(self):
         worst = sorted(self.rows, reverse=True)[:3]
-        print("%-8s %3d tensors compared; worst: %s" % (
+        print("%-30s %3d tensors compared; worst: %s" % (
             self.model, len(self.rows), ", ".join("%s %.2e" % (w, e) for e, w in worst)))
         for e, what in self.failed:
             print("  MISMATCH %s: rel err %.3e > %.0e" % (what, e, TOL))
         return not self.failed
 
 
-def run_case(tool, tmp, name, width, shape, batch, seed, smoothing):
-    out = os.path.join(tmp, name)
+def run_case(tool, tmp, name, width, shape, batch, seed, smoothing, conv):
+    out = os.path.join(tmp, "%s_w%d_b%d_s%d_%s" % (name, width, batch, seed, conv))
     os.makedirs(out)
+    env = dict(os.environ)
+    env.pop("SWAP_CONV", None)
+    if conv != "default":
+        env["SWAP_CONV"] = conv
     subprocess.run([tool, name, str(width), "x".join(map(str, shape)), str(batch), str(seed), str(smoothing), out],
-                   check=True)
+                   check=True, env=env)
     init = swap_models.read_npy_dir(out, "init.")
     grads = swap_models.read_npy_dir(out, "grad.")
     bn1 = swap_models.read_npy_dir(out, "bn1.")
@@ -87,7 +98,7 @@ def run_case(tool, tmp, name, width, shape, batch, seed, smoothing):
     yt = torch.from_numpy(y.astype(np.int64))
     opt = torch.optim.SGD(swap_models.param_groups(model, WD), lr=LR, momentum=MOMENTUM, nesterov=True)
 
-    r = Report(name)
+    r = Report("%s w%d %s b%d %s" % (name, width, "x".join(map(str, shape)), batch, conv))
     for step in range(STEPS):
         opt.zero_grad()
         logits = model(xt)

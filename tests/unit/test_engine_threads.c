@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "nn/layers.h"
 #include "nn/model.h"
 #include "nn/parallel.h"
 #include "optim/sgd.h"
@@ -53,7 +54,55 @@ static void check(const char *name, int c, int hw, int width, int batch) {
     free(ref);
 }
 
+/* One convolution layer, forward and backward, at `threads` threads; returns malloc'd [out | din | dweight]. */
+static float *conv_run(const ConvDims *d, int n, int threads, size_t *len) {
+    engine_set_threads(threads);
+    const size_t nin = (size_t)d->ci * n * d->h * d->w, nout = (size_t)d->co * n * d->ho * d->wo,
+                 nw = (size_t)d->co * d->ci * d->k * d->k;
+    const int chunk = conv_chunk(d, n, (size_t)1 << 16);
+    float *in = malloc(nin * sizeof(float)), *w = malloc(nw * sizeof(float)), *dout = malloc(nout * sizeof(float));
+    float *col = calloc((size_t)d->ci * d->k * d->k * chunk * d->ho * d->wo, sizeof(float));
+    Rng r;
+    rng_seed(&r, 5);
+    for (size_t i = 0; i < nin; i++) in[i] = rng_normal(&r);
+    for (size_t i = 0; i < nw; i++) w[i] = rng_normal(&r);
+    for (size_t i = 0; i < nout; i++) dout[i] = rng_normal(&r);
+    *len = nout + nin + nw;
+    float *res = calloc(*len, sizeof(float));
+    conv2d_forward(res, in, w, NULL, col, d, n, chunk);
+    conv2d_backward(res + nout, res + nout + nin, NULL, dout, in, w, col, d, n, chunk);
+    free(in); free(w); free(dout); free(col);
+    return res;
+}
+
+/* Convolution kernels alone, both implementations, on shapes whose chunks and weight-gradient slots do not
+ * divide evenly among 2 or 3 threads. */
+static void check_conv(ConvImpl impl, int ci, int co, int k, int stride, int pad, int h, int n) {
+    conv2d_set_impl(impl);
+    if (conv2d_impl() != impl) return; /* oneDNN not in this build */
+    ConvDims d;
+    conv_dims_init(&d, ci, co, k, stride, pad, h, h);
+    size_t n1, len;
+    float *ref = conv_run(&d, n, 1, &n1);
+    for (int t = 2; t <= 3; t++) {
+        float *got = conv_run(&d, n, t, &len);
+        T_CHECK(len == n1 && memcmp(ref, got, len * sizeof(float)) == 0,
+                "conv %s %d>%d k%d s%d %dx%d n%d: %d threads differ from 1 thread (max rel err %g)",
+                conv2d_kernel(&d, n), ci, co, k, stride, h, h, n, t, t_max_rel_err(got, ref, len));
+        free(got);
+    }
+    free(ref);
+    conv2d_set_impl(CONV_AUTO);
+}
+
 int main(void) {
+    for (int i = 0; i < 2; i++) {
+        const ConvImpl impl = i ? CONV_ONEDNN : CONV_GEMM;
+        check_conv(impl, 19, 21, 3, 1, 1, 9, 11);
+        check_conv(impl, 32, 40, 3, 2, 1, 12, 13);
+        check_conv(impl, 3, 16, 3, 1, 1, 32, 7);
+        check_conv(impl, 64, 64, 3, 1, 1, 4, 37); /* deep layer: big chunks, uneven slots */
+    }
     check("mlp", 1, 28, 0, 37);
     check("cnn", 1, 28, 0, 19);
     check("resnet9", 3, 32, 8, 7);

@@ -157,10 +157,11 @@ static void conv_bwd(Case *c) {
 
 static void test_conv(int ci, int co, int k, int stride, int pad, int h, int n, int chunk, int bias) {
     char name[96];
-    snprintf(name, sizeof name, "conv k%d s%d p%d %dx%d n%d chunk%d%s", k, stride, pad, h, h, n, chunk,
-             bias ? " bias" : "");
     Case c = {.name = name, .fwd = conv_fwd, .bwd = conv_bwd, .n = n, .chunk = chunk, .has_bias = bias};
     conv_dims_init(&c.cd, ci, co, k, stride, pad, h, h);
+    snprintf(name, sizeof name, "conv %s %d>%d k%d s%d p%d %dx%d n%d%s",
+             strncmp(conv2d_kernel(&c.cd, n), "onednn", 6) ? "gemm" : "dnnl", ci, co, k, stride, pad, h, h, n,
+             bias ? " b" : "");
     const ConvDims *d = &c.cd;
     case_add(&c, "x", randn((size_t)ci * n * h * h), (size_t)ci * n * h * h);
     case_add(&c, "w", randn((size_t)co * ci * k * k), (size_t)co * ci * k * k);
@@ -757,13 +758,31 @@ static void test_threads_and_replan(void) {
 
 int main(void) {
     rng_seed(&R, getenv("SWAP_TEST_SEED") ? (uint64_t)atoll(getenv("SWAP_TEST_SEED")) : 2024);
-    test_conv(3, 4, 3, 1, 1, 6, 3, 3, 1); /* 3x3 same, whole batch in one chunk */
-    test_conv(3, 4, 3, 1, 1, 6, 3, 2, 0); /* chunk smaller than (and not dividing) the batch */
-    test_conv(2, 3, 3, 2, 1, 7, 3, 1, 1); /* stride 2, odd size, one image per chunk */
-    test_conv(3, 5, 1, 1, 0, 5, 4, 3, 1); /* 1x1, no padding */
-    test_conv(2, 3, 3, 1, 0, 5, 2, 1, 0); /* valid 3x3 */
-    test_conv(2, 2, 3, 1, 2, 4, 2, 2, 1); /* padding 2: output larger than the input */
-    test_conv(2, 3, 1, 2, 1, 6, 2, 2, 0); /* 1x1 stride 2 with padding: border columns are all zero */
+    /* Both convolution paths: im2col + GEMM, and oneDNN (when the build has it) whose blocked layouts (8 or 16
+     * channels per block) get channel counts that are not multiples of a block, and batches that leave a
+     * short last chunk. */
+    const ConvImpl impls[2] = {CONV_GEMM, CONV_ONEDNN};
+    for (int ii = 0; ii < 2; ii++) {
+        conv2d_set_impl(impls[ii]);
+        if (conv2d_impl() != impls[ii]) {
+            printf("  conv: oneDNN not in this build, its cases skipped\n");
+            continue;
+        }
+        test_conv(3, 4, 3, 1, 1, 6, 3, 3, 1);   /* 3x3 same, whole batch in one chunk */
+        test_conv(3, 4, 3, 1, 1, 6, 3, 2, 0);   /* chunk smaller than (and not dividing) the batch */
+        test_conv(2, 3, 3, 2, 1, 7, 3, 1, 1);   /* stride 2, odd size, one image per chunk */
+        test_conv(3, 5, 1, 1, 0, 5, 4, 3, 1);   /* 1x1, no padding */
+        test_conv(2, 3, 3, 1, 0, 5, 2, 1, 0);   /* valid 3x3 */
+        test_conv(2, 2, 3, 1, 2, 4, 2, 2, 1);   /* padding 2: output larger than the input */
+        test_conv(2, 3, 1, 2, 1, 6, 2, 2, 0);   /* 1x1 stride 2 with padding: border columns are all zero */
+        test_conv(17, 20, 3, 1, 1, 7, 1, 1, 1); /* batch 1, channels past one block */
+        test_conv(20, 33, 3, 1, 1, 8, 9, 4, 0); /* several chunks and a short last one */
+        test_conv(19, 24, 3, 2, 1, 9, 5, 2, 1); /* stride 2, odd channels and size */
+        test_conv(16, 24, 1, 1, 0, 6, 3, 3, 1); /* 1x1 on blocked channels */
+        test_conv(24, 16, 1, 2, 0, 7, 2, 2, 0); /* 1x1 stride 2, no padding */
+        test_conv(5, 18, 3, 1, 2, 5, 2, 2, 1);  /* padding 2 */
+    }
+    conv2d_set_impl(CONV_AUTO);
     test_bn(3, 24);
     test_relu();
     test_maxpool();

@@ -1,0 +1,497 @@
+/* conv2d through oneDNN, the library PyTorch's CPU convolutions run on, driven from C.
+ *
+ * Outside the layer nothing changes: activations are CNHW, weights OIHW in the flat parameter store. Inside, the
+ * batch is cut into chunks of a few images; a thread reorders a chunk into the blocked layout oneDNN's direct
+ * kernels want, convolves it and reorders the result back while it is still in cache. Weights are reordered
+ * once per call.
+ *
+ * Results do not depend on the thread count: every primitive is created for one thread, and the engine's OpenMP
+ * threads share out whole chunks, so a chunk is computed by the same code in the same order whoever runs it.
+ * The weight gradient sums over the batch: chunks are dealt, in order, to a fixed number of slots (SLOTS, or
+ * fewer chunks), each slot sums its chunks' partial gradients in order, and the slots are added in order at the
+ * end. The chunking depends on the layer shape and the batch only.
+ *
+ * Plans (primitives, memory descriptors, buffers) are built once per layer shape and batch size, at model
+ * planning time or on first use, and kept for the life of the process. */
+#include "conv2d_dnnl.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+
+#ifndef SWAP_HAVE_DNNL
+
+int conv_dnnl_available(void) { return 0; }
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n) {
+    (void)d; (void)n;
+    return NULL;
+}
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
+    (void)p; (void)out; (void)in; (void)weight;
+    xCheck(0, "built without oneDNN");
+}
+void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
+                        const float *weight) {
+    (void)p; (void)din; (void)dweight; (void)dout; (void)in; (void)weight;
+    xCheck(0, "built without oneDNN");
+}
+const char *conv_dnnl_kernel(const ConvPlan *p) {
+    (void)p;
+    return "none";
+}
+
+#else
+
+#include <dnnl.h>
+
+/* Slots for the weight-gradient sum; a constant (never the thread count) so the summation order is fixed. */
+#define SLOTS 4
+/* Blocked input + output floats of one chunk: small enough to stay in L2 between the reorders and the kernel. */
+#define CHUNK_FLOATS ((size_t)96 << 10)
+
+/* Per-thread working memory objects of one chunk shape (their data handles point into the thread's buffer). */
+enum { M_USRC, M_UDST, M_FSRC, M_FDST, M_BDD, M_WDD, M_BDS, M_WSRC, M_DWT, M_SCR, M_ROLES };
+
+typedef struct {
+    int nb; /* images in a chunk of this shape */
+    dnnl_primitive_t fwd, r_src_f, r_dst_f;
+    dnnl_primitive_t bwd_d, bwd_w, r_dd_b, r_dd_w, r_src_w, r_ds_b; /* r_dd_w NULL: bwd_w reads bwd_d's ddst */
+    dnnl_memory_desc_t md[M_ROLES];
+} Shape;
+
+typedef struct {
+    dnnl_memory_t m[2][M_ROLES];
+    char *bound; /* thread buffer the blocked memory objects point at */
+} ThreadMems;
+
+struct ConvPlan {
+    ConvDims d;
+    int n, bimg, chunks, slots, nsh;
+    Shape sh[2];
+    size_t off[M_ROLES], tbytes; /* per-thread buffer layout (bytes) */
+    dnnl_memory_desc_t uw, wf, wb, dw;
+    dnnl_primitive_t r_wf, r_wb, r_dw; /* NULL when the layout is OIHW already (r_dw always exists) */
+    dnnl_memory_t m_uw, m_wf, m_wb, m_udw, m_acc[SLOTS];
+    float *wf_buf, *wb_buf, *acc[SLOTS];
+    size_t dw_floats;
+    ThreadMems *tm;
+    int ntm;
+    char kernel[160];
+    ConvPlan *next;
+};
+
+static dnnl_engine_t g_eng;
+static ConvPlan *g_plans;
+/* Per-thread buffers and streams, shared by all plans (one layer runs at a time). */
+static struct {
+    char *buf;
+    size_t cap;
+    dnnl_stream_t stream;
+} *g_thr;
+static int g_nthr;
+
+int conv_dnnl_available(void) { return 1; }
+
+#define DN(call)                                                                                                 \
+    do {                                                                                                         \
+        dnnl_status_t st_ = (call);                                                                              \
+        if (st_ != dnnl_success) swap_check_failed(__FILE__, __LINE__, #call, "oneDNN call failed");             \
+    } while (0)
+
+/* Plan-time calls may fail for shapes oneDNN does not cover: the layer then falls back to im2col + GEMM. */
+#define TRY(call)                                                                                                \
+    do {                                                                                                         \
+        if ((call) != dnnl_success) goto fail;                                                                   \
+    } while (0)
+
+static void *amalloc(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) swap_fail("out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+static size_t rup(size_t b) { return (b + 63) / 64 * 64; }
+
+/* CNHW view of images n0..n0+nb of a [c][n][h][w] tensor, as an (nb, c, h, w) oneDNN tensor: the data handle is
+ * the first image's plane of channel 0. */
+static void cnhw_md(dnnl_memory_desc_t *md, int nb, int c, int h, int w, int n) {
+    const dnnl_dims_t dims = {nb, c, h, w}, strides = {(dnnl_dim_t)h * w, (dnnl_dim_t)n * h * w, w, 1};
+    DN(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
+}
+
+static dnnl_status_t make_prim(dnnl_primitive_t *p, dnnl_primitive_desc_t pd) {
+    dnnl_status_t st = dnnl_primitive_create(p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static size_t scratch_bytes(const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+/* Reorder src -> dst (dst += src when accumulate), user-managed scratchpad. Returns its scratch bytes. */
+static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                                  int accumulate, size_t *scratch) {
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+    if (st != dnnl_success) return st;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (accumulate) {
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_sum(po, 1.0f);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    st = dnnl_reorder_primitive_desc_create(&pd, src, g_eng, dst, g_eng, attr);
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return st;
+    const size_t s = scratch_bytes(pd);
+    if (s > *scratch) *scratch = s;
+    return make_prim(p, pd);
+}
+
+static const char *impl_name(const_dnnl_primitive_desc_t pd) {
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return "?";
+    return s;
+}
+
+/* Primitives for chunks of sh->nb images. Shape 0 lets oneDNN pick every layout; the other shape must use the
+ * same weight layouts (one reordered weight tensor, one gradient layout for the slot sums). */
+static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
+    const ConvDims *d = &p->d;
+    const int nb = sh->nb;
+    const dnnl_dims_t sdims = {nb, d->ci, d->h, d->w}, wdims = {d->co, d->ci, d->k, d->k},
+                      ddims = {nb, d->co, d->ho, d->wo};
+    const dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad, d->pad};
+    dnnl_dims_t pr = {(d->ho - 1) * d->stride + d->k - d->h - d->pad, (d->wo - 1) * d->stride + d->k - d->w - d->pad};
+    dnnl_memory_desc_t any_s, any_w, any_d;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
+    const dnnl_memory_desc_t *q;
+    TRY(dnnl_memory_desc_init_by_tag(&any_s, 4, sdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any_w, 4, wdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any_d, 4, ddims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_primitive_attr_create(&attr));
+    TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+
+    TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &any_s,
+                                           first ? &any_w : &p->wf, NULL, &any_d, strides, pl, pr));
+    TRY(dnnl_primitive_desc_create(&fpd, &cd, attr, g_eng, NULL));
+    sh->md[M_FSRC] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
+    sh->md[M_FDST] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    if (first) p->wf = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    if (scratch_bytes(fpd) > *scratch) *scratch = scratch_bytes(fpd);
+
+    TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &any_s, first ? &any_w : &p->wb,
+                                                 &any_d, strides, pl, pr));
+    TRY(dnnl_primitive_desc_create(&bdpd, &cd, attr, g_eng, fpd));
+    sh->md[M_BDS] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0);
+    sh->md[M_BDD] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0);
+    if (first) p->wb = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
+    if (scratch_bytes(bdpd) > *scratch) *scratch = scratch_bytes(bdpd);
+
+    TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &any_s, first ? &any_w : &p->dw,
+                                                    NULL, &any_d, strides, pl, pr));
+    TRY(dnnl_primitive_desc_create(&bwpd, &cd, attr, g_eng, fpd));
+    sh->md[M_WSRC] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0);
+    sh->md[M_WDD] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_dst_md, 0);
+    q = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
+    if (first) p->dw = *q;
+    sh->md[M_DWT] = p->dw;
+    if (scratch_bytes(bwpd) > *scratch) *scratch = scratch_bytes(bwpd);
+    if (first)
+        snprintf(p->kernel, sizeof p->kernel, "%s/%s/%s", impl_name(fpd), impl_name(bdpd), impl_name(bwpd));
+
+    cnhw_md(&sh->md[M_USRC], nb, d->ci, d->h, d->w, p->n);
+    cnhw_md(&sh->md[M_UDST], nb, d->co, d->ho, d->wo, p->n);
+    TRY(make_reorder(&sh->r_src_f, &sh->md[M_USRC], &sh->md[M_FSRC], 0, scratch));
+    TRY(make_reorder(&sh->r_dst_f, &sh->md[M_FDST], &sh->md[M_UDST], 0, scratch));
+    TRY(make_reorder(&sh->r_dd_b, &sh->md[M_UDST], &sh->md[M_BDD], 0, scratch));
+    if (!dnnl_memory_desc_equal(&sh->md[M_WDD], &sh->md[M_BDD]))
+        TRY(make_reorder(&sh->r_dd_w, &sh->md[M_UDST], &sh->md[M_WDD], 0, scratch));
+    TRY(make_reorder(&sh->r_src_w, &sh->md[M_USRC], &sh->md[M_WSRC], 0, scratch));
+    TRY(make_reorder(&sh->r_ds_b, &sh->md[M_BDS], &sh->md[M_USRC], 1, scratch));
+
+    TRY(dnnl_primitive_create(&sh->fwd, fpd));
+    TRY(dnnl_primitive_create(&sh->bwd_d, bdpd));
+    TRY(dnnl_primitive_create(&sh->bwd_w, bwpd));
+    dnnl_primitive_desc_destroy(fpd);
+    dnnl_primitive_desc_destroy(bdpd);
+    dnnl_primitive_desc_destroy(bwpd);
+    dnnl_primitive_attr_destroy(attr);
+    return 1;
+fail:
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (bdpd) dnnl_primitive_desc_destroy(bdpd);
+    if (bwpd) dnnl_primitive_desc_destroy(bwpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return 0;
+}
+
+/* Images per chunk: the chunk's input and output fit the cache budget, but a chunk is at least big enough that
+ * adding its partial weight gradient into its slot costs no more than its activations (deep layers with big
+ * weights and small planes), and there are at least min(n, SLOTS) chunks so that threads have work. */
+static int chunk_images(const ConvDims *d, int n) {
+    const size_t ci = (size_t)(d->ci + 15) / 16 * 16, co = (size_t)(d->co + 15) / 16 * 16;
+    const size_t per = ci * d->h * d->w + co * d->ho * d->wo, wsz = co * ci * d->k * d->k;
+    size_t b = CHUNK_FLOATS / per;
+    const size_t bw = (wsz + per - 1) / per;
+    if (b < bw) b = bw;
+    const int parts = n < SLOTS ? n : SLOTS;
+    const size_t cap = ((size_t)n + parts - 1) / parts;
+    if (b > cap) b = cap;
+    return b < 1 ? 1 : (int)b;
+}
+
+static ConvPlan *build_plan(const ConvDims *d, int n) {
+    ConvPlan *p = xCalloc(1, sizeof *p);
+    p->d = *d;
+    p->n = n;
+    p->bimg = chunk_images(d, n);
+    p->chunks = (n + p->bimg - 1) / p->bimg;
+    p->slots = p->chunks < SLOTS ? p->chunks : SLOTS;
+    p->nsh = n % p->bimg ? 2 : 1;
+    p->sh[0].nb = p->bimg;
+    p->sh[1].nb = n % p->bimg;
+    size_t scratch = 0;
+    const dnnl_dims_t wdims = {d->co, d->ci, d->k, d->k};
+    DN(dnnl_memory_desc_init_by_tag(&p->uw, 4, wdims, dnnl_f32, dnnl_oihw));
+
+    /* one thread while creating: the kernels' work split is fixed at creation */
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int ok = build_shape(p, &p->sh[0], 1, &scratch) && (p->nsh == 1 || build_shape(p, &p->sh[1], 0, &scratch));
+    if (ok && !dnnl_memory_desc_equal(&p->wf, &p->uw)) ok = make_reorder(&p->r_wf, &p->uw, &p->wf, 0, &scratch) == 0;
+    if (ok && !dnnl_memory_desc_equal(&p->wb, &p->uw)) ok = make_reorder(&p->r_wb, &p->uw, &p->wb, 0, &scratch) == 0;
+    if (ok) ok = make_reorder(&p->r_dw, &p->dw, &p->uw, 1, &scratch) == 0;
+    omp_set_num_threads(threads);
+    if (!ok) {
+        /* primitives already made are kept alive by oneDNN's cache anyway; this path is rare (exotic shapes) */
+        free(p);
+        return NULL;
+    }
+
+    /* per-thread buffer: every blocked chunk tensor of either shape, the partial gradient and the scratchpad */
+    size_t off = 0;
+    for (int r = M_FSRC; r < M_ROLES; r++) {
+        size_t need = 0;
+        for (int s = 0; s < p->nsh; s++) {
+            size_t b = r == M_SCR ? scratch : dnnl_memory_desc_get_size(&p->sh[s].md[r]);
+            if (b > need) need = b;
+        }
+        p->off[r] = off;
+        off += rup(need) + 64;
+    }
+    p->tbytes = off;
+
+    DN(dnnl_memory_create(&p->m_uw, &p->uw, g_eng, DNNL_MEMORY_NONE));
+    DN(dnnl_memory_create(&p->m_udw, &p->uw, g_eng, DNNL_MEMORY_NONE));
+    if (p->r_wf) {
+        p->wf_buf = amalloc(dnnl_memory_desc_get_size(&p->wf));
+        DN(dnnl_memory_create(&p->m_wf, &p->wf, g_eng, p->wf_buf));
+    } else {
+        DN(dnnl_memory_create(&p->m_wf, &p->wf, g_eng, DNNL_MEMORY_NONE));
+    }
+    if (p->r_wb) {
+        p->wb_buf = amalloc(dnnl_memory_desc_get_size(&p->wb));
+        DN(dnnl_memory_create(&p->m_wb, &p->wb, g_eng, p->wb_buf));
+    } else {
+        DN(dnnl_memory_create(&p->m_wb, &p->wb, g_eng, DNNL_MEMORY_NONE));
+    }
+    p->dw_floats = dnnl_memory_desc_get_size(&p->dw) / sizeof(float);
+    for (int s = 0; s < p->slots; s++) {
+        p->acc[s] = amalloc(p->dw_floats * sizeof(float));
+        DN(dnnl_memory_create(&p->m_acc[s], &p->dw, g_eng, p->acc[s]));
+    }
+    return p;
+}
+
+/* Make sure threads 0..t-1 have a buffer of at least p->tbytes, a stream, and memory objects for this plan.
+ * Allocates only when the plan is new or the thread count grew. */
+static void ensure_threads(ConvPlan *p, int t) {
+    if (t > g_nthr) {
+        g_thr = xRealloc(g_thr, (size_t)t * sizeof *g_thr);
+        for (int i = g_nthr; i < t; i++) {
+            g_thr[i].buf = NULL;
+            g_thr[i].cap = 0;
+            DN(dnnl_stream_create(&g_thr[i].stream, g_eng, dnnl_stream_default_flags));
+        }
+        g_nthr = t;
+    }
+    for (int i = 0; i < t; i++)
+        if (g_thr[i].cap < p->tbytes) {
+            free(g_thr[i].buf);
+            g_thr[i].buf = amalloc(p->tbytes);
+            g_thr[i].cap = p->tbytes;
+        }
+    if (t > p->ntm) {
+        p->tm = xRealloc(p->tm, (size_t)t * sizeof *p->tm);
+        for (int i = p->ntm; i < t; i++) {
+            ThreadMems *tm = &p->tm[i];
+            tm->bound = NULL;
+            for (int s = 0; s < p->nsh; s++)
+                for (int r = 0; r < M_ROLES; r++) {
+                    dnnl_memory_desc_t md = p->sh[s].md[r];
+                    if (r == M_SCR) {
+                        const dnnl_dims_t dims = {(dnnl_dim_t)(p->tbytes - p->off[M_SCR])};
+                        DN(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a));
+                    }
+                    DN(dnnl_memory_create(&tm->m[s][r], &md, g_eng, DNNL_MEMORY_NONE));
+                }
+        }
+        p->ntm = t;
+    }
+    for (int i = 0; i < t; i++) {
+        ThreadMems *tm = &p->tm[i];
+        if (tm->bound == g_thr[i].buf) continue;
+        for (int s = 0; s < p->nsh; s++)
+            for (int r = M_FSRC; r < M_ROLES; r++)
+                DN(dnnl_memory_set_data_handle_v2(tm->m[s][r], g_thr[i].buf + p->off[r], g_thr[i].stream));
+        tm->bound = g_thr[i].buf;
+    }
+}
+
+static int same_dims(const ConvDims *a, const ConvDims *b) {
+    return a->ci == b->ci && a->co == b->co && a->k == b->k && a->stride == b->stride && a->pad == b->pad &&
+           a->h == b->h && a->w == b->w;
+}
+
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n) {
+    for (ConvPlan *p = g_plans; p; p = p->next)
+        if (p->n == n && same_dims(&p->d, d)) return p;
+    if (!g_eng) DN(dnnl_engine_create(&g_eng, dnnl_cpu, 0));
+    ConvPlan *p = build_plan(d, n);
+    if (!p) return NULL;
+    ensure_threads(p, omp_get_max_threads());
+    p->next = g_plans;
+    g_plans = p;
+    return p;
+}
+
+const char *conv_dnnl_kernel(const ConvPlan *p) { return p->kernel; }
+
+static void exec(dnnl_primitive_t prim, dnnl_stream_t s, int nargs, const dnnl_exec_arg_t *args) {
+    DN(dnnl_primitive_execute(prim, s, nargs, args));
+}
+
+static void reorder(dnnl_primitive_t r, dnnl_stream_t s, dnnl_memory_t from, dnnl_memory_t to, dnnl_memory_t scr) {
+    const dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scr}};
+    exec(r, s, 3, a);
+}
+
+static void set_handle(dnnl_memory_t m, const void *ptr, dnnl_stream_t s) {
+    DN(dnnl_memory_set_data_handle_v2(m, (void *)ptr, s));
+}
+
+/* Threads for this call: the engine's, capped by the chunks (or slots) there are. */
+static int call_threads(ConvPlan *p, int units) {
+    int t = omp_get_max_threads();
+    if (t > units) t = units;
+    if (t < 1) t = 1;
+    ensure_threads(p, t);
+    return t;
+}
+
+/* Reorder the OIHW weights for a primitive (or point straight at them when the layout is OIHW already). */
+static void prep_weights(ConvPlan *p, dnnl_primitive_t r, dnnl_memory_t m, const float *weight) {
+    if (!r) {
+        set_handle(m, weight, g_thr[0].stream);
+        return;
+    }
+    set_handle(p->m_uw, weight, g_thr[0].stream);
+    reorder(r, g_thr[0].stream, p->m_uw, m, p->tm[0].m[0][M_SCR]);
+}
+
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
+    const ConvDims *d = &p->d;
+    const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
+    const int nt = call_threads(p, p->chunks);
+    prep_weights(p, p->r_wf, p->m_wf, weight);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int c = 0; c < p->chunks; c++) {
+        const int t = omp_get_thread_num(), n0 = c * p->bimg;
+        const int s = (p->n - n0 < p->bimg) ? 1 : 0;
+        const Shape *sh = &p->sh[s];
+        dnnl_memory_t *m = p->tm[t].m[s];
+        dnnl_stream_t st = g_thr[t].stream;
+        set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
+        set_handle(m[M_UDST], out + (size_t)n0 * ohw, st);
+        reorder(sh->r_src_f, st, m[M_USRC], m[M_FSRC], m[M_SCR]);
+        const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_FSRC]}, {DNNL_ARG_WEIGHTS, p->m_wf},
+                                      {DNNL_ARG_DST, m[M_FDST]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
+        exec(sh->fwd, st, 4, a);
+        reorder(sh->r_dst_f, st, m[M_FDST], m[M_UDST], m[M_SCR]);
+    }
+}
+
+void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
+                        const float *weight) {
+    const ConvDims *d = &p->d;
+    const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
+    const int nt = call_threads(p, p->slots);
+    if (din) prep_weights(p, p->r_wb, p->m_wb, weight);
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+    for (int sl = 0; sl < p->slots; sl++) {
+        const int t = omp_get_thread_num();
+        dnnl_stream_t st = g_thr[t].stream;
+        const int c0 = sl * p->chunks / p->slots, c1 = (sl + 1) * p->chunks / p->slots;
+        for (int c = c0; c < c1; c++) {
+            const int n0 = c * p->bimg;
+            const int s = (p->n - n0 < p->bimg) ? 1 : 0;
+            const Shape *sh = &p->sh[s];
+            dnnl_memory_t *m = p->tm[t].m[s];
+            set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
+            set_handle(m[M_UDST], dout + (size_t)n0 * ohw, st);
+            reorder(sh->r_dd_b, st, m[M_UDST], m[M_BDD], m[M_SCR]);
+            if (din) {
+                const dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[M_BDD]}, {DNNL_ARG_WEIGHTS, p->m_wb},
+                                              {DNNL_ARG_DIFF_SRC, m[M_BDS]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
+                exec(sh->bwd_d, st, 4, a);
+                set_handle(m[M_USRC], din + (size_t)n0 * ihw, st);
+                reorder(sh->r_ds_b, st, m[M_BDS], m[M_USRC], m[M_SCR]);
+                set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
+            }
+            dnnl_memory_t ddw = m[M_BDD];
+            if (sh->r_dd_w) {
+                reorder(sh->r_dd_w, st, m[M_UDST], m[M_WDD], m[M_SCR]);
+                ddw = m[M_WDD];
+            }
+            reorder(sh->r_src_w, st, m[M_USRC], m[M_WSRC], m[M_SCR]);
+            /* the slot's first chunk writes the slot sum; later chunks add their partial to it, in order */
+            const int first = c == c0;
+            const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_WSRC]}, {DNNL_ARG_DIFF_DST, ddw},
+                                          {DNNL_ARG_DIFF_WEIGHTS, first ? p->m_acc[sl] : m[M_DWT]},
+                                          {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
+            exec(sh->bwd_w, st, 4, a);
+            if (!first) {
+                float *restrict acc = p->acc[sl];
+                const float *restrict part = (const float *)(g_thr[t].buf + p->off[M_DWT]);
+                for (size_t i = 0; i < p->dw_floats; i++) acc[i] += part[i];
+            }
+        }
+    }
+    /* slot sums, in slot order, then dweight += the total in OIHW */
+    const size_t nf = p->dw_floats;
+    const int slots = p->slots;
+    float *const *acc = p->acc;
+    if (slots > 1) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nf; i++) {
+            float v = acc[0][i];
+            for (int s = 1; s < slots; s++) v += acc[s][i];
+            acc[0][i] = v;
+        }
+    }
+    set_handle(p->m_udw, dweight, g_thr[0].stream);
+    reorder(p->r_dw, g_thr[0].stream, p->m_acc[0], p->m_udw, p->tm[0].m[0][M_SCR]);
+}
+
+#endif

@@ -1,0 +1,21 @@
+/* conv2d through oneDNN (internal to the conv layer; conv2d.c dispatches here). */
+#ifndef SWAP_CONV2D_DNNL_H
+#define SWAP_CONV2D_DNNL_H
+#include "layers.h"
+
+typedef struct ConvPlan ConvPlan;
+
+/* 1 when the build has oneDNN. */
+int conv_dnnl_available(void);
+/* The plan for a layer shape at batch n, built on first use and kept for the process (primitives, layouts and
+ * buffers are made once, outside training steps). NULL if oneDNN is missing or cannot run this shape. */
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n);
+/* out [co][n][ho][wo] = conv(in [ci][n][h][w], weight [co][ci][k][k]) (no bias; the caller adds it). */
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight);
+/* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. */
+void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
+                        const float *weight);
+/* oneDNN's implementation names, forward / backward-data / backward-weights, e.g. "brgconv:avx512_core". */
+const char *conv_dnnl_kernel(const ConvPlan *p);
+
+#endif
