@@ -21,6 +21,35 @@ static void check(int rc, const char *what) {
     }
 }
 
+/* Every rank's host name, so a job's log shows where its ranks ran (a multi-node run proves itself). */
+static void gather_hosts(Comm *c) {
+    char me[MPI_MAX_PROCESSOR_NAME] = {0};
+    int len = 0;
+    MPI_Get_processor_name(me, &len);
+    char *all = xCalloc((size_t)c->size, sizeof me);
+    check(MPI_Allgather(me, (int)sizeof me, MPI_CHAR, all, (int)sizeof me, MPI_CHAR, MPI_COMM_WORLD), "allgather");
+    size_t used = 0;
+    int cut = 0;
+    c->nodes = 0;
+    for (int r = 0; r < c->size; r++) {
+        const char *h = all + (size_t)r * sizeof me;
+        int seen = 0;
+        for (int q = 0; q < r && !seen; q++) seen = !strcmp(h, all + (size_t)q * sizeof me);
+        c->nodes += !seen;
+        size_t hl = strlen(h);
+        if (!cut && used + hl + 5 < sizeof c->hosts) {
+            memcpy(c->hosts + used, h, hl);
+            used += hl;
+            c->hosts[used++] = r + 1 < c->size ? ' ' : 0;
+        } else if (!cut) {
+            memcpy(c->hosts + used, "...", 4); /* room kept above: used + 4 <= sizeof */
+            cut = 1;
+        }
+    }
+    c->hosts[sizeof c->hosts - 1] = 0;
+    free(all);
+}
+
 void comm_init(Comm *c, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
     /* the bucketed gradient sum is bit-identical for any bucket size only if the per-element order of additions
@@ -45,6 +74,7 @@ void comm_init(Comm *c, int *argc, char ***argv) {
     size_t vl = strlen(lib) < sizeof c->version - 1 ? strlen(lib) : sizeof c->version - 1;
     memcpy(c->version, lib, vl);
     c->version[vl] = 0;
+    gather_hosts(c);
     swap_set_exit_hook(abort_hook);
 }
 

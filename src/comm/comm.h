@@ -8,7 +8,9 @@
 typedef struct {
     int rank, size;
     int local_size;  /* ranks on this node, for default thread counts */
+    int nodes;       /* distinct hosts */
     char version[96];
+    char hosts[512]; /* host of each rank in rank order, space-separated ("n1 n2"); "..." if cut */
 } Comm;
 
 void comm_init(Comm *c, int *argc, char ***argv);

@@ -107,6 +107,7 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     if (p->comm.rank == 0) {
         printf("%s: experiment %s (%s), %d rank(s) x %d thread(s)\n", swap_progname(), cfg_str(p->cfg, "name"),
                config_path(p->cfg), p->comm.size, p->threads);
+        printf("%s: rank hosts (%d node(s)): %s\n", swap_progname(), p->comm.nodes, p->comm.hosts);
         printf("--- resolved configuration ---\n%s------------------------------\n", config_resolved(p->cfg));
         fflush(stdout);
     }
