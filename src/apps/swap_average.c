@@ -25,6 +25,31 @@ static Score evaluate(Phase *p, Model *m, int batch, float *probs) {
     return s;
 }
 
+/* On the validation split (data.val_split); NaN without one. */
+static Score evaluate_val(Phase *p, Model *m, int batch, float *probs) {
+    Score s = {NAN, NAN};
+    if (!p->val) return s;
+    double ev[3];
+    eval_dataset(m, p->val, batch, 0, 1, &ev[0], &ev[1], &ev[2], probs);
+    s.loss = ev[0] / ev[2];
+    s.acc = ev[1] / ev[2];
+    return s;
+}
+
+/* A JSON number, or null for NaN (no validation split). */
+static const char *jnum(char *buf, size_t n, double v) {
+    if (isnan(v)) snprintf(buf, n, "null");
+    else snprintf(buf, n, "%.6f", v);
+    return buf;
+}
+
+/* One row of the printed table; the validation column only when there is a split. */
+static void row(const char *name, Score test, Score val) {
+    printf("%-28s %9.2f%% %10.4f", name, 100 * test.acc, test.loss);
+    if (!isnan(val.acc)) printf(" %9.2f%%", 100 * val.acc);
+    printf("\n");
+}
+
 static double last_time(const CkptMeta *m) { return m->n_history ? m->history[m->n_history - 1].time_s : 0.0; }
 
 /* Ensemble accuracy: mean of the members' softmax outputs. */
@@ -86,14 +111,20 @@ int main(int argc, char **argv) {
     phase_load_data(&p, 1, 1);
     CkptMeta p1meta;
     Model *m = ckpt_load_model(p1_path, &p1meta, 0);
+    phase_check_val_split(&p, &p1meta, p1_path);
     const int k = m->spec.classes;
     const size_t ntot = m->ps.n_total;
+    const int nval = p.val ? p.val->n : 0;
     Score s_p1 = evaluate(&p, m, eval_batch, NULL);
+    Score v_p1 = evaluate_val(&p, m, eval_batch, NULL);
 
     double *avg = xCalloc(ntot, sizeof *avg);
     double *ens = xCalloc((size_t)p.test->n * k, sizeof *ens);
     float *probs = xMalloc((size_t)p.test->n * k * sizeof *probs);
     Score *ws = xCalloc((size_t)W, sizeof *ws);
+    Score *wv = xCalloc((size_t)W, sizeof *wv);
+    double *ens_val = xCalloc((size_t)nval * k + 1, sizeof *ens_val);
+    float *probs_val = xMalloc(((size_t)nval * k + 1) * sizeof *probs_val);
     double *wtime = xCalloc((size_t)W, sizeof *wtime);
     CkptMeta out;
     phase_meta(&p, &out, "average", -1, W);
@@ -108,12 +139,15 @@ int main(int argc, char **argv) {
         phase_path(&p, path, sizeof path, sub, 0);
         CkptMeta wm;
         ckpt_load_into(path, m, &wm, 0); /* strict names and shapes: a different architecture is an error */
+        phase_check_val_split(&p, &wm, path);
         if (wm.n_parents < 1 || strcmp(wm.parents[0].hash, p1meta.content_hash))
             swap_fail("%s: trained from a different phase-1 model (parent %s, expected %s from %s)", path,
                       wm.n_parents ? wm.parents[0].hash : "none", p1meta.content_hash, p1_path);
         for (size_t j = 0; j < ntot; j++) avg[j] += m->ps.data[j];
         ws[i] = evaluate(&p, m, eval_batch, probs);
         for (size_t j = 0; j < (size_t)p.test->n * k; j++) ens[j] += probs[j];
+        wv[i] = evaluate_val(&p, m, eval_batch, probs_val);
+        for (size_t j = 0; j < (size_t)nval * k; j++) ens_val[j] += probs_val[j];
         wtime[i] = last_time(&wm);
         ckpt_meta_add_parent(&out, wm.content_hash, path);
         ckpt_meta_free(&wm);
@@ -122,7 +156,9 @@ int main(int argc, char **argv) {
     Score s_avg_raw = evaluate(&p, m, eval_batch, NULL);
     bn_recompute(m, p.train, bn_batch, bn_batches, phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0));
     Score s_avg = evaluate(&p, m, eval_batch, NULL);
+    Score v_avg = evaluate_val(&p, m, eval_batch, NULL);
     Score s_ens = ensemble_score(ens, p.test, k, n_have);
+    Score v_ens = p.val ? ensemble_score(ens_val, p.val, k, n_have) : v_avg;
     const double t3 = wall_seconds() - t0;
 
     char out_path[1024], sum_path[1024];
@@ -132,6 +168,8 @@ int main(int argc, char **argv) {
     rec.time_s = t3;
     rec.test_loss = s_avg.loss;
     rec.test_acc = s_avg.acc;
+    rec.val_loss = v_avg.loss;
+    rec.val_acc = v_avg.acc;
     ckpt_meta_add_epoch(&out, &rec);
     out.seed = (uint64_t)cfg_int(cfg, "seed");
     ckpt_save(out_path, m, &out, 0);
@@ -143,43 +181,48 @@ int main(int argc, char **argv) {
         if (have[i] && wtime[i] > tmax) tmax = wtime[i];
     size_t cap = 8192 + (size_t)W * 160, len = 0;
     char *js = xMalloc(cap);
+    char vb[32];
 #define J(...) len += (size_t)snprintf(js + len, cap - len, __VA_ARGS__)
     J("{\n  \"name\": \"%s\",\n  \"model\": \"%s\",\n  \"dataset\": \"%s\",\n  \"test_samples\": %d,\n", cfg_str(cfg, "name"),
       m->name, p.test->name, p.test->n);
+    J("  \"val_samples\": %d,\n", nval);
     J("  \"phase1\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"epochs\": %d, \"train_acc\": %.6f, \"time_s\": %.3f, "
-      "\"hash\": \"%s\"},\n",
+      "\"hash\": \"%s\", \"val_acc\": %s},\n",
       s_p1.acc, s_p1.loss, p1meta.n_history,
-      p1meta.n_history ? p1meta.history[p1meta.n_history - 1].train_acc : 0.0, t1, p1meta.content_hash);
+      p1meta.n_history ? p1meta.history[p1meta.n_history - 1].train_acc : 0.0, t1, p1meta.content_hash,
+      jnum(vb, sizeof vb, v_p1.acc));
     J("  \"workers\": [");
     int first = 1;
     for (int i = 0; i < W; i++) {
         if (!have[i]) continue;
-        J("%s\n    {\"worker\": %d, \"test_acc\": %.6f, \"test_loss\": %.6f, \"time_s\": %.3f}", first ? "" : ",", i,
-          ws[i].acc, ws[i].loss, wtime[i]);
+        J("%s\n    {\"worker\": %d, \"test_acc\": %.6f, \"test_loss\": %.6f, \"time_s\": %.3f, \"val_acc\": %s}",
+          first ? "" : ",", i, ws[i].acc, ws[i].loss, wtime[i], jnum(vb, sizeof vb, wv[i].acc));
         first = 0;
     }
     J("\n  ],\n  \"missing_workers\": [%s],\n", missing);
     J("  \"average\": {\"test_acc_before_bn\": %.6f, \"test_loss_before_bn\": %.6f, \"test_acc\": %.6f, "
-      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d},\n",
-      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch);
-    J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f},\n", s_ens.acc, s_ens.loss);
+      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d, \"val_acc\": %s},\n",
+      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch, jnum(vb, sizeof vb, v_avg.acc));
+    J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"val_acc\": %s},\n", s_ens.acc, s_ens.loss,
+      jnum(vb, sizeof vb, v_ens.acc));
     J("  \"phase2\": {\"mode\": \"%s\", \"workers\": %d, \"time_s\": %.3f},\n", cfg_str(cfg, "phase2.mode"), n_have, tmax);
     J("  \"phase3\": {\"time_s\": %.3f},\n  \"critical_path_s\": %.3f\n}\n", t3, t1 + tmax + t3);
 #undef J
     xCheck(len < cap, "summary buffer");
     summary_write(&p, js, len); /* adds the baselines' rows and the critical path, under the summary lock */
 
-    printf("\n%-28s %10s %10s\n", "model", "test acc", "test loss");
-    printf("%-28s %9.2f%% %10.4f\n", "phase 1", 100 * s_p1.acc, s_p1.loss);
+    printf("\n%-28s %10s %10s%s\n", "model", "test acc", "test loss", p.val ? "    val acc" : "");
+    row("phase 1", s_p1, v_p1);
     for (int i = 0; i < W; i++)
         if (have[i]) {
             char nm[32];
             snprintf(nm, sizeof nm, "worker %d", i);
-            printf("%-28s %9.2f%% %10.4f\n", nm, 100 * ws[i].acc, ws[i].loss);
+            row(nm, ws[i], wv[i]);
         }
-    printf("%-28s %9.2f%% %10.4f\n", "average (before BN update)", 100 * s_avg_raw.acc, s_avg_raw.loss);
-    printf("%-28s %9.2f%% %10.4f\n", "average (SWAP)", 100 * s_avg.acc, s_avg.loss);
-    printf("%-28s %9.2f%% %10.4f\n", "ensemble of workers", 100 * s_ens.acc, s_ens.loss);
+    Score none = {NAN, NAN};
+    row("average (before BN update)", s_avg_raw, none);
+    row("average (SWAP)", s_avg, v_avg);
+    row("ensemble of workers", s_ens, v_ens);
     printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", t1, tmax, t3);
     printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
     fflush(stdout);
@@ -191,6 +234,9 @@ int main(int argc, char **argv) {
     free(ens);
     free(probs);
     free(ws);
+    free(wv);
+    free(ens_val);
+    free(probs_val);
     free(wtime);
     free(have);
     ckpt_meta_free(&out);

@@ -151,6 +151,9 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
         for (int c = 0; c < mt->norm_channels; c++) printf(" %.4f", mt->norm_std[c]);
     }
     printf("\n");
+    if (mt->val_split)
+        printf("validation   %lld training images held out (data.val_seed %lld, split %s)\n", (long long)mt->val_split,
+               (long long)mt->val_seed, mt->val_hash);
     printf("config       %s  (%d resolved lines, %zu bytes of source)\n", mt->config_hash,
            count_lines(mt->config_resolved), strlen(mt->config_source ? mt->config_source : ""));
     printf("build        git %.12s%s  %s  %s  [%s]\n", mt->git_commit, mt->git_dirty ? " (dirty)" : "", mt->build_type,
@@ -168,12 +171,14 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
     for (int i = 0; i < mt->n_extra; i++)
         printf("%-12s %s %s[%zu]\n", i ? "" : "extra", mt->extra[i].name, kinds[mt->extra[i].kind], mt->extra[i].n);
     if (mt->n_history) {
-        printf("\nmetrics      %5s %9s %10s %10s %9s %10s %9s\n", "epoch", "time_s", "lr", "train_loss", "train_acc",
-               "test_loss", "test_acc");
+        printf("\nmetrics      %5s %9s %10s %10s %9s %10s %9s%s\n", "epoch", "time_s", "lr", "train_loss", "train_acc",
+               "test_loss", "test_acc", mt->val_split ? "   val_acc" : "");
         for (int i = 0; i < mt->n_history; i++) {
             const EpochRecord *r = &mt->history[i];
-            printf("             %5d %9.2f %10.5g %10.4f %9.4f %10.4f %9.4f\n", r->epoch, r->time_s, r->lr,
+            printf("             %5d %9.2f %10.5g %10.4f %9.4f %10.4f %9.4f", r->epoch, r->time_s, r->lr,
                    r->train_loss, r->train_acc, r->test_loss, r->test_acc);
+            if (mt->val_split) printf(" %9.4f", r->val_acc);
+            printf("\n");
         }
     }
     printf("\n%-26s %-18s %11s %11s %11s %11s %11s %6s\n", "tensor", "shape", "mean", "std", "min", "max", "l2",
@@ -249,6 +254,9 @@ static void summary_json(const char *path, const Model *m, const CkptMeta *mt, i
     json_key(o, "buffer_count", &f), fprintf(o, "%lld", (long long)mt->buffer_count);
     json_key(o, "has_momentum", &f), fputs(mt->has_momentum ? "true" : "false", o);
     json_key(o, "dataset", &f), json_str(o, mt->dataset);
+    json_key(o, "val_split", &f), fprintf(o, "%lld", (long long)mt->val_split);
+    json_key(o, "val_seed", &f), fprintf(o, "%lld", (long long)mt->val_seed);
+    json_key(o, "val_hash", &f), json_str(o, mt->val_hash);
     json_key(o, "norm_mean", &f), fputc('[', o);
     for (int c = 0; c < mt->norm_channels; c++) fputs(c ? "," : "", o), json_num(o, mt->norm_mean[c]);
     fputc(']', o);
@@ -292,6 +300,8 @@ static void summary_json(const char *path, const Model *m, const CkptMeta *mt, i
         json_key(o, "train_acc", &g), json_num(o, r->train_acc);
         json_key(o, "test_loss", &g), json_num(o, r->test_loss);
         json_key(o, "test_acc", &g), json_num(o, r->test_acc);
+        json_key(o, "val_loss", &g), json_num(o, r->val_loss);
+        json_key(o, "val_acc", &g), json_num(o, r->val_acc);
         fputc('}', o);
     }
     fputc(']', o);
@@ -535,14 +545,24 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
             swap_warn("%s: normalization of channel %d differs from the dataset's (%g/%g vs %g/%g)", path, c,
                       mt.norm_mean[c], mt.norm_std[c], test->mean[c], test->std[c]);
     if (subset > 0 && subset < test->n) dataset_truncate(test, (int)subset);
+    /* the validation split recorded in the file, carved as the phases carve it (and kept out of BN batches) */
+    Dataset *train = NULL, *val = NULL;
+    if (bn_batches > 0 || mt.val_split > 0) {
+        train = dataset_load(name, dir, 1);
+        if (mt.val_split > 0) {
+            if (mt.val_split >= train->n)
+                swap_fail("%s: records data.val_split = %lld but %s has %d training images", path,
+                          (long long)mt.val_split, name, train->n);
+            val = dataset_split_val(train, (int)mt.val_split, (uint64_t)mt.val_seed);
+        }
+        if (train_subset > 0 && train_subset < train->n) dataset_truncate(train, (int)train_subset);
+    }
     if (bn_batches > 0) {
         /* update_bn semantics (reset, cumulative average over N train-mode batches without augmentation) with
          * the batches swap-average draws, so the same seed, batch and subset reproduce phase 3 */
-        Dataset *train = dataset_load(name, dir, 1);
-        if (train_subset > 0 && train_subset < train->n) dataset_truncate(train, (int)train_subset);
         bn_recompute(m, train, bn_batch, (int)bn_batches, phase_seed(mt.seed, 4, 0));
-        dataset_free(train);
     }
+    if (train) dataset_free(train);
     /* test loss is plain cross-entropy whatever smoothing the model trained with */
     m->spec.label_smoothing = 0.0f;
     uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
@@ -558,6 +578,13 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
     }
     double acc = test->n ? (double)correct / test->n : NAN;
     loss = test->n ? loss / test->n : NAN;
+    double vloss = NAN, vacc = NAN, vcount = 0;
+    if (val) {
+        double vc = 0;
+        eval_dataset(m, val, batch, 0, 1, &vloss, &vc, &vcount, NULL);
+        vloss /= vcount;
+        vacc = vc / vcount;
+    }
     if (json) {
         int f = 1;
         fputc('{', stdout);
@@ -568,10 +595,20 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
         json_key(stdout, "test_loss", &f), json_num(stdout, loss);
         json_key(stdout, "test_acc", &f), json_num(stdout, acc);
         json_key(stdout, "correct", &f), printf("%ld", correct);
+        if (val) {
+            json_key(stdout, "val_n", &f), printf("%d", val->n);
+            json_key(stdout, "val_loss", &f), json_num(stdout, vloss);
+            json_key(stdout, "val_acc", &f), json_num(stdout, vacc);
+        }
         printf("}\n");
-    } else
+    } else {
         printf("%s: %s test n=%d  loss %.6f  acc %.6f (%ld correct)%s\n", path, name, test->n, loss, acc, correct,
                bn_batches > 0 ? "  [BN recomputed]" : "");
+        if (val)
+            printf("%s: %s val  n=%d  loss %.6f  acc %.6f (data.val_split of the training set)\n", path, name, val->n,
+                   vloss, vacc);
+    }
+    if (val) dataset_free(val);
     free(idx);
     dataset_free(test);
     model_free(m);

@@ -16,7 +16,7 @@
 
 #define CKPT_FORMAT_NAME "swap-checkpoint"
 #define CKPT_FORMAT_MAJOR 1
-#define CKPT_FORMAT_MINOR 0
+#define CKPT_FORMAT_MINOR 1
 #define CKPT_MAX_PARENTS 64
 #define CKPT_HASH_HEX 33 /* 32 hex digits of an XXH3-128 hash + NUL */
 #define CKPT_NAME_LEN 64
@@ -25,6 +25,7 @@
 typedef struct {
     int epoch;
     double time_s, lr, train_loss, train_acc, test_loss, test_acc;
+    double val_loss, val_acc; /* on the data.val_split images; NaN without a split (and in older files) */
 } EpochRecord;
 
 /* Named arrays a phase persists under /state/extra to resume bit-exactly (sample counters, accumulators...). */
@@ -62,6 +63,8 @@ typedef struct {
     int norm_channels;            /* input normalization, per channel */
     double norm_mean[4], norm_std[4];
     int64_t cursor_epoch, cursor_step; /* data cursor: next epoch and step within it */
+    int64_t val_split, val_seed;  /* validation images held out of training (data.val_split) and their seed */
+    char val_hash[CKPT_HASH_HEX]; /* identity of that split ("" when none; absent in older files) */
     CkptParent parents[CKPT_MAX_PARENTS];
     int n_parents;
     EpochRecord *history;         /* owned */
@@ -72,7 +75,7 @@ typedef struct {
     int n_extra;
 
     /* filled by ckpt_save / on load (read-only for callers) */
-    char format_version[16];      /* "1.0" */
+    char format_version[16];      /* "1.1" */
     char created_utc[32];         /* "2026-11-22T01:42:45Z" */
     char content_hash[CKPT_HASH_HEX];
     char momentum_hash[CKPT_HASH_HEX]; /* "" when the file holds no momentum */

@@ -55,7 +55,7 @@ void ckpt_meta_add_parent(CkptMeta *meta, const char *hash, const char *path) {
 
 EpochRecord ckpt_epoch_record(int epoch) {
     EpochRecord r = {.epoch = epoch, .time_s = NAN, .lr = NAN, .train_loss = NAN, .train_acc = NAN,
-                     .test_loss = NAN, .test_acc = NAN};
+                     .test_loss = NAN, .test_acc = NAN, .val_loss = NAN, .val_acc = NAN};
     return r;
 }
 

@@ -143,6 +143,11 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
     v = 1;
     if (get_int(r, root, "/", "world_size", 0, 1 << 24, &v, 1) < 0) return -1;
     m->world_size = (int)v;
+    /* validation split: absent in files written before it existed (= none) */
+    if (get_int(r, root, "/", "val_split", 0, INT32_MAX, &m->val_split, 0) < 0) return -1;
+    if (get_int(r, root, "/", "val_seed", 0, BIG, &m->val_seed, 0) < 0) return -1;
+    if (get_str(r, root, "/", "val_hash", m->val_hash, sizeof m->val_hash, 0) < 0) return -1;
+    if (m->val_hash[0] && !ckpt_is_hash(m->val_hash)) return rfail(r, "val_hash '%s' is not 32 hex digits", m->val_hash);
     if (get_str(r, root, "/", "content_hash", m->content_hash, sizeof m->content_hash, 1) < 0) return -1;
     if (!ckpt_is_hash(m->content_hash)) return rfail(r, "content_hash '%s' is not 32 hex digits", m->content_hash);
     if (get_str(r, root, "/", "momentum_hash", m->momentum_hash, sizeof m->momentum_hash, 0) < 0) return -1;
@@ -362,19 +367,28 @@ static int read_history(Rd *r, hid_t f, CkptMeta *m) {
     if (d < 0) return rfail(r, "%s is not a dataset", where);
     hid_t ft = H5Dget_type(d);
     if (ft < 0 || H5Tget_class(ft) != H5T_COMPOUND) return rfail(r, "%s is not a compound table", where);
-    const char *names[7] = {"epoch", "time_s", "lr", "train_loss", "train_acc", "test_loss", "test_acc"};
+    /* the first 7 fields are required; val_loss/val_acc (added later) are read when present, else NaN */
+    const char *names[9] = {"epoch",     "time_s",    "lr",       "train_loss", "train_acc",
+                            "test_loss", "test_acc", "val_loss", "val_acc"};
+    const size_t offs[9] = {offsetof(EpochRecord, epoch),     offsetof(EpochRecord, time_s),
+                            offsetof(EpochRecord, lr),        offsetof(EpochRecord, train_loss),
+                            offsetof(EpochRecord, train_acc), offsetof(EpochRecord, test_loss),
+                            offsetof(EpochRecord, test_acc),  offsetof(EpochRecord, val_loss),
+                            offsetof(EpochRecord, val_acc)};
     hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(EpochRecord));
-    H5Tinsert(mt, names[0], offsetof(EpochRecord, epoch), H5T_NATIVE_INT);
-    const size_t offs[6] = {offsetof(EpochRecord, time_s),    offsetof(EpochRecord, lr),
-                            offsetof(EpochRecord, train_loss), offsetof(EpochRecord, train_acc),
-                            offsetof(EpochRecord, test_loss),  offsetof(EpochRecord, test_acc)};
-    for (int i = 0; i < 6; i++) H5Tinsert(mt, names[i + 1], offs[i], H5T_NATIVE_DOUBLE);
-    int rc = 0;
-    for (int i = 0; i < 7 && rc == 0; i++) {
+    int rc = 0, has_val = 1;
+    for (int i = 0; i < 9 && rc == 0; i++) {
         int idx = H5Tget_member_index(ft, names[i]);
         H5T_class_t c = idx >= 0 ? H5Tget_member_class(ft, (unsigned)idx) : H5T_NO_CLASS;
+        if (i >= 7 && c == H5T_NO_CLASS) {
+            H5Eclear2(H5E_DEFAULT);
+            has_val = 0;
+            continue;
+        }
         if (c != (i == 0 ? H5T_INTEGER : H5T_FLOAT))
             rc = rfail(r, "%s: field '%s' is missing or of the wrong type", where, names[i]);
+        else
+            H5Tinsert(mt, names[i], offs[i], i == 0 ? H5T_NATIVE_INT : H5T_NATIVE_DOUBLE);
     }
     H5Tclose(ft);
     hsize_t n = 0;
@@ -392,6 +406,7 @@ static int read_history(Rd *r, hid_t f, CkptMeta *m) {
             rc = rfail(r, "%s: cannot read (%s)", where, h5_last_error());
         else
             m->n_history = (int)n;
+        for (hsize_t i = 0; i < n && !has_val; i++) m->history[i].val_loss = m->history[i].val_acc = NAN;
     }
     H5Tclose(mt);
     H5Dclose(d);

@@ -199,16 +199,18 @@ static int write_state(Writer *w, hid_t f, const CkptMeta *meta) {
 static int write_history(Writer *w, hid_t f, const CkptMeta *meta) {
     hid_t g = mkgroup(f, "/metrics");
     W(g, "/metrics");
-    const char *names[7] = {"epoch", "time_s", "lr", "train_loss", "train_acc", "test_loss", "test_acc"};
-    size_t offsets[7] = {offsetof(EpochRecord, epoch),      offsetof(EpochRecord, time_s),
+    const char *names[9] = {"epoch",     "time_s",    "lr",       "train_loss", "train_acc",
+                            "test_loss", "test_acc", "val_loss", "val_acc"};
+    size_t offsets[9] = {offsetof(EpochRecord, epoch),      offsetof(EpochRecord, time_s),
                          offsetof(EpochRecord, lr),         offsetof(EpochRecord, train_loss),
                          offsetof(EpochRecord, train_acc),  offsetof(EpochRecord, test_loss),
-                         offsetof(EpochRecord, test_acc)};
-    hid_t types[7] = {H5T_STD_I32LE,  H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE,
-                      H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE};
+                         offsetof(EpochRecord, test_acc),   offsetof(EpochRecord, val_loss),
+                         offsetof(EpochRecord, val_acc)};
+    hid_t types[9] = {H5T_STD_I32LE,  H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE,
+                      H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE, H5T_IEEE_F64LE};
     EpochRecord dummy = ckpt_epoch_record(0);
     const EpochRecord *rows = meta->n_history ? meta->history : &dummy;
-    herr_t rc = H5TBmake_table("per-epoch metrics", g, "history", 7, (hsize_t)meta->n_history, sizeof(EpochRecord),
+    herr_t rc = H5TBmake_table("per-epoch metrics", g, "history", 9, (hsize_t)meta->n_history, sizeof(EpochRecord),
                                names, offsets, types, 64, NULL, 0, rows);
     H5Gclose(g);
     W(rc, "/metrics/history");
@@ -259,6 +261,9 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     rc |= h5_attr_i64(r, "worker", meta->worker);
     rc |= h5_attr_i64(r, "n_workers", meta->n_workers);
     rc |= h5_attr_i64(r, "world_size", meta->world_size);
+    rc |= h5_attr_i64(r, "val_split", meta->val_split);
+    rc |= h5_attr_i64(r, "val_seed", meta->val_seed);
+    rc |= h5_attr_str(r, "val_hash", meta->val_hash);
     rc |= h5_attr_str(r, "content_hash", hash);
     rc |= h5_attr_str(r, "config_hash", chash);
     if (with_momentum) {

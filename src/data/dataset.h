@@ -38,6 +38,13 @@ const char *dataset_default_dir(const char *name);
 Dataset *dataset_load(const char *name, const char *dir, int train);
 /* Keep the first n samples (n <= d->n); for small tests and quick demos. */
 void dataset_truncate(Dataset *d, int n);
+/* The validation split: the n_val indices of 0..n-1 that come first in a permutation keyed by seed alone
+ * (stream RNG_SPLIT), returned sorted, so every phase carves out the same images. n_val < n. */
+void dataset_val_indices(uint32_t *idx, int n, int n_val, uint64_t seed);
+/* Move the samples dataset_val_indices(d->n, n_val, seed) names out of d into a new dataset (ascending index
+ * order); d keeps the rest in their original order, so no training order ever reaches a validation image.
+ * n_val must be in [1, d->n). */
+Dataset *dataset_split_val(Dataset *d, int n_val, uint64_t seed);
 void dataset_free(Dataset *d);
 
 /* Epoch permutation of 0..n-1 from (seed, epoch, worker). */

@@ -13,6 +13,9 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
     meta->seed = (uint64_t)cfg_int(p->cfg, "seed");
     snprintf(meta->mpi_version, sizeof meta->mpi_version, "%s", p->comm.version);
     ckpt_meta_set_config(meta, config_source(p->cfg), config_resolved(p->cfg));
+    meta->val_split = p->val_split;
+    meta->val_seed = (int64_t)p->val_seed;
+    snprintf(meta->val_hash, sizeof meta->val_hash, "%s", p->val_hash);
     const Dataset *d = p->train ? p->train : p->test;
     if (d) {
         snprintf(meta->dataset, sizeof meta->dataset, "%s", d->name);
@@ -23,4 +26,12 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
         }
         ckpt_meta_set_norm(meta, d->c, mean, std);
     }
+}
+
+void phase_check_val_split(const Phase *p, const CkptMeta *meta, const char *path) {
+    if (!strcmp(meta->val_hash, p->val_hash)) return;
+    swap_fail("%s: trained with data.val_split = %lld (seed %lld) but this run holds out %d images (seed %llu): "
+              "the model may have trained on validation images; rerun the earlier phases with the same data.val_split",
+              path, (long long)meta->val_split, (long long)meta->val_seed, p->val_split,
+              (unsigned long long)p->val_seed);
 }

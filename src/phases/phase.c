@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ckpt/ckpt.h"
 #include "../core/err.h"
 #include "../nn/parallel.h"
 
@@ -116,6 +117,7 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
 void phase_finish(Phase *p) {
     if (p->train) dataset_free(p->train);
     if (p->test) dataset_free(p->test);
+    if (p->val) dataset_free(p->val);
     config_free(p->cfg);
     comm_finalize();
 }
@@ -125,6 +127,18 @@ void phase_load_data(Phase *p, int need_train, int need_test) {
     const char *dir = cfg_has(p->cfg, "data_dir") ? cfg_str(p->cfg, "data_dir") : NULL;
     if (need_train) {
         p->train = dataset_load(name, dir, 1);
+        p->val_split = (int)cfg_int(p->cfg, "data.val_split");
+        p->val_seed = (uint64_t)cfg_int(p->cfg, "data.val_seed");
+        if (p->val_split > 0) {
+            if (p->val_split >= p->train->n)
+                swap_fail("data.val_split: %d images would leave no training data (%s has %d training images)",
+                          p->val_split, p->train->name, p->train->n);
+            uint32_t *idx = xMalloc((size_t)p->val_split * sizeof *idx);
+            dataset_val_indices(idx, p->train->n, p->val_split, p->val_seed);
+            ckpt_hash_bytes(p->val_hash, idx, (size_t)p->val_split * sizeof *idx); /* little-endian hosts */
+            free(idx);
+            p->val = dataset_split_val(p->train, p->val_split, p->val_seed);
+        }
         long sub = cfg_int(p->cfg, "train_subset");
         if (sub > 0 && sub < p->train->n) dataset_truncate(p->train, (int)sub);
     }

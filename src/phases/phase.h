@@ -27,6 +27,10 @@ typedef struct {
     PhaseArgs args;
     char dir[1024];   /* results/<name> */
     Dataset *train, *test;
+    Dataset *val;     /* data.val_split images carved out of the training set, or NULL */
+    int val_split;    /* size of that split (0: none) */
+    uint64_t val_seed;
+    char val_hash[33]; /* XXH3-128 of its sorted indices ("" without a split): recorded in checkpoints */
     int threads;
 } Phase;
 
@@ -34,7 +38,8 @@ typedef struct {
  * --baseline NAME (only where `usage` offers it) threads come from baselines.NAME.threads. */
 void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key);
 void phase_finish(Phase *p);
-/* Load train/test data named by the config (honouring train_subset / test_subset). */
+/* Load train/test data named by the config. With data.val_split > 0 the validation images are carved out
+ * of the full training set first (p->val), then train_subset / test_subset truncate what is left. */
 void phase_load_data(Phase *p, int need_train, int need_test);
 ModelSpec phase_model_spec(const Phase *p);
 Model *phase_build_model(const Phase *p);

@@ -199,9 +199,11 @@ static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long
         swap_warn("%s: cannot append to the epoch log", j->log_path);
         return;
     }
-    char tl[32] = "null", ta[32] = "null";
+    char tl[32] = "null", ta[32] = "null", vl[32] = "null", va[32] = "null";
     if (!isnan(r->test_loss)) snprintf(tl, sizeof tl, "%.6f", r->test_loss);
     if (!isnan(r->test_acc)) snprintf(ta, sizeof ta, "%.6f", r->test_acc);
+    if (!isnan(r->val_loss)) snprintf(vl, sizeof vl, "%.6f", r->val_loss);
+    if (!isnan(r->val_acc)) snprintf(va, sizeof va, "%.6f", r->val_acc);
     char trace[256];
     size_t tl_len = 0;
     for (int k = 0; k <= 8; k++) {
@@ -212,8 +214,9 @@ static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long
     }
     fprintf(f,
             "{\"phase\":\"%s\",\"worker\":%d,\"epoch\":%d,\"time_s\":%.3f,\"lr\":%.6g,\"lr_trace\":[%s],\"train_loss\":%.6f,"
-            "\"train_acc\":%.6f,\"test_loss\":%s,\"test_acc\":%s,\"images_per_s\":%.1f}\n",
-            j->phase_name, j->worker, r->epoch, r->time_s, r->lr, trace, r->train_loss, r->train_acc, tl, ta, ips);
+            "\"train_acc\":%.6f,\"test_loss\":%s,\"test_acc\":%s,\"val_loss\":%s,\"val_acc\":%s,\"images_per_s\":%.1f}\n",
+            j->phase_name, j->worker, r->epoch, r->time_s, r->lr, trace, r->train_loss, r->train_acc, tl, ta, vl, va,
+            ips);
     fclose(f);
 }
 
@@ -295,16 +298,25 @@ int train_run(TrainJob *j) {
         double sums[3] = {c.loss_sum, c.correct, c.count};
         if (R > 1) comm_sum_doubles(sums, 3);
         EpochRecord r = {.epoch = (int)c.epoch + 1, .lr = lr, .train_loss = sums[0] / sums[2],
-                         .train_acc = sums[1] / sums[2], .test_loss = NAN, .test_acc = NAN};
+                         .train_acc = sums[1] / sums[2], .test_loss = NAN, .test_acc = NAN,
+                         .val_loss = NAN, .val_acc = NAN};
         sync_bn_buffers(j);
         const int last = c.epoch + 1 == j->epochs;
-        if (p->test && ((j->eval_every > 0 && (c.epoch + 1) % j->eval_every == 0) || last ||
-                        r.train_acc >= j->stop_train_acc)) {
+        const int eval_now = (j->eval_every > 0 && (c.epoch + 1) % j->eval_every == 0) || last ||
+                             r.train_acc >= j->stop_train_acc;
+        if (p->test && eval_now) {
             double ev[3];
             eval_dataset(m, p->test, nb, rank, R, &ev[0], &ev[1], &ev[2], NULL);
             if (R > 1) comm_sum_doubles(ev, 3);
             r.test_loss = ev[0] / ev[2];
             r.test_acc = ev[1] / ev[2];
+        }
+        if (p->val && eval_now) {
+            double ev[3];
+            eval_dataset(m, p->val, nb, rank, R, &ev[0], &ev[1], &ev[2], NULL);
+            if (R > 1) comm_sum_doubles(ev, 3);
+            r.val_loss = ev[0] / ev[2];
+            r.val_acc = ev[1] / ev[2];
         }
         r.time_s = wall_seconds() - t_start;
         const double ips = (double)(steps - first_step) * G / (wall_seconds() - t_epoch);
@@ -312,12 +324,16 @@ int train_run(TrainJob *j) {
         c.loss_sum = c.correct = c.count = 0.0;
         c.step_in_epoch = 0;
         if (writer) {
-            char el[32], eta[32], test[32] = "     -";
+            char el[32], eta[32], test[32] = "     -", val[40] = "";
             fmt_hms(el, sizeof el, r.time_s);
             fmt_hms(eta, sizeof eta, r.time_s / (c.epoch + 1) * (j->epochs - c.epoch - 1));
             if (!isnan(r.test_acc)) snprintf(test, sizeof test, "%6.2f%%", 100 * r.test_acc);
-            printf("%s w%d epoch %3d/%d  lr %.4f  loss %.4f  train %6.2f%%  test %s  %7.0f img/s  elapsed %s  eta %s\n",
-                   j->phase_name, j->worker, r.epoch, j->epochs, lr, r.train_loss, 100 * r.train_acc, test, ips,
+            if (p->val) {
+                if (isnan(r.val_acc)) snprintf(val, sizeof val, "  val      -");
+                else snprintf(val, sizeof val, "  val %6.2f%%", 100 * r.val_acc);
+            }
+            printf("%s w%d epoch %3d/%d  lr %.4f  loss %.4f  train %6.2f%%  test %s%s  %7.0f img/s  elapsed %s  eta %s\n",
+                   j->phase_name, j->worker, r.epoch, j->epochs, lr, r.train_loss, 100 * r.train_acc, test, val, ips,
                    el, eta);
             fflush(stdout);
             append_log(j, &r, c.epoch, steps, ips);

@@ -52,5 +52,8 @@ Augment augment_from_config(const Config *cfg);
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker);
 /* Fill provenance and identity fields shared by every checkpoint the phases write. */
 void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int worker, int n_workers);
+/* A checkpoint this phase builds on must have been trained with this run's validation split (else it has seen
+ * validation images): a one-line error naming the file otherwise. */
+void phase_check_val_split(const Phase *p, const CkptMeta *meta, const char *path);
 
 #endif

@@ -64,7 +64,7 @@ def read_checkpoint(path):
         for k in ("created_utc", "phase", "epoch", "step", "samples_seen", "seed", "worker", "n_workers",
                   "world_size", "content_hash", "parents", "parent_paths", "git_commit", "git_dirty", "compiler",
                   "cflags", "build_type", "blas", "hdf5_version", "mpi_version", "host", "slurm_job_id",
-                  "slurm_array_job_id", "slurm_array_task_id", "config_hash"):
+                  "slurm_array_job_id", "slurm_array_task_id", "config_hash", "val_split", "val_seed", "val_hash"):
             assert k in a, f"root attribute {k} missing"
         assert len(s(a["content_hash"])) == 32
         m = f["model"]
@@ -80,7 +80,8 @@ def read_checkpoint(path):
                 tensors[full] = (d[()], bool(d.attrs["trainable"]))
         assert sorted(names) == sorted(tensors), "tensor_names does not list the stored tensors"
         hist = f["metrics/history"][()]
-        assert hist.dtype.names == ("epoch", "time_s", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+        assert hist.dtype.names == ("epoch", "time_s", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
+                                    "val_loss", "val_acc")
         resolved = s(f["config/resolved"][()])
         info = dict(model=s(m.attrs["model"]), in_shape=(int(m.attrs["in_c"]), int(m.attrs["in_h"]), int(m.attrs["in_w"])),
                     classes=int(m.attrs["classes"]), width=int(m.attrs["width"]), dataset=s(m.attrs["dataset"]),

@@ -159,7 +159,7 @@ static void test_round_trip(void) {
     ckpt_content_hash(h, m);
     T_CHECK(!strcmp(h, back.content_hash), "content hash %s vs %s", h, back.content_hash);
     T_CHECK(back.momentum_hash[0] && back.has_momentum, "momentum hash");
-    T_CHECK(!strcmp(back.format_version, "1.0"), "format version %s", back.format_version);
+    T_CHECK(!strcmp(back.format_version, "1.1"), "format version %s", back.format_version);
     T_CHECK(strlen(back.created_utc) == 20 && back.created_utc[19] == 'Z', "created_utc %s", back.created_utc);
     T_CHECK(back.hdf5_version[0] && back.git_commit[0] && back.compiler[0] && back.host[0] && back.blas[0],
             "provenance empty");

@@ -470,6 +470,73 @@ static void test_shard_invariance(void) {
     shard_case(400, 3, 32, 32);
 }
 
+/* data.val_split: the held-out images are a fixed, seeded set, moved out of the training set with their
+ * labels, and no training batch of any epoch or worker ever packs one (checked on the original indices, which
+ * every sample carries in its label and pixels). */
+static void test_val_split(void) {
+    enum { N = 1000, NV = 150, B = 32 };
+    static uint32_t a[NV], b[NV];
+    dataset_val_indices(a, N, NV, 5);
+    dataset_val_indices(b, N, NV, 5);
+    T_CHECK(!memcmp(a, b, sizeof a), "val indices are deterministic");
+    int sorted = 1;
+    for (int i = 1; i < NV; i++) sorted &= a[i - 1] < a[i];
+    T_CHECK(sorted && a[NV - 1] < N, "val indices are distinct, sorted and in range");
+    dataset_val_indices(b, N, NV, 6);
+    T_CHECK(memcmp(a, b, sizeof a), "val indices depend on the seed");
+    T_CHECK(a[0] > 0 || a[1] > 1 || a[NV - 1] != NV - 1, "val indices are not simply the first ones");
+
+    Dataset *d = synthetic(N, 1, 2, 2);
+    d->coarse = malloc(N * sizeof(int));
+    for (int i = 0; i < N; i++) {
+        d->labels[i] = i; /* original index, carried through splits and batches */
+        d->coarse[i] = N + i;
+        d->images[i * 4 + 0] = (uint8_t)(i & 255);
+        d->images[i * 4 + 1] = (uint8_t)(i >> 8);
+    }
+    Dataset *v = dataset_split_val(d, NV, 5);
+    static char is_val[N];
+    for (int i = 0; i < NV; i++) is_val[a[i]] = 1;
+    int ok = v->n == NV && d->n == N - NV && v->c == 1 && v->h == 2 && v->classes == d->classes;
+    for (int i = 0; i < NV && ok; i++)
+        ok = v->labels[i] == (int)a[i] && v->coarse[i] == N + (int)a[i] &&
+             v->images[i * 4] + 256 * v->images[i * 4 + 1] == (int)a[i];
+    T_CHECK(ok, "the split holds exactly the val indices, with their labels and pixels");
+    ok = 1;
+    for (int i = 0, prev = -1; i < d->n && ok; i++) {
+        const int orig = d->labels[i];
+        ok = orig > prev && !is_val[orig] && d->coarse[i] == N + orig &&
+             d->images[i * 4] + 256 * d->images[i * 4 + 1] == orig;
+        prev = orig;
+    }
+    T_CHECK(ok, "the training set keeps every other sample, in the original order, with its pixels");
+
+    /* every training batch of 3 epochs x 2 workers: decode the original index of each packed sample */
+    uint32_t *perm = malloc((size_t)d->n * sizeof *perm);
+    float x[B * 4];
+    int lab[B], leaked = 0, missing = 0;
+    for (int epoch = 0; epoch < 3; epoch++)
+        for (int worker = 0; worker < 2; worker++) {
+            static char seen[N];
+            memset(seen, 0, sizeof seen);
+            dataset_epoch_order(perm, (size_t)d->n, 9, epoch, worker);
+            for (int s = 0; s + B <= d->n; s += B) {
+                dataset_fill_batch(x, lab, d, perm + s, B, NULL, 9, epoch, worker, (size_t)s);
+                for (int j = 0; j < B; j++) {
+                    leaked += is_val[lab[j]];
+                    seen[lab[j]] = 1;
+                }
+            }
+            for (int i = 0; i < N; i++) missing += !is_val[i] && !seen[i];
+        }
+    T_CHECK(leaked == 0, "no training batch packs a validation sample (%d did)", leaked);
+    /* 850 training samples, 26 full batches of 32 = 832 per epoch: at most 18 left out of each epoch */
+    T_CHECK(missing <= 6 * (N - NV - (N - NV) / B * B), "training batches cover the training set (%d misses)", missing);
+    free(perm);
+    dataset_free(v);
+    dataset_free(d);
+}
+
 /* Normalized image of sample i without augmentation, [c][h][w]. */
 static void plain(float *out, const Dataset *d, int i) {
     for (int ch = 0; ch < d->c; ch++)
@@ -652,6 +719,7 @@ int main(void) {
     test_errors(); /* forks: before any OpenMP region starts threads */
     test_order();
     test_shard_invariance();
+    test_val_split();
     test_augment();
 
     const char *fm = dataset_default_dir("fashion-mnist");
