@@ -53,7 +53,13 @@ M.schema = {
   { key = "profile", type = "string", default = "local",
     doc = "Slurm site profile: a name in slurm/ (slurm/<profile>.lua) or a path to a profile file." },
   { key = "sweep", type = "sweep", default = {},
-    doc = "Sweep: table of dotted key -> list of values; the cartesian product becomes independent pipelines." },
+    doc = "Sweep: table of dotted key -> list of values, and zipped groups ({ [\"phase1.batch\"] = {...}, " ..
+      "[\"phase1.lr\"] = {...} } as list entries, varied together); the product becomes pipelines. Points that " ..
+      "differ only in phase-2/phase-3 keys share one phase 1 (and the baselines)." },
+  { key = "shared_dir", type = "string", optional = true,
+    doc = "Directory holding the phase-1 model (phase1/) and baselines (baseline-*/) this pipeline shares with " ..
+      "others, relative to the working directory unless absolute (unset = <results>/<name>). Sweeps over " ..
+      "phase-2/phase-3 keys set it, so one phase 1 serves every point." },
   { key = "baselines", type = "baselines", default = {},
     doc = "Baselines: table of name -> settings (see \"Baselines\" below); each is one model trained from scratch " ..
       "by `swap-train --baseline <name>` into <results>/<name>/baseline-<name>/." },
@@ -455,14 +461,17 @@ end
 
 local function validate_sweep(sweep, where)
   if type(sweep) ~= "table" then fail(where("sweep") .. "'sweep' must be a table of key -> list of values") end
-  local out = {}
-  for k, list in pairs(sweep) do
+  local out, seen = {}, {}
+  -- one swept key; `zip` (index of its zipped group) only for messages
+  local function one(k, list, zip)
     if type(k) ~= "string" then fail(where("sweep") .. "sweep keys must be dotted key strings, got " .. M.show(k)) end
     local e = M.by_key[k]
     if not e then fail(where(k) .. "sweep: " .. unknown_key_msg(k)) end
-    if k == "sweep" or k == "name" or k == "profile" or k == "results" or k == "baselines" then
+    if k == "sweep" or k == "name" or k == "profile" or k == "results" or k == "baselines" or k == "shared_dir" then
       fail(where(k) .. "sweep: '" .. k .. "' cannot be swept")
     end
+    if seen[k] then fail(where(k) .. "sweep: '" .. k .. "' is swept twice") end
+    seen[k] = true
     if type(list) ~= "table" or #list == 0 then
       fail(where(k) .. "sweep '" .. k .. "': expected a non-empty list of values")
     end
@@ -472,7 +481,31 @@ local function validate_sweep(sweep, where)
       if err then fail(where(k) .. string.format("sweep '%s' value %d: %s", k, i, err)) end
       vals[i] = nv
     end
-    out[k] = vals
+    return vals
+  end
+  for k, list in pairs(sweep) do
+    if math.type(k) ~= "integer" then out[k] = one(k, list) end
+  end
+  -- positional entries are zipped groups: { ["phase1.batch"] = {512, 1024}, ["phase1.lr"] = {0.4, 0.8} } varies
+  -- its keys together (value i of every key in point i), and the product is taken with the other keys
+  for i, group in ipairs(sweep) do
+    if type(group) ~= "table" or next(group) == nil or #group > 0 then
+      fail(where("sweep") .. "sweep entry " .. i .. ": a zipped group is a table of key -> list of values, got " ..
+        M.show(group))
+    end
+    local g, n, first = {}, nil, nil
+    for k, list in pairs(group) do
+      g[k] = one(k, list, i)
+      if n and #g[k] ~= n then
+        fail(where(k) .. string.format("sweep: zipped keys need lists of one length ('%s' has %d values, '%s' %d)",
+          first, n, k, #g[k]))
+      end
+      n, first = n or #g[k], first or k
+    end
+    out[#out + 1] = g
+  end
+  for k in pairs(sweep) do
+    if math.type(k) == "integer" and (k < 1 or k > #sweep) then fail(where("sweep") .. "sweep: unexpected entry [" .. k .. "]") end
   end
   return out
 end

@@ -73,7 +73,7 @@ local function all_keys()
   local ks = {}
   for k in pairs(M.phase_keys) do ks[#ks + 1] = k end
   for k in pairs(M.top_keys) do ks[#ks + 1] = k end
-  ks[#ks + 1] = "phase1"; ks[#ks + 1] = "phase2"; ks[#ks + 1] = "phase3"
+  ks[#ks + 1] = "phase1"; ks[#ks + 1] = "phase2"; ks[#ks + 1] = "phase3"; ks[#ks + 1] = "baselines"
   table.sort(ks)
   return ks
 end
@@ -84,16 +84,16 @@ local function suggest(key, candidates)
 end
 
 -- Validate a profile table; `where` prefixes errors (the file name). Returns the table with defaults filled:
--- { <top keys>, phase = { [1] = {...}, [2] = {...}, [3] = {...} } } where each phase table holds the merged
--- per-phase keys.
+-- { <top keys>, phase = { [1] = {...}, [2] = {...}, [3] = {...}, [4] = {...} } } where each phase table holds
+-- the merged per-phase keys; [4] is the `baselines` section (the jobs of the experiment's baselines).
 function M.validate(p, where)
   local function fail(msg) error(where .. ": " .. msg, 0) end
   if type(p) ~= "table" then fail("a profile must return a table") end
-  local out = { phase = { {}, {}, {} } }
+  local out = { phase = { {}, {}, {}, {} } }
   for k, v in pairs(p) do
     if type(k) ~= "string" then fail("profile keys must be names, got " .. config.show(k)) end
     local spec = M.top_keys[k] or M.phase_keys[k]
-    if k == "phase1" or k == "phase2" or k == "phase3" then
+    if k == "phase1" or k == "phase2" or k == "phase3" or k == "baselines" then
       if type(v) ~= "table" then fail("'" .. k .. "' must be a table of per-phase settings") end
       for pk, pv in pairs(v) do
         local ps = M.phase_keys[pk]
@@ -113,19 +113,20 @@ function M.validate(p, where)
   end
   for k, v in pairs(M.defaults) do out[k] = v end
   for k in pairs(M.top_keys) do if p[k] ~= nil then out[k] = p[k] end end
-  for i = 1, 3 do
+  for i = 1, 4 do
     local ph = out.phase[i]
+    local sec = i == 4 and "baselines" or ("phase" .. i)
     for k in pairs(M.phase_keys) do
-      local v = p["phase" .. i] and p["phase" .. i][k]
+      local v = p[sec] and p[sec][k]
       if v == nil then v = p[k] end
       if v == nil then v = M.defaults[k] end
       ph[k] = v
     end
     -- extra #SBATCH lines: the top-level ones, then the phase's own
-    if p.sbatch and p["phase" .. i] and p["phase" .. i].sbatch then
+    if p.sbatch and p[sec] and p[sec].sbatch then
       local merged = {}
       for _, l in ipairs(p.sbatch) do merged[#merged + 1] = l end
-      for _, l in ipairs(p["phase" .. i].sbatch) do merged[#merged + 1] = l end
+      for _, l in ipairs(p[sec].sbatch) do merged[#merged + 1] = l end
       ph.sbatch = merged
     end
   end

@@ -107,26 +107,35 @@ function M.load(opts)
   ctx.snapshot = ctx.base_dir .. "/slurm/experiment.lua"
   ctx.jobs_file = ctx.base_dir .. "/jobs.json"
   ctx.pipelines = {}
-  for _, combo in ipairs(sweep.expand(base.sweep)) do
-    local name = combo.suffix and (base.name .. "/" .. combo.suffix) or base.name
-    local ovs = {}
-    for _, o in ipairs(overrides) do ovs[#ovs + 1] = o end
-    for _, o in ipairs(combo.overrides) do ovs[#ovs + 1] = o end
-    if combo.suffix then ovs[#ovs + 1] = "name=" .. name end
+  -- groups share phase 1 and the baselines (one pipeline each unless the sweep varies phase-2/3 keys)
+  ctx.groups = sweep.plan(base, overrides, ctx.results)
+  local function resolve(name, ovs, swept)
     local ok, flat = pcall(config.resolve_table, tbl, ovs, opts.experiment, source)
-    if not ok then fail((combo.suffix and ("sweep pipeline '" .. name .. "': ") or "") .. flat) end
-    ctx.pipelines[#ctx.pipelines + 1] = {
-      name = name, suffix = combo.suffix, values = combo.values, overrides = ovs, flat = flat,
-      dir = ctx.results .. "/" .. name,
-    }
+    if not ok then fail((swept and ("sweep pipeline '" .. name .. "': ") or "") .. flat) end
+    return flat
+  end
+  for _, g in ipairs(ctx.groups) do
+    g.dir = ctx.results .. "/" .. g.name
+    g.flat = resolve(g.name, g.overrides, #g.pipelines > 1 or g.name ~= base.name)
+    for _, pl in ipairs(g.pipelines) do
+      pl.flat = resolve(pl.name, pl.overrides, pl.suffix ~= nil)
+      pl.dir = ctx.results .. "/" .. pl.name
+      pl.group = g
+      ctx.pipelines[#ctx.pipelines + 1] = pl
+    end
   end
   return ctx
 end
 
 function M.outputs(pl)
-  local o = { phase1 = pl.dir .. "/phase1/model.h5", phase3 = pl.dir .. "/phase3/model.h5", workers = {} }
+  local gdir = pl.group and pl.group.dir or pl.dir
+  local o = { phase1 = gdir .. "/phase1/model.h5", phase3 = pl.dir .. "/phase3/model.h5", workers = {}, baselines = {} }
   for i = 0, pl.flat["phase2.workers"] - 1 do o.workers[i] = pl.dir .. "/phase2/worker-" .. i .. ".h5" end
   o.summary = pl.dir .. "/summary.json"
+  o.baseline_names = config.baseline_names(pl.flat)
+  for _, b in ipairs(o.baseline_names) do o.baselines[b] = gdir .. "/baseline-" .. b .. "/model.h5" end
+  -- a shared group's own summary.json holds its baselines' rows
+  o.group_summary = gdir .. "/summary.json"
   return o
 end
 
@@ -142,7 +151,11 @@ end
 -- What must run: a phase is skipped only when its outputs verify and nothing before it reruns.
 function M.work(ctx, pl)
   local o = M.outputs(pl)
-  local w = { state = { workers = {} } }
+  local w = { state = { workers = {}, baselines = {} }, baselines = {} }
+  for _, b in ipairs(o.baseline_names) do
+    w.state.baselines[b] = M.verify(ctx, o.baselines[b])
+    if w.state.baselines[b] ~= "ok" then w.baselines[#w.baselines + 1] = b end
+  end
   w.state.phase3 = M.verify(ctx, o.phase3)
   w.state.phase1 = M.verify(ctx, o.phase1)
   local W = pl.flat["phase2.workers"]
@@ -206,17 +219,26 @@ function M.launcher(ctx)
 end
 
 local PHASE_TITLE = { "phase 1: large-batch data-parallel SGD", "phase 2: small-batch refinement",
-  "phase 3: average, recompute BN statistics, evaluate" }
+  "phase 3: average, recompute BN statistics, evaluate", "baseline: one model from scratch, for comparison" }
+M.BASELINE = 4 -- the "phase" number of baseline jobs (their resources: the profile's `baselines` section)
 
--- The job: { phase, ntasks, array (spec or nil), argv, log, script } for phase 1, 2, 3 of a pipeline.
-function M.job(ctx, pl, phase, work)
+-- The job: { phase, ntasks, array (spec or nil), argv, log, script } for phase 1, 2, 3 of a pipeline, or
+-- baseline `bname` (phase M.BASELINE). Phase 1 and baselines take the pipeline's group (pl.group).
+function M.job(ctx, pl, phase, work, bname)
+  if (phase == 1 or phase == M.BASELINE) and pl.group then pl = pl.group end
   local f = pl.flat
   local exp = ctx.snapshot
   local j = { phase = phase, script = pl.dir .. "/slurm/phase" .. phase .. ".sbatch" }
   local argv = {}
   local function add(list) for _, w in ipairs(list) do argv[#argv + 1] = w end end
   local function sets() for _, o in ipairs(pl.overrides) do add({ "--set", o }) end end
-  if phase == 1 then
+  if phase == M.BASELINE then
+    j.baseline = bname
+    j.script = pl.dir .. "/slurm/baseline-" .. bname .. ".sbatch"
+    j.ntasks = f["baselines." .. bname .. ".ranks"]
+    add(M.launcher(ctx)); add({ ctx.bin_dir .. "/swap-train", exp, "--baseline", bname }); sets()
+    j.log = pl.dir .. "/slurm/baseline-" .. bname .. "-%j.out"
+  elseif phase == 1 then
     j.ntasks = f["phase1.ranks"]
     add(M.launcher(ctx)); add({ ctx.bin_dir .. "/swap-train", exp }); sets()
     j.log = pl.dir .. "/slurm/phase1-%j.out"
@@ -241,11 +263,13 @@ function M.job(ctx, pl, phase, work)
     j.log = pl.dir .. "/slurm/phase3-%j.out"
   end
   -- threads = 0 means "all cores" to the executables (sysconf); under Slurm it must mean what the job got
-  local tkey = phase == 3 and "threads" or ("phase" .. phase .. ".threads")
+  local tkey = phase == 3 and "threads" or phase == M.BASELINE and ("baselines." .. bname .. ".threads") or
+    ("phase" .. phase .. ".threads")
   local cpus = ctx.profile.phase[phase].cpus_per_task
   if cpus and f[tkey] == 0 and f.threads == 0 then add({ "--set", tkey .. "=" .. cpus }) end
   j.argv = argv
-  j.job_name = "swap" .. phase .. ":" .. pl.name
+  j.job_name = phase == M.BASELINE and ("swapb:" .. pl.name .. ":" .. bname) or ("swap" .. phase .. ":" .. pl.name)
+  j.label = phase == M.BASELINE and ("baseline " .. bname) or ("phase " .. phase)
   return j
 end
 
@@ -376,22 +400,55 @@ function M.dependencies(pl, id1, id2)
   return d2, d3
 end
 
--- Write the snapshot of the experiment and every pipeline's scripts; returns the per-pipeline plans.
+-- Write the snapshot of the experiment and every pipeline's scripts; returns the per-pipeline plans
+-- { pl, work, jobs = {phase 1, 2, 3}, group, first (first pipeline of its group), baseline_jobs }. A group's
+-- phase 1 runs when a pipeline of it needs phase 1; its baselines run when they do not verify.
 function M.write_scripts(ctx)
   M.mkdir_p(ctx.base_dir .. "/slurm")
   local src = M.read(ctx.experiment) or fail(ctx.experiment .. ": cannot read")
   M.write_atomic(ctx.snapshot, src)
   local plans = {}
-  for _, pl in ipairs(ctx.pipelines) do
-    M.mkdir_p(pl.dir .. "/slurm")
-    local work = M.work(ctx, pl)
-    local jobs = {}
-    for phase = 1, 3 do
-      local j = M.job(ctx, pl, phase, phase == 2 and work or nil)
-      M.write_atomic(j.script, M.script(ctx, pl, j), "0755")
-      jobs[phase] = j
+  for _, g in ipairs(ctx.groups) do
+    M.mkdir_p(g.dir .. "/slurm")
+    local j1 = M.job(ctx, g.pipelines[1], 1)
+    M.write_atomic(j1.script, M.script(ctx, g, j1), "0755")
+    g.run1 = false
+    local first
+    for _, pl in ipairs(g.pipelines) do
+      M.mkdir_p(pl.dir .. "/slurm")
+      local work = M.work(ctx, pl)
+      g.run1 = g.run1 or work.run1
+      local jobs = { j1 }
+      for phase = 2, 3 do
+        local j = M.job(ctx, pl, phase, phase == 2 and work or nil)
+        M.write_atomic(j.script, M.script(ctx, pl, j), "0755")
+        jobs[phase] = j
+      end
+      local plan = { pl = pl, work = work, jobs = jobs, group = g }
+      if not first then
+        first = plan
+        plan.first = true
+        plan.baseline_jobs = {}
+        for _, b in ipairs(work.baselines) do
+          local jb = M.job(ctx, pl, M.BASELINE, nil, b)
+          M.write_atomic(jb.script, M.script(ctx, g, jb), "0755")
+          plan.baseline_jobs[#plan.baseline_jobs + 1] = jb
+        end
+      end
+      plans[#plans + 1] = plan
     end
-    plans[#plans + 1] = { pl = pl, work = work, jobs = jobs }
+    -- a shared phase 1 that must run again invalidates every worker of the group
+    if g.run1 then
+      for _, p in ipairs(plans) do
+        if p.group == g and not p.work.run1 and p.work.run3 then
+          p.work.run1 = true
+          p.work.workers = {}
+          for i = 0, p.pl.flat["phase2.workers"] - 1 do p.work.workers[#p.work.workers + 1] = i end
+          p.jobs[2] = M.job(ctx, p.pl, 2, p.work)
+          M.write_atomic(p.jobs[2].script, M.script(ctx, p.pl, p.jobs[2]), "0755")
+        end
+      end
+    end
   end
   return plans
 end
@@ -437,24 +494,47 @@ function M.plan(ctx, out)
     rel(ctx, ctx.experiment), rel(ctx, ctx.snapshot), ctx.profile.name, rel(ctx, ctx.profile.path), ctx.bin_dir,
     #plans, #plans == 1 and "" or "s"))
   for _, p in ipairs(plans) do
-    local pl, w, jobs = p.pl, p.work, p.jobs
+    local pl, w, jobs, g = p.pl, p.work, p.jobs, p.group
     out:write("\npipeline " .. pl.name .. " -> " .. rel(ctx, pl.dir) .. "\n")
-    if pl.suffix then out:write("  sweep: " .. table.concat(pl.overrides, " ", #ctx.overrides + 1, #pl.overrides - 1) .. "\n") end
+    if pl.suffix then
+      local sw = {}
+      for i = #ctx.overrides + 1, #pl.overrides do
+        local o = pl.overrides[i]
+        if not o:match("^name=") and not o:match("^shared_dir=") then sw[#sw + 1] = o end
+      end
+      out:write("  sweep: " .. table.concat(sw, " ") .. "\n")
+    end
     local function line(j, what, run, after)
-      out:write(string.format("  phase %d: %s\n           %s\n           %s\n", j.phase, what, resources(ctx, j),
+      out:write(string.format("  %s: %s\n           %s\n           %s\n", j.label, what, resources(ctx, j),
         run and ("after " .. after) or "skipped: outputs exist and verify"))
       out:write("           script " .. rel(ctx, j.script) .. "\n")
     end
-    local id1 = w.run1 and "<phase1>" or nil
+    local id1 = g.run1 and "<phase1>" or nil
     local id2 = (#w.workers > 0) and "<phase2>" or nil
     local d2, d3 = M.dependencies(pl, id1, id2)
-    line(jobs[1], "swap-train", w.run1, "nothing (starts when resources allow)")
+    if #g.pipelines > 1 and not p.first then
+      out:write("  phase 1: shared with pipeline " .. g.pipelines[1].name .. " (" .. rel(ctx, g.dir) .. "/phase1)\n")
+    else
+      line(jobs[1], "swap-train" .. (#g.pipelines > 1 and (" (shared by the " .. #g.pipelines .. " pipelines of " ..
+        rel(ctx, g.dir) .. ")") or ""), g.run1, "nothing (starts when resources allow)")
+    end
     local j2 = jobs[2]
     local what2 = j2.array and ("swap-refine job array --array=" .. j2.array .. " (" .. #w.workers .. " of " ..
       pl.flat["phase2.workers"] .. " workers)") or ("swap-refine --mode " .. pl.flat["phase2.mode"] ..
       " as one " .. j2.ntasks .. "-rank MPI job")
     line(j2, what2, #w.workers > 0, d2 and ("--dependency=" .. d2) or "nothing (phase 1 done)")
     line(jobs[3], "swap-average", w.run3, d3 and ("--dependency=" .. d3) or "nothing (phases 1-2 done)")
+    if p.first then
+      for _, b in ipairs(config.baseline_names(pl.flat)) do
+        local jb
+        for _, x in ipairs(p.baseline_jobs) do if x.baseline == b then jb = x end end
+        jb = jb or M.job(ctx, pl, M.BASELINE, nil, b)
+        local f = g.flat
+        line(jb, string.format("swap-train --baseline %s (batch %d, %d epochs, lr %s)", b, f["baselines." .. b .. ".batch"],
+          f["baselines." .. b .. ".epochs"], config.show(config.baseline_lr(f.baselines[b]))),
+          w.state.baselines[b] ~= "ok", "nothing (independent of the SWAP chain: runs beside it)")
+      end
+    end
     out:write("  preemption: --signal=B:USR1@" .. ctx.profile.signal_seconds .. (ctx.profile.requeue and
       " --requeue; exit code 3 (checkpointed) requeues the job" or "; no requeue") .. "\n")
   end
@@ -499,12 +579,22 @@ function M.read_jobs(ctx)
   return j
 end
 
+-- The job ids recorded for a pipeline: phases 1-3, then its baselines ("baseline-<name>"), each once.
+local function job_keys(jobs)
+  local keys = {}
+  for k in pairs(jobs or {}) do if k:match("^baseline%-") then keys[#keys + 1] = k end end
+  table.sort(keys)
+  table.insert(keys, 1, "phase3"); table.insert(keys, 1, "phase2"); table.insert(keys, 1, "phase1")
+  return keys
+end
+
 local function active_ids(jobs)
-  local ids = {}
+  local ids, seen = {}, {}
   for _, p in ipairs(jobs.pipelines or {}) do
-    for _, key in ipairs({ "phase1", "phase2", "phase3" }) do
+    for _, key in ipairs(job_keys(p.jobs)) do
       local id = p.jobs and p.jobs[key]
-      if id then
+      if id and not seen[id] then
+        seen[id] = true -- a shared phase 1 or baseline is recorded with every pipeline of its group
         for _, r in ipairs(M.query(id)) do
           if M.ACTIVE[r.JobState] then
             ids[#ids + 1] = tostring(id)
@@ -535,41 +625,59 @@ function M.submit(ctx, opts, out)
     bin_dir = ctx.bin_dir, submitted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), pipelines = {} }
   local function save() M.write_atomic(ctx.jobs_file, cjson.encode(record) .. "\n") end
   local history = io.open(ctx.base_dir .. "/slurm/submit.log", "a") -- one line per submitted pipeline, never rewritten
+  local submitted = {}
+  local function sb(pl, j, deps)
+    local argv = M.sbatch_argv(ctx, pl, j, deps)
+    local code, o = M.exec(argv)
+    local id = code == 0 and o:match("^%s*(%d+)")
+    if not id then
+      if #submitted > 0 then M.exec({ "scancel", table.unpack(submitted) }) end
+      fail(pl.name .. ": sbatch failed for " .. j.label .. " (exit " .. tostring(code) .. "): " ..
+        o:gsub("%s+$", ""):gsub("\n", " | ") .. (#submitted > 0 and ("; cancelled " .. table.concat(submitted, ", ")) or ""))
+    end
+    submitted[#submitted + 1] = id
+    return id
+  end
+  local group_ids = {} -- group -> { phase1 = id, baselines = { ["baseline-x"] = id } }
   for _, p in ipairs(plans) do
-    local pl, w, jobs = p.pl, p.work, p.jobs
+    local pl, w, jobs, g = p.pl, p.work, p.jobs, p.group
+    submitted = {} -- a failure cancels what this pipeline submitted (earlier pipelines stay queued)
     -- (lua-cjson writes empty tables as {}: leave empty lists out)
     local entry = { name = pl.name, dir = pl.dir, jobs = {}, workers = #w.workers > 0 and w.workers or nil, skipped = {} }
-    local submitted = {}
-    local function sb(j, deps)
-      local argv = M.sbatch_argv(ctx, pl, j, deps)
-      local code, o = M.exec(argv)
-      local id = code == 0 and o:match("^%s*(%d+)")
-      if not id then
-        if #submitted > 0 then M.exec({ "scancel", table.unpack(submitted) }) end
-        fail(pl.name .. ": sbatch failed for phase " .. j.phase .. " (exit " .. tostring(code) .. "): " ..
-          o:gsub("%s+$", ""):gsub("\n", " | ") .. (#submitted > 0 and ("; cancelled " .. table.concat(submitted, ", ")) or ""))
-      end
-      submitted[#submitted + 1] = id
-      return id
+    local gid = group_ids[g]
+    if not gid then
+      gid = { baselines = {} }
+      group_ids[g] = gid
+      if g.run1 then gid.phase1 = sb(g, jobs[1]) end
+      -- baselines: their own jobs, no dependency on the chain
+      for _, jb in ipairs(p.baseline_jobs or {}) do gid.baselines["baseline-" .. jb.baseline] = sb(g, jb) end
     end
-    local id1, id2, id3
-    if w.run1 then id1 = sb(jobs[1]) else entry.skipped[#entry.skipped + 1] = "phase1" end
+    local id1, id2, id3 = gid.phase1, nil, nil
+    if not id1 then entry.skipped[#entry.skipped + 1] = "phase1" end
     local d2 = M.dependencies(pl, id1, nil)
-    if #w.workers > 0 then id2 = sb(jobs[2], d2) else entry.skipped[#entry.skipped + 1] = "phase2" end
+    if #w.workers > 0 then id2 = sb(pl, jobs[2], d2) else entry.skipped[#entry.skipped + 1] = "phase2" end
     local _, d3 = M.dependencies(pl, id1, id2)
-    if w.run3 then id3 = sb(jobs[3], d3) else entry.skipped[#entry.skipped + 1] = "phase3" end
+    if w.run3 then id3 = sb(pl, jobs[3], d3) else entry.skipped[#entry.skipped + 1] = "phase3" end
     entry.jobs = { phase1 = id1, phase2 = id2, phase3 = id3 }
+    local bl_text = {}
+    for k, id in pairs(gid.baselines) do
+      entry.jobs[k] = id
+      bl_text[#bl_text + 1] = k .. "=" .. id
+    end
+    table.sort(bl_text)
     if #entry.skipped == 0 then entry.skipped = nil end
     entry.array = jobs[2].array and #w.workers > 0 and jobs[2].array or nil
     record.pipelines[#record.pipelines + 1] = entry
     save()
     if history then
-      history:write(string.format("%s %s phase1=%s phase2=%s phase3=%s\n", record.submitted_at, pl.name, id1 or "-",
-        id2 or "-", id3 or "-"))
+      history:write(string.format("%s %s phase1=%s phase2=%s phase3=%s%s\n", record.submitted_at, pl.name, id1 or "-",
+        id2 or "-", id3 or "-", #bl_text > 0 and (" " .. table.concat(bl_text, " ")) or ""))
       history:flush()
     end
-    out:write(string.format("%s: phase1 %s, phase2 %s%s, phase3 %s\n", pl.name, id1 or "done (skipped)",
-      id2 or "done (skipped)", entry.array and (" (array " .. entry.array .. ")") or "", id3 or "done (skipped)"))
+    out:write(string.format("%s: phase1 %s, phase2 %s%s, phase3 %s%s\n", pl.name,
+      id1 or (g.run1 and "?" or "done (skipped)"), id2 or "done (skipped)",
+      entry.array and (" (array " .. entry.array .. ")") or "", id3 or "done (skipped)",
+      #bl_text > 0 and (", " .. table.concat(bl_text, ", ")) or ""))
   end
   save()
   if history then history:close() end
@@ -638,9 +746,14 @@ function M.status(ctx, out)
       for _, f in ipairs(list) do parts[#parts + 1] = rel(ctx, f) .. " " .. M.verify(ctx, f) end
       return table.concat(parts, ", ")
     end
-    for phase = 1, 3 do
-      local key = "phase" .. phase
-      local id = rec and rec.jobs and rec.jobs[key]
+    local rows = { { key = "phase1", label = "phase 1", files = { o.phase1 } },
+      { key = "phase2", label = "phase 2", files = {} }, { key = "phase3", label = "phase 3", files = { o.phase3, o.summary } } }
+    for i = 0, pl.flat["phase2.workers"] - 1 do rows[2].files[#rows[2].files + 1] = o.workers[i] end
+    for _, b in ipairs(o.baseline_names) do
+      rows[#rows + 1] = { key = "baseline-" .. b, label = "baseline " .. b, files = { o.baselines[b] } }
+    end
+    for _, row in ipairs(rows) do
+      local id = rec and rec.jobs and rec.jobs[row.key]
       local state
       local recs
       if id then
@@ -651,14 +764,8 @@ function M.status(ctx, out)
       else
         state = "no job"
       end
-      out:write(string.format("  phase %d  %s\n", phase, state))
-      local files
-      if phase == 1 then files = { o.phase1 }
-      elseif phase == 2 then
-        files = {}
-        for i = 0, pl.flat["phase2.workers"] - 1 do files[#files + 1] = o.workers[i] end
-      else files = { o.phase3, o.summary } end
-      out:write("           " .. files_line(files) .. "\n")
+      out:write(string.format("  %-8s %s\n", row.label, state))
+      out:write("           " .. files_line(row.files) .. "\n")
       for _, r in ipairs(recs or {}) do
         if BAD[r.JobState] and r.Reason ~= "DependencyNeverSatisfied" and r.StdOut and r.StdOut ~= "" then
           local lines = tail(r.StdOut, 5)
@@ -670,6 +777,7 @@ function M.status(ctx, out)
       end
     end
     if M.verify(ctx, o.phase3) ~= "ok" then all_done = false end
+    for _, b in ipairs(o.baseline_names) do if M.verify(ctx, o.baselines[b]) ~= "ok" then all_done = false end end
   end
   return all_done
 end
@@ -738,28 +846,121 @@ local function csv_field(s)
   return s
 end
 
+-- Mean and sample standard deviation (n - 1) of a list of numbers; std is nil for fewer than two.
+function M.mean_std(xs)
+  local n, sum = #xs, 0
+  if n == 0 then return nil, nil end
+  for _, x in ipairs(xs) do sum = sum + x end
+  local mean = sum / n
+  if n < 2 then return mean, nil end
+  local ss = 0
+  for _, x in ipairs(xs) do ss = ss + (x - mean) ^ 2 end
+  return mean, math.sqrt(ss / (n - 1))
+end
+
+-- Seed replicates (a sweep over `seed`): one row per setting of the other swept keys with every numeric
+-- column as mean ± std over the seeds that finished, into collect-seeds.csv (<col>_mean, <col>_std) and .md.
+function M.collect_seeds(ctx, rows, header, sweep_keys, out)
+  local si
+  for i, h in ipairs(header) do if h == "seed" then si = i end end
+  if not si then return nil end
+  local others, groups, order = {}, {}, {}
+  for i, h in ipairs(header) do
+    if i > 1 and i <= #sweep_keys + 1 and h ~= "seed" then others[#others + 1] = i end
+  end
+  for _, cells in ipairs(rows) do
+    local kparts = {}
+    for _, i in ipairs(others) do kparts[#kparts + 1] = cells[i] end
+    local key = table.concat(kparts, "\0")
+    if not groups[key] then groups[key] = {}; order[#order + 1] = key end
+    table.insert(groups[key], cells)
+  end
+  local metrics = {}
+  for i = #sweep_keys + 2, #header do if header[i] ~= "status" then metrics[#metrics + 1] = i end end
+  local h_csv, h_md = {}, {}
+  for _, i in ipairs(others) do h_csv[#h_csv + 1] = header[i]; h_md[#h_md + 1] = header[i] end
+  h_csv[#h_csv + 1] = "seeds"; h_md[#h_md + 1] = "seeds"
+  for _, i in ipairs(metrics) do
+    h_csv[#h_csv + 1] = header[i] .. "_mean"; h_csv[#h_csv + 1] = header[i] .. "_std"
+    h_md[#h_md + 1] = header[i]
+  end
+  local csv = { table.concat(h_csv, ",") }
+  local md = { "| " .. table.concat(h_md, " | ") .. " |", "|" .. string.rep("---|", #h_md) }
+  local result = {}
+  for _, key in ipairs(order) do
+    local g = groups[key]
+    local c_csv, c_md = {}, {}
+    for _, i in ipairs(others) do c_csv[#c_csv + 1] = csv_field(g[1][i]); c_md[#c_md + 1] = g[1][i] end
+    local seeds = {}
+    for _, cells in ipairs(g) do if cells[#cells] == "ok" then seeds[#seeds + 1] = cells[si] end end
+    c_csv[#c_csv + 1] = csv_field(table.concat(seeds, " ")); c_md[#c_md + 1] = #seeds .. " (" .. table.concat(seeds, ", ") .. ")"
+    local stats = {}
+    for _, i in ipairs(metrics) do
+      local xs = {}
+      for _, cells in ipairs(g) do
+        local x = tonumber(cells[i])
+        if x then xs[#xs + 1] = x end
+      end
+      local m, sd = M.mean_std(xs)
+      local digits = header[i]:match("acc") and 4 or 1
+      local fmt = "%." .. digits .. "f"
+      c_csv[#c_csv + 1] = m and string.format(fmt, m) or ""
+      c_csv[#c_csv + 1] = sd and string.format(fmt, sd) or ""
+      c_md[#c_md + 1] = m and (string.format(fmt, m) .. (sd and (" ± " .. string.format(fmt, sd)) or "")) or "-"
+      stats[header[i]] = { mean = m, std = sd, n = #xs }
+    end
+    csv[#csv + 1] = table.concat(c_csv, ",")
+    md[#md + 1] = "| " .. table.concat(c_md, " | ") .. " |"
+    result[#result + 1] = { cells = g, stats = stats }
+  end
+  local md_text = table.concat(md, "\n") .. "\n"
+  M.write_atomic(ctx.base_dir .. "/collect-seeds.csv", table.concat(csv, "\n") .. "\n")
+  M.write_atomic(ctx.base_dir .. "/collect-seeds.md", md_text)
+  out:write("\nover seeds (mean ± sample standard deviation):\n" .. md_text)
+  out:write("written " .. rel(ctx, ctx.base_dir .. "/collect-seeds.csv") .. " and " ..
+    rel(ctx, ctx.base_dir .. "/collect-seeds.md") .. "\n")
+  return result
+end
+
 function M.collect(ctx, out)
   out = out or io.stdout
   local cjson = require "cjson"
-  local sweep_keys = {}
-  for k in pairs(ctx.base.sweep) do sweep_keys[#sweep_keys + 1] = k end
-  table.sort(sweep_keys)
+  local sweep_keys = sweep.keys(ctx.base.sweep)
+  -- baselines: test accuracy and wall time of each, from the pipeline's summary or its group's
+  local columns = {}
+  for i = 1, #M.COLUMNS - 1 do columns[i] = M.COLUMNS[i] end -- status stays last
+  for _, b in ipairs(config.baseline_names(ctx.base)) do
+    columns[#columns + 1] = { "baseline_" .. b .. "_test_acc", "bl_acc_" .. b, "%.4f" }
+    columns[#columns + 1] = { "baseline_" .. b .. "_wall_s", "bl_wall_" .. b, "%.1f" }
+  end
+  columns[#columns + 1] = M.COLUMNS[#M.COLUMNS]
   local header = { "pipeline" }
   for _, k in ipairs(sweep_keys) do header[#header + 1] = k end
-  for _, c in ipairs(M.COLUMNS) do header[#header + 1] = c[1] end
+  for _, c in ipairs(columns) do header[#header + 1] = c[1] end
   local rows = {}
+  local function decode(path)
+    local text = M.read(path)
+    if not text then return nil, nil end
+    local ok, v = pcall(cjson.decode, text)
+    return text, ok and type(v) == "table" and v or nil
+  end
   for _, pl in ipairs(ctx.pipelines) do
-    local text = M.read(M.outputs(pl).summary)
-    local s
-    if text then
-      local ok, v = pcall(cjson.decode, text)
-      if ok and type(v) == "table" then s = v end
-    end
+    local o = M.outputs(pl)
+    local text, s = decode(o.summary)
     local r = M.summary_row(pl, s)
     if text and not s then r.status = "unreadable" end
+    local _, gs = decode(o.group_summary)
+    for _, b in ipairs(o.baseline_names) do
+      local row = s and type(s.baselines) == "table" and s.baselines[b]
+      if type(row) ~= "table" then row = gs and type(gs.baselines) == "table" and gs.baselines[b] end
+      if type(row) == "table" then
+        r["bl_acc_" .. b] = num(row.test_acc)
+        r["bl_wall_" .. b] = num(row.wall_s)
+      end
+    end
     local cells = { pl.name }
     for _, k in ipairs(sweep_keys) do cells[#cells + 1] = config.show_plain(pl.values[k]) end
-    for _, c in ipairs(M.COLUMNS) do
+    for _, c in ipairs(columns) do
       local v = r[c[2]]
       cells[#cells + 1] = v == nil and "" or string.format(c[3], v)
     end
@@ -786,6 +987,7 @@ function M.collect(ctx, out)
   M.write_atomic(ctx.base_dir .. "/collect.md", md_text)
   out:write(md_text)
   out:write("written " .. rel(ctx, ctx.base_dir .. "/collect.csv") .. " and " .. rel(ctx, ctx.base_dir .. "/collect.md") .. "\n")
+  M.collect_seeds(ctx, rows, header, sweep_keys, out)
   -- pictures next to the numbers; a plotting problem must not lose the table
   local plot = require "swap.plot"
   local ok, perr = pcall(plot.plot_sweep, plot.rows_from_cells(rows, header), sweep_keys, ctx.base_dir .. "/plots",

@@ -1,7 +1,8 @@
 /* The whole pipeline on one machine: phase 1 under mpiexec (ranks from the config), the phase-2 workers as many
  * at a time as cores allow (or one W-rank MPI job for wash/papa), then phase 3, then the experiment's
- * baselines one after another (each with the whole machine). Phases whose outputs exist and verify are
- * skipped, so re-running after a failure or an interruption continues where it stopped. */
+ * baselines one after another (each with the whole machine). A sweep runs every point; points that differ
+ * only in phase-2/phase-3 keys share one phase 1 and the baselines (lua/swap/sweep.lua). Phases whose outputs
+ * exist and verify are skipped, so re-running after a failure or an interruption continues where it stopped. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -134,6 +135,126 @@ static _Noreturn void finish(int rc, const char *what) {
 
 #define USAGE "usage: swap-run EXPERIMENT.lua [--only swap|baselines] [--set key=value]...\n"
 
+/* results/<name> and the directory holding phase1/ and baseline-<name>/ (shared_dir, else the same). */
+static void dirs(const Config *cfg, char *dir, size_t n, char *shared, size_t ns) {
+    snprintf(dir, n, "%s/%s", cfg_str(cfg, "results"), cfg_str(cfg, "name"));
+    snprintf(shared, ns, "%s", cfg_has(cfg, "shared_dir") ? cfg_str(cfg, "shared_dir") : dir);
+}
+
+static void run_phase1(const char *exp, int n_sets, char **sets, const Config *cfg) {
+    char dir[1024], shared[1024], path[1200];
+    dirs(cfg, dir, sizeof dir, shared, sizeof shared);
+    snprintf(path, sizeof path, "%s/phase1/model.h5", shared);
+    if (valid(path)) {
+        printf("swap-run: phase 1 done already (%s)\n", path);
+        return;
+    }
+    base_cmd(&g_cmd, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
+    int rc = run_one(&g_cmd);
+    if (rc) finish(rc, "phase 1");
+}
+
+static void run_phase23(const char *exp, int n_sets, char **sets, const Config *cfg) {
+    char dir[1024], shared[1024], path[1200];
+    dirs(cfg, dir, sizeof dir, shared, sizeof shared);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    Cmd *cp = &g_cmd;
+    /* phase 2 */
+    const int W = (int)cfg_int(cfg, "phase2.workers");
+    const char *mode = cfg_str(cfg, "phase2.mode");
+    int todo = 0;
+    for (int i = 0; i < W; i++) {
+        snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
+        todo += !valid(path);
+    }
+    if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
+    else if (strcmp(mode, "independent")) {
+        base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
+        cmd_add(cp, "--set");
+        cmd_add(cp, "phase2.threads=1");
+        int rc = run_one(cp);
+        if (rc) finish(rc, "phase 2");
+    } else {
+        int ranks = (int)cfg_int(cfg, "phase2.ranks");
+        int threads = (int)cfg_int(cfg, "phase2.threads");
+        int par = (int)cfg_int(cfg, "phase2.parallel");
+        if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));
+        if (par < 1) par = 1;
+        if (par > todo) par = todo;
+        if (threads <= 0) threads = (int)(cores / (par * ranks)) > 0 ? (int)(cores / (par * ranks)) : 1;
+        char tset[64];
+        snprintf(tset, sizeof tset, "phase2.threads=%d", threads);
+        int running = 0, failed = 0, next = 0;
+        while (next < W || running) {
+            while (running < par && next < W && !g_signal && !failed) {
+                snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
+                if (valid(path)) {
+                    next++;
+                    continue;
+                }
+                base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
+                char wi[16];
+                snprintf(wi, sizeof wi, "%d", next);
+                cmd_add(cp, "--worker");
+                cmd_add(cp, wi);
+                cmd_add(cp, "--set");
+                cmd_add(cp, tset);
+                spawn(cp);
+                running++;
+                next++;
+            }
+            if (!running) break;
+            pid_t done;
+            int rc = wait_one(&done);
+            running--;
+            if (rc && !failed) failed = rc;
+        }
+        if (failed || g_signal) finish(failed ? failed : SWAP_EXIT_PREEMPTED, "phase 2");
+    }
+
+    /* phase 3 */
+    snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
+    char sum[1200];
+    snprintf(sum, sizeof sum, "%s/summary.json", dir);
+    if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
+    else {
+        base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
+        int rc = run_one(cp);
+        if (rc) finish(rc, "phase 3");
+    }
+}
+
+/* baselines: one model each from scratch, one at a time with the whole machine */
+static void run_baselines(const char *exp, int n_sets, char **sets, const Config *cfg) {
+    char dir[1024], shared[1024], path[1200];
+    dirs(cfg, dir, sizeof dir, shared, sizeof shared);
+    for (size_t b = 0; b < cfg_n_baselines(cfg); b++) {
+        const char *name = cfg_baseline_name(cfg, b);
+        snprintf(path, sizeof path, "%s/baseline-%s/model.h5", shared, name);
+        if (valid(path)) {
+            printf("swap-run: baseline %s done already (%s)\n", name, path);
+            continue;
+        }
+        char key[192], what[160];
+        snprintf(key, sizeof key, "baselines.%s.ranks", name);
+        base_cmd(&g_cmd, (int)cfg_int(cfg, key), "swap-train", exp, n_sets, sets);
+        cmd_add(&g_cmd, "--baseline");
+        cmd_add(&g_cmd, name);
+        int rc = run_one(&g_cmd);
+        snprintf(what, sizeof what, "baseline %s", name);
+        if (rc) finish(rc, what);
+    }
+}
+
+/* Rows of baselines finished earlier (or by another run) into this pipeline's summary too. */
+static void refresh_summary(const Config *cfg) {
+    Phase ph;
+    memset(&ph, 0, sizeof ph);
+    ph.cfg = (Config *)cfg;
+    dirs(cfg, ph.dir, sizeof ph.dir, ph.shared, sizeof ph.shared);
+    summary_update(&ph);
+}
+
 int main(int argc, char **argv) {
     swap_set_progname(argv[0]);
     const char *exp = NULL, *only = NULL;
@@ -156,9 +277,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, USAGE);
         return SWAP_EXIT_USAGE;
     }
-    const int run_swap = !only || !strcmp(only, "swap"), run_baselines = !only || !strcmp(only, "baselines");
+    const int run_swap = !only || !strcmp(only, "swap"), run_bl = !only || !strcmp(only, "baselines");
     find_bindir(argv[0]);
-    Config *cfg = config_load(exp, n_sets, (const char *const *)sets);
+    CfgGroup *groups;
+    const int n_groups = config_sweep_plan(exp, n_sets, (const char *const *)sets, &groups);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -166,113 +288,46 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
-    char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/%s", cfg_str(cfg, "results"), cfg_str(cfg, "name"));
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    Cmd *cp = &g_cmd;
-
-    if (run_swap) {
-        /* phase 1 */
-        snprintf(path, sizeof path, "%s/phase1/model.h5", dir);
-        if (valid(path)) printf("swap-run: phase 1 done already (%s)\n", path);
-        else {
-            base_cmd(cp, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
-            int rc = run_one(cp);
-            if (rc) finish(rc, "phase 1");
-        }
-
-        /* phase 2 */
-        const int W = (int)cfg_int(cfg, "phase2.workers");
-        const char *mode = cfg_str(cfg, "phase2.mode");
-        int todo = 0;
-        for (int i = 0; i < W; i++) {
-            snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
-            todo += !valid(path);
-        }
-        if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
-        else if (strcmp(mode, "independent")) {
-            base_cmd(cp, W, "swap-refine", exp, n_sets, sets);
-            cmd_add(cp, "--set");
-            cmd_add(cp, "phase2.threads=1");
-            int rc = run_one(cp);
-            if (rc) finish(rc, "phase 2");
-        } else {
-            int ranks = (int)cfg_int(cfg, "phase2.ranks");
-            int threads = (int)cfg_int(cfg, "phase2.threads");
-            int par = (int)cfg_int(cfg, "phase2.parallel");
-            if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));
-            if (par < 1) par = 1;
-            if (par > todo) par = todo;
-            if (threads <= 0) threads = (int)(cores / (par * ranks)) > 0 ? (int)(cores / (par * ranks)) : 1;
-            char tset[64];
-            snprintf(tset, sizeof tset, "phase2.threads=%d", threads);
-            int running = 0, failed = 0, next = 0;
-            while (next < W || running) {
-                while (running < par && next < W && !g_signal && !failed) {
-                    snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
-                    if (valid(path)) {
-                        next++;
-                        continue;
-                    }
-                    base_cmd(cp, ranks, "swap-refine", exp, n_sets, sets);
-                    char wi[16];
-                    snprintf(wi, sizeof wi, "%d", next);
-                    cmd_add(cp, "--worker");
-                    cmd_add(cp, wi);
-                    cmd_add(cp, "--set");
-                    cmd_add(cp, tset);
-                    spawn(cp);
-                    running++;
-                    next++;
-                }
-                if (!running) break;
-                pid_t done;
-                int rc = wait_one(&done);
-                running--;
-                if (rc && !failed) failed = rc;
+    int n_pipelines = 0;
+    for (int g = 0; g < n_groups; g++) n_pipelines += groups[g].n;
+    if (n_pipelines > 1)
+        printf("swap-run: sweep of %d pipelines in %d group(s) sharing phase 1 and the baselines\n", n_pipelines, n_groups);
+    for (int g = 0; g < n_groups; g++) {
+        CfgRun *gr = &groups[g].group;
+        Config *gcfg = config_load(exp, gr->n_ov, (const char *const *)gr->ov);
+        if (n_pipelines > 1) printf("swap-run: group %s\n", gr->name);
+        if (run_swap) {
+            run_phase1(exp, gr->n_ov, gr->ov, gcfg);
+            for (int k = 0; k < groups[g].n; k++) {
+                CfgRun *pr = &groups[g].pipelines[k];
+                Config *pcfg = config_load(exp, pr->n_ov, (const char *const *)pr->ov);
+                if (n_pipelines > 1) printf("swap-run: pipeline %s\n", pr->name);
+                run_phase23(exp, pr->n_ov, pr->ov, pcfg);
+                config_free(pcfg);
             }
-            if (failed || g_signal) finish(failed ? failed : SWAP_EXIT_PREEMPTED, "phase 2");
         }
-
-        /* phase 3 */
-        snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
-        char sum[1200];
-        snprintf(sum, sizeof sum, "%s/summary.json", dir);
-        if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
-        else {
-            base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
-            int rc = run_one(cp);
-            if (rc) finish(rc, "phase 3");
+        if (run_bl) {
+            if (cfg_n_baselines(gcfg) == 0 && only) printf("swap-run: %s defines no baselines (baselines = {...})\n", exp);
+            run_baselines(exp, gr->n_ov, gr->ov, gcfg);
+            if (cfg_n_baselines(gcfg) > 0) {
+                for (int k = 0; k < groups[g].n; k++) {
+                    Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov,
+                                               (const char *const *)groups[g].pipelines[k].ov);
+                    refresh_summary(pcfg);
+                    config_free(pcfg);
+                }
+            }
         }
+        config_free(gcfg);
     }
-
-    /* baselines: one model each from scratch, one at a time with the whole machine */
-    const size_t B = cfg_n_baselines(cfg);
-    if (run_baselines && B == 0 && only) printf("swap-run: %s defines no baselines (baselines = {...})\n", exp);
-    for (size_t b = 0; run_baselines && b < B; b++) {
-        const char *name = cfg_baseline_name(cfg, b);
-        snprintf(path, sizeof path, "%s/baseline-%s/model.h5", dir, name);
-        if (valid(path)) {
-            printf("swap-run: baseline %s done already (%s)\n", name, path);
-            continue;
+    for (int g = 0; g < n_groups; g++)
+        for (int k = 0; k < groups[g].n; k++) {
+            Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov, (const char *const *)groups[g].pipelines[k].ov);
+            char dir[1024], shared[1024];
+            dirs(pcfg, dir, sizeof dir, shared, sizeof shared);
+            summary_print(dir);
+            config_free(pcfg);
         }
-        char key[192], what[160];
-        snprintf(key, sizeof key, "baselines.%s.ranks", name);
-        base_cmd(cp, (int)cfg_int(cfg, key), "swap-train", exp, n_sets, sets);
-        cmd_add(cp, "--baseline");
-        cmd_add(cp, name);
-        int rc = run_one(cp);
-        snprintf(what, sizeof what, "baseline %s", name);
-        if (rc) finish(rc, what);
-    }
-    if (run_baselines && B > 0) { /* rows of baselines finished earlier (or by another run) too */
-        Phase ph;
-        memset(&ph, 0, sizeof ph);
-        ph.cfg = cfg;
-        snprintf(ph.dir, sizeof ph.dir, "%s", dir);
-        summary_update(&ph);
-    }
-    summary_print(dir);
-    config_free(cfg);
+    config_sweep_plan_free(groups, n_groups);
     return 0;
 }

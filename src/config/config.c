@@ -333,3 +333,136 @@ const char *cfg_baselines_list(const Config *c) { return c->blist ? c->blist : "
 const char *config_source(const Config *c) { return c->source; }
 const char *config_resolved(const Config *c) { return c->resolved; }
 const char *config_path(const Config *c) { return c->path; }
+
+/* ------------------------------------------------------------------------------------------- sweep plan */
+
+static void read_run(lua_State *L, int idx, CfgRun *r) {
+    lua_getfield(L, idx, "name");
+    r->name = xStrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "overrides");
+    r->n_ov = (int)luaL_len(L, -1);
+    r->ov = xCalloc((size_t)r->n_ov + 1, sizeof(char *));
+    for (int i = 0; i < r->n_ov; i++) {
+        lua_geti(L, -1, i + 1);
+        r->ov[i] = xStrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+typedef struct {
+    CfgGroup *g;
+    int n;
+} PlanOut;
+
+static int plan_protected(lua_State *L) {
+    PlanOut *out = lua_touserdata(L, 1);
+    const char *luadir = lua_tostring(L, 2);
+    const char *path = lua_tostring(L, 3);
+    int n_ov = (int)lua_tointeger(L, 4);
+    const char *const *ov = lua_touserdata(L, 5);
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", luadir, luadir);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "swap.config");
+    lua_call(L, 1, 1);
+    int mod = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "swap.sweep");
+    lua_call(L, 1, 1);
+    int sw = lua_gettop(L);
+    lua_createtable(L, n_ov, 0);
+    for (int i = 0; i < n_ov; i++) {
+        lua_pushstring(L, ov[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    int ovt = lua_gettop(L);
+    lua_getfield(L, mod, "resolve");
+    lua_pushstring(L, path);
+    lua_pushvalue(L, ovt);
+    lua_call(L, 2, 1);
+    int base = lua_gettop(L);
+    lua_getfield(L, sw, "plan");
+    lua_pushvalue(L, base);
+    lua_pushvalue(L, ovt);
+    lua_getfield(L, base, "results");
+    lua_call(L, 3, 1);
+    int groups = lua_gettop(L);
+    out->n = (int)luaL_len(L, groups);
+    out->g = xCalloc((size_t)out->n, sizeof(CfgGroup));
+    for (int i = 0; i < out->n; i++) {
+        lua_geti(L, groups, i + 1);
+        int gi = lua_gettop(L);
+        read_run(L, gi, &out->g[i].group);
+        lua_getfield(L, gi, "pipelines");
+        int np = (int)luaL_len(L, -1);
+        out->g[i].pipelines = xCalloc((size_t)np, sizeof(CfgRun));
+        for (int k = 0; k < np; k++) {
+            lua_geti(L, -1, k + 1);
+            read_run(L, lua_gettop(L), &out->g[i].pipelines[k]);
+            out->g[i].n++;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+    }
+    /* every pipeline must resolve (a bad sweep value is an error before anything runs) */
+    for (int i = 0; i < out->n; i++)
+        for (int k = 0; k < out->g[i].n; k++) {
+            const CfgRun *r = &out->g[i].pipelines[k];
+            lua_getfield(L, mod, "resolve");
+            lua_pushstring(L, path);
+            lua_createtable(L, r->n_ov, 0);
+            for (int j = 0; j < r->n_ov; j++) {
+                lua_pushstring(L, r->ov[j]);
+                lua_seti(L, -2, j + 1);
+            }
+            lua_call(L, 2, 0);
+        }
+    return 0;
+}
+
+static void free_run(CfgRun *r) {
+    for (int i = 0; i < r->n_ov; i++) free(r->ov[i]);
+    free(r->ov);
+    free(r->name);
+}
+
+void config_sweep_plan_free(CfgGroup *groups, int n) {
+    for (int i = 0; i < n; i++) {
+        free_run(&groups[i].group);
+        for (int k = 0; k < groups[i].n; k++) free_run(&groups[i].pipelines[k]);
+        free(groups[i].pipelines);
+    }
+    free(groups);
+}
+
+int config_sweep_plan(const char *path, int n_overrides, const char *const *overrides, CfgGroup **groups) {
+    char luadir[4096];
+    find_lua_dir(luadir, sizeof luadir);
+    PlanOut out = {0};
+    lua_State *L = luaL_newstate();
+    if (!L) swap_fail("cannot create a Lua state (out of memory)");
+    luaL_openlibs(L);
+    lua_pushcfunction(L, plan_protected);
+    lua_pushlightuserdata(L, &out);
+    lua_pushstring(L, luadir);
+    lua_pushstring(L, path);
+    lua_pushinteger(L, n_overrides);
+    lua_pushlightuserdata(L, (void *)overrides);
+    if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        char line[2048];
+        snprintf(line, sizeof line, "%s", msg ? msg : "unknown Lua error");
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        lua_close(L);
+        config_sweep_plan_free(out.g, out.n);
+        swap_fail("%s", line);
+    }
+    lua_close(L);
+    *groups = out.g;
+    return out.n;
+}

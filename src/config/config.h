@@ -29,4 +29,20 @@ const char *config_source(const Config *c);   /* the experiment file's text */
 const char *config_resolved(const Config *c); /* resolved values, one "key = value" per line, sorted */
 const char *config_path(const Config *c);
 
+/* A sweep's runs (lua/swap/sweep.lua M.plan): groups that each train phase 1 and the baselines once (with the
+ * group's overrides) for pipelines that each run phases 2 and 3 (with theirs). Without a sweep: one group
+ * with one pipeline and no extra overrides. Errors exit with a one-line message like config_load. */
+typedef struct {
+    char *name;
+    int n_ov;
+    char **ov; /* "key=value" overrides after the command line's (included) */
+} CfgRun;
+typedef struct {
+    CfgRun group;
+    int n;
+    CfgRun *pipelines;
+} CfgGroup;
+int config_sweep_plan(const char *path, int n_overrides, const char *const *overrides, CfgGroup **groups);
+void config_sweep_plan_free(CfgGroup *groups, int n);
+
 #endif

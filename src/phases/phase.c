@@ -85,6 +85,7 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     comm_init(&p->comm, &argc, &argv);
     p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
     snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
+    snprintf(p->shared, sizeof p->shared, "%s", cfg_has(p->cfg, "shared_dir") ? cfg_str(p->cfg, "shared_dir") : p->dir);
     char bkey[160];
     if (p->args.baseline) {
         snprintf(bkey, sizeof bkey, "baselines.%s.batch", p->args.baseline);
@@ -176,7 +177,8 @@ static void mkdir_p(const char *path) {
 }
 
 const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int mkdir_parent) {
-    int len = snprintf(buf, n, "%s/%s", p->dir, sub);
+    const int shared = !strncmp(sub, "phase1/", 7) || !strncmp(sub, "baseline-", 9);
+    int len = snprintf(buf, n, "%s/%s", shared && p->shared[0] ? p->shared : p->dir, sub);
     if (len < 0 || (size_t)len >= n) swap_fail("%s/%s: path too long", p->dir, sub);
     if (mkdir_parent && p->comm.rank == 0) {
         char parent[1024];

@@ -26,6 +26,7 @@ typedef struct {
     Config *cfg;
     PhaseArgs args;
     char dir[1024];   /* results/<name> */
+    char shared[1024]; /* where phase1/ and the baselines live: shared_dir, else dir */
     Dataset *train, *test;
     Dataset *val;     /* data.val_split images carved out of the training set, or NULL */
     int val_split;    /* size of that split (0: none) */
@@ -43,7 +44,8 @@ void phase_finish(Phase *p);
 void phase_load_data(Phase *p, int need_train, int need_test);
 ModelSpec phase_model_spec(const Phase *p);
 Model *phase_build_model(const Phase *p);
-/* results/<name>/<sub> (created on rank 0 when mkdir), written into buf. */
+/* results/<name>/<sub> (created on rank 0 when mkdir), written into buf; "phase1/..." and "baseline-..."
+ * resolve under the shared directory (shared_dir) when the config names one. */
 const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int mkdir_parent);
 int file_exists(const char *path);
 

@@ -108,7 +108,7 @@ static void merge(const Phase *p, Json *root) {
     const int n_all = 1 + W + B;
     Run *all = xCalloc((size_t)n_all, sizeof *all);
     char path[1400], label[96];
-    snprintf(path, sizeof path, "%s/phase1/model.h5", p->dir);
+    phase_path(p, path, sizeof path, "phase1/model.h5", 0);
     read_run(&all[0], path, "phase 1");
     for (int i = 0; i < W; i++) {
         snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", p->dir, i);
@@ -117,7 +117,9 @@ static void merge(const Phase *p, Json *root) {
     }
     for (int b = 0; b < B; b++) {
         const char *name = cfg_baseline_name(cfg, (size_t)b);
-        snprintf(path, sizeof path, "%s/baseline-%s/model.h5", p->dir, name);
+        char sub[160];
+        snprintf(sub, sizeof sub, "baseline-%s/model.h5", name);
+        phase_path(p, path, sizeof path, sub, 0);
         snprintf(label, sizeof label, "baseline %s", name);
         read_run(&all[1 + W + b], path, label);
     }

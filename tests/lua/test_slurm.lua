@@ -445,5 +445,161 @@ do
   check_has(out.text(), "| pipeline | phase1.batch |", "collect prints the table")
 end
 
+-- Baselines: own jobs without dependencies, recorded, shown by plan/status, collected --------------------------
+do
+  local calls = {}
+  local next_id = 700
+  slurm.exec = function(argv)
+    if argv[1] == "sbatch" then
+      calls[#calls + 1] = table.concat(argv, " ")
+      next_id = next_id + 1
+      return 0, tostring(next_id) .. "\n"
+    elseif argv[1] == "scontrol" then
+      return 0, "JobId=" .. argv[#argv] .. " JobState=PENDING Reason=Resources ExitCode=0:0\n"
+    elseif argv[1] == "sacct" then return 1, "" end
+    return real_exec(argv)
+  end
+  local BL = [[return { name = "bl", phase1 = { ranks = 2, batch = 1024, lr = 0.8 }, phase2 = { workers = 2 },
+    baselines = { small = { batch = 128, epochs = 3 }, large = { batch = 1024, ranks = 2 } } }]]
+  local ctx = make_ctx(BL, { dir = "bl" })
+  local pl = ctx.pipelines[1]
+  local jb = slurm.job(ctx, pl, slurm.BASELINE, nil, "small")
+  local sb = slurm.script(ctx, pl, jb)
+  check_has(sb, "/swap-train " .. ctx.snapshot .. " --baseline small", "baseline script runs swap-train --baseline")
+  check_has(sb, "#SBATCH --job-name=swapb:bl:small\n", "baseline job name")
+  check_has(sb, "#SBATCH --ntasks=1\n", "small baseline: 1 rank")
+  check_has(slurm.script(ctx, pl, slurm.job(ctx, pl, slurm.BASELINE, nil, "large")), "#SBATCH --ntasks=2\n", "large: 2 ranks")
+  local out = capture()
+  slurm.plan(ctx, out)
+  check_has(out.text(), "baseline small: swap-train --baseline small (batch 128, 3 epochs, lr 0.1)", "plan shows baselines")
+  check_has(out.text(), "after nothing (independent of the SWAP chain: runs beside it)", "plan: no dependency")
+  slurm.submit(ctx, {}, quiet())
+  check(#calls == 5, "3 chain jobs + 2 baselines: " .. #calls)
+  local nb = 0
+  for _, c in ipairs(calls) do
+    if has(c, "baseline-") then
+      nb = nb + 1
+      check(not has(c, "--dependency"), "a baseline depends on nothing: " .. c)
+    end
+  end
+  check(nb == 2, "two baseline sbatch calls")
+  local rec = cjson.decode(slurm.read(ctx.jobs_file))
+  local j = rec.pipelines[1].jobs
+  check(j["baseline-large"] and j["baseline-small"] and j.phase1 and j.phase3, "jobs.json records the baseline jobs")
+  out = capture()
+  slurm.status(ctx, out)
+  check_has(out.text(), "baseline small job " .. j["baseline-small"] .. ": PENDING", "status shows baseline jobs")
+  check_has(out.text(), "results/bl/baseline-small/model.h5 missing", "status shows baseline checkpoints")
+  check_err(function() slurm.submit(ctx, {}, quiet()) end, "active baselines", "still queued or running", j["baseline-small"])
+  -- finished baselines are not submitted again
+  local o = slurm.outputs(pl)
+  write(o.baselines.small, "ok"); write(o.baselines.large, "ok")
+  calls = {}
+  slurm.submit(ctx, { force = true }, quiet())
+  check(#calls == 3, "verified baselines skipped: " .. #calls)
+  -- collect: baseline columns from the summary
+  write(o.summary, cjson.encode({ phase1 = { test_acc = 0.8, time_s = 10 }, workers = { { worker = 0, test_acc = 0.85, time_s = 5 } },
+    average = { test_acc = 0.86 }, phase3 = { time_s = 1 },
+    baselines = { small = { test_acc = 0.87, wall_s = 30 }, large = { test_acc = 0.82, wall_s = 12 } } }))
+  local rows, header = slurm.collect(ctx, quiet())
+  local col = {}
+  for i, h in ipairs(header) do col[h] = i end
+  check(rows[1][col.baseline_small_test_acc] == "0.8700" and rows[1][col.baseline_large_wall_s] == "12.0",
+    "collect: baseline columns")
+  check(header[#header] == "status", "status stays the last column")
+  slurm.exec = real_exec
+end
+
+-- Zipped sweep keys and a shared phase 1 ---------------------------------------------------------------------------
+do
+  local ctx = make_ctx([[return { name = "z", sweep = { seed = {1, 2},
+    { ["phase1.batch"] = {512, 1024, 2048}, ["phase1.lr"] = {0.2, 0.4, 0.8} } } }]], { dir = "zip" })
+  check(#ctx.pipelines == 6, "zipped: 3 points x 2 seeds = 6 pipelines, got " .. #ctx.pipelines)
+  local seen = {}
+  for _, pl in ipairs(ctx.pipelines) do
+    check(pl.flat["phase1.lr"] == pl.flat["phase1.batch"] / 2560, "zipped values vary together: " .. pl.name)
+    seen[pl.name] = true
+  end
+  check(seen["z/phase1.batch=1024,phase1.lr=0.4,seed=2"], "zipped pipeline name")
+  check(#ctx.groups == 6, "phase-1 keys only: no sharing")
+  check_err(function() make_ctx([[return { name = "z", sweep = { { ["phase1.batch"] = {512, 1024}, ["phase1.lr"] = {0.2} } } }]],
+    { dir = "zip2" }) end, "zip lengths", "zipped keys need lists of one length")
+  check_err(function() make_ctx([[return { name = "z", sweep = { ["phase1.lr"] = {1}, { ["phase1.lr"] = {0.2} } } }]],
+    { dir = "zip3" }) end, "zip twice", "swept twice")
+
+  -- phase-2 keys (modes) share one phase 1: one phase-1 job, every array depends on it
+  local calls = {}
+  local next_id = 800
+  slurm.exec = function(argv)
+    if argv[1] == "sbatch" then
+      calls[#calls + 1] = table.concat(argv, " ")
+      next_id = next_id + 1
+      return 0, tostring(next_id) .. "\n"
+    elseif argv[1] == "scontrol" or argv[1] == "sacct" then return 1, "" end
+    return real_exec(argv)
+  end
+  ctx = make_ctx([[return { name = "m", phase2 = { workers = 2 }, baselines = { small = { batch = 64 } },
+    sweep = { ["phase2.mode"] = { "independent", "wash", "papa" } } }]], { dir = "modes" })
+  check(#ctx.groups == 1 and #ctx.groups[1].pipelines == 3, "one group of three pipelines")
+  local g = ctx.groups[1]
+  check(g.dir == ctx.base_dir and g.name == "m", "the shared phase 1 lives in results/<name>")
+  for _, pl in ipairs(ctx.pipelines) do
+    check(pl.flat.shared_dir == ctx.base_dir and slurm.outputs(pl).phase1 == ctx.base_dir .. "/phase1/model.h5",
+      "pipeline points at the shared phase 1: " .. pl.name)
+  end
+  local out = capture()
+  slurm.plan(ctx, out)
+  check_has(out.text(), "swap-train (shared by the 3 pipelines of results/m)", "plan: shared phase 1")
+  check_has(out.text(), "phase 1: shared with pipeline m/phase2.mode=independent", "plan: later pipelines share")
+  slurm.submit(ctx, {}, quiet())
+  local p1, arrays, bls = {}, {}, {}
+  for _, c in ipairs(calls) do
+    if has(c, "/phase1.sbatch") then p1[#p1 + 1] = c
+    elseif has(c, "/phase2.sbatch") then arrays[#arrays + 1] = c
+    elseif has(c, "baseline-") then bls[#bls + 1] = c end
+  end
+  check(#p1 == 1 and #arrays == 3 and #bls == 1, string.format("one phase 1, three phase 2s, one baseline: %d %d %d", #p1, #arrays, #bls))
+  local id1 = "801"
+  for _, c in ipairs(arrays) do check_has(c, "--dependency=afterok:" .. id1, "every phase 2 after the one phase 1") end
+  check_has(slurm.read(ctx.pipelines[2].dir .. "/slurm/phase2.sbatch"), "--set shared_dir=" .. ctx.base_dir, "phase 2 names the shared dir")
+  local rec = cjson.decode(slurm.read(ctx.jobs_file))
+  check(rec.pipelines[1].jobs.phase1 == id1 and rec.pipelines[3].jobs.phase1 == id1, "every pipeline records the shared phase 1")
+  -- phase 1 done: nothing of it submitted again
+  write(slurm.outputs(ctx.pipelines[1]).phase1, "ok")
+  calls = {}
+  slurm.submit(ctx, { force = true }, quiet())
+  for _, c in ipairs(calls) do
+    check(not has(c, "phase1.sbatch") and not (has(c, "phase2.sbatch") and has(c, "--dependency")), "no phase 1 again: " .. c)
+  end
+  check(#calls == 7, "three phase 2s, three phase 3s and the unfinished baseline: " .. #calls)
+  slurm.exec = real_exec
+end
+
+-- collect over seed replicates: mean ± sample standard deviation per row ---------------------------------------------
+do
+  local ctx = make_ctx([[return { name = "sd", sweep = { seed = {1, 2, 3}, ["phase1.batch"] = {512, 1024} } }]], { dir = "seeds" })
+  local accs = { [512] = { 0.90, 0.92, 0.94 }, [1024] = { 0.80, 0.80, 0.80 } }
+  for _, pl in ipairs(ctx.pipelines) do
+    local a = accs[pl.values["phase1.batch"]][pl.values.seed]
+    if not (pl.values["phase1.batch"] == 1024 and pl.values.seed == 3) then -- one replicate missing
+      write(slurm.outputs(pl).summary, cjson.encode({ phase1 = { test_acc = a, time_s = 10 * pl.values.seed },
+        workers = { { worker = 0, test_acc = a, time_s = 1 } }, average = { test_acc = a + 0.01 }, phase3 = { time_s = 1 } }))
+    end
+  end
+  local out = capture()
+  slurm.collect(ctx, out)
+  local md = slurm.read(ctx.base_dir .. "/collect-seeds.md")
+  check(md ~= nil, "collect-seeds.md written")
+  check_has(md, "| 512 | 3 (1, 2, 3) | 0.9200 ± 0.0200 | 20.0 ± 10.0 |", "mean ± sample std over 3 seeds")
+  check_has(md, "| 1024 | 2 (1, 2) | 0.8000 ± 0.0000 |", "a missing replicate is left out, n says so")
+  check_has(md, "0.9300 ± 0.0200", "average column aggregated too")
+  local csv = slurm.read(ctx.base_dir .. "/collect-seeds.csv")
+  check(csv and csv:match("^phase1.batch,seeds,phase1_test_acc_mean,phase1_test_acc_std,"), "csv: mean and std columns")
+  check_has(out.text(), "over seeds (mean ± sample standard deviation)", "collect prints the seed table")
+  local m, sd = slurm.mean_std({ 1, 2, 3, 4 })
+  check(m == 2.5 and math.abs(sd - math.sqrt(5 / 3)) < 1e-12, "mean_std")
+  check(select(2, slurm.mean_std({ 1 })) == nil, "one value: no std")
+end
+
 real_exec({ "rm", "-rf", tmp })
 T.finish()

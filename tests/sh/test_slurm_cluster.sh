@@ -53,12 +53,13 @@ if [[ $prog == swap-inspect ]]; then
   exit 0
 fi
 exp=$1; shift
-sets=(); worker=${SLURM_ARRAY_TASK_ID:-}; mode=""
+sets=(); worker=${SLURM_ARRAY_TASK_ID:-}; mode=""; baseline=""
 while (($#)); do
   case $1 in
     --set) sets+=("$2"); shift 2 ;;
     --worker) worker=$2; shift 2 ;;
     --mode) mode=$2; shift 2 ;;
+    --baseline) baseline=$2; shift 2 ;;
     *) echo "$prog: usage error: $1" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +69,14 @@ rank=${SLURM_PROCID:-0}
 case $prog in
   swap-train)
     [[ $rank == 0 ]] || exit 0
+    if [[ -n $baseline ]]; then
+      mkdir -p "$dir/baseline-$baseline"
+      ev "bl-$baseline-start job=${SLURM_JOB_ID:-}"
+      sleep 1
+      echo ok > "$dir/baseline-$baseline/model.h5"
+      ev "bl-$baseline-end"
+      exit 0
+    fi
     mkdir -p "$dir/phase1"
     ev p1-start
     if [[ $seed == 13 ]]; then echo "swap-train: error: injected failure for the test" >&2; ev p1-fail; exit 1; fi
@@ -119,6 +128,11 @@ cat > "$WORK/wash.lua" <<EOF
 return { name = "wash", profile = "$WORK/site.lua", phase1 = { ranks = 1, batch = 64 },
          phase2 = { mode = "wash", workers = 2 } }
 EOF
+# a sweep over phase-2 modes with a baseline: one phase 1 (and one baseline) for both pipelines
+cat > "$WORK/modes.lua" <<EOF
+return { name = "modes", profile = "$WORK/site.lua", phase1 = { ranks = 1, batch = 64 }, phase2 = { workers = 2 },
+         baselines = { small = { batch = 32 } }, sweep = { ["phase2.mode"] = { "independent", "wash" } } }
+EOF
 cd "$WORK"
 
 # --- plan and submit ------------------------------------------------------------------------------------------
@@ -130,6 +144,11 @@ check "plan shows the throttled array" grep -q -- "--array=0-2%2" plan.txt
 "$SWAP_SLURM" submit mini.lua > submit-mini.txt
 "$SWAP_SLURM" submit bad.lua > submit-bad.txt
 "$SWAP_SLURM" submit wash.lua > submit-wash.txt
+"$SWAP_SLURM" submit modes.lua > submit-modes.txt
+mode_jobs=$(lua5.4 -e 'local ids={} for _,p in ipairs(require("cjson").decode(io.read("a")).pipelines) do for _,id in pairs(p.jobs) do ids[id]=true end end for id in pairs(ids) do io.write(id," ") end' < results/modes/jobs.json)
+# (dependencies read while the jobs wait: Slurm clears them once satisfied)
+modes_deps=$(lua5.4 -e 'for _,p in ipairs(require("cjson").decode(io.read("a")).pipelines) do io.write(p.jobs.phase2," ") end' < results/modes/jobs.json |
+  xargs -n 1 scontrol -o show job | grep -o "Dependency=afterok:[0-9]*" | sort | uniq -c)
 read -r w1 w2 w3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/wash/jobs.json)
 read -r m1 m2 m3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/mini/jobs.json)
 read -r b1 b2 b3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/bad/jobs.json)
@@ -146,7 +165,8 @@ check "phase 1 checkpointed on USR1" grep -q p1-preempted results/mini/events.lo
 check "requeued job resumed and finished" grep -q p1-end results/mini/events.log
 check "phase 1 ran twice (requeue)" test "$(grep -c p1-start results/mini/events.log)" = 2
 
-if ! minislurm_wait_jobs 90 "$m1" "$m2" "$m3" "$b1" "$b2" "$b3" "$w1" "$w2" "$w3"; then bad "jobs finished within 90 s"; squeue -t all; fi
+# shellcheck disable=SC2086
+if ! minislurm_wait_jobs 90 "$m1" "$m2" "$m3" "$b1" "$b2" "$b3" "$w1" "$w2" "$w3" $mode_jobs; then bad "jobs finished within 90 s"; squeue -t all; fi
 
 # --- ordering ---------------------------------------------------------------------------------------------------
 ev() { awk -v k="$2" '$1 ~ "^"k {print $NF}' "results/$1/events.log"; }
@@ -172,6 +192,18 @@ check "status shows verified files" grep -q "results/mini/phase2/worker-2.h5 ok"
 check "wash: both workers ran in one 2-task job ($w2)" test "$(grep -c "^p2-start-[01] job=$w2 ntasks=2 mode=wash" results/wash/events.log)" = 2
 check "wash: phase 3 done" test -e results/wash/phase3/model.h5
 check "wash: phase 2 started after phase 1" awk -v a="$(ev wash p1-end)" -v b="$(ev wash p2-start | sort -g | head -n 1)" 'BEGIN { exit !(b > a) }'
+
+# --- shared phase 1: a sweep over phase-2 modes trains phase 1 once; the baseline is its own job -------------------------
+read -r md1 mdb < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j["baseline-small"])' < results/modes/jobs.json)
+check "modes: phase 1 ran once for both pipelines" test "$(grep -c p1-start results/modes/events.log)" = 1
+check "modes: both pipelines averaged" test -e "results/modes/phase2.mode=independent/phase3/model.h5" -a -e "results/modes/phase2.mode=wash/phase3/model.h5"
+check "modes: pipelines wrote no phase 1 of their own" test ! -e "results/modes/phase2.mode=wash/phase1"
+check "modes: both phase 2s depend on the one phase 1 ($md1): $modes_deps" test "$(echo $modes_deps)" = "2 Dependency=afterok:$md1"
+check "modes: phase 2 started after phase 1 ended" awk -v a="$(ev modes p1-end)" -v b="$(ev 'modes/phase2.mode=wash' p2-start | sort -g | head -n 1)" 'BEGIN { exit !(b > a) }'
+check "modes: baseline ran once, in its own job ($mdb)" test "$(grep -c "bl-small-start job=$mdb" results/modes/events.log)" = 1
+check "modes: baseline had no dependency" bash -c "scontrol -o show job $mdb | grep -q 'Dependency=(null)'"
+"$SWAP_SLURM" status modes.lua > status-modes.txt && st=0 || st=$?
+check "modes: status complete, baseline included" bash -c "test $st = 0 && grep -q 'baseline small job $mdb: COMPLETED' status-modes.txt"
 
 # --- failing phase 1: dependents never run, status says why -----------------------------------------------------
 check "failed pipeline's dependents never ran" test -z "$(grep -E 'p2|p3' 'results/bad/seed=13/events.log')"
@@ -224,7 +256,8 @@ return { name = "real", profile = "$WORK/real-site.lua", dataset = "fashion-mnis
          train_subset = 1024, test_subset = 500,
          phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 2 },
          phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05 },
-         phase3 = { bn_batches = 4, eval_batch = 250 } }
+         phase3 = { bn_batches = 4, eval_batch = 250 },
+         baselines = { small = { batch = 64, epochs = 1 }, large = { batch = 256, epochs = 2, ranks = 2 } } }
 EOF
   # preempted after its first epoch: checkpoint, requeue, resume
   cat > "$WORK/realpre.lua" <<EOF
@@ -239,14 +272,25 @@ EOF
   read -r e1 e2 e3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/realpre/jobs.json)
   for _ in $(seq 1 300); do grep -q "epoch   1/4" results/realpre/slurm/phase1-"$e1".out 2>/dev/null && break; sleep 0.2; done
   scancel --batch --signal=USR1 "$e1"
-  read -r q1 q2 q3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/real/jobs.json)
-  minislurm_wait_jobs 180 "$q1" "$q2" "$q3" "$e1" "$e2" "$e3" || bad "real pipelines finished within 180 s"
+  read -r q1 q2 q3 qs ql < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3, j["baseline-small"], j["baseline-large"])' < results/real/jobs.json)
+  minislurm_wait_jobs 240 "$q1" "$q2" "$q3" "$qs" "$ql" "$e1" "$e2" "$e3" || bad "real pipelines finished within 240 s"
   check "real: phase 1 checkpointed on USR1" grep -q "signal received: wrote" results/realpre/slurm/phase1-"$e1".out
   check "real: requeued phase 1 resumed" grep -q "resuming results/realpre/phase1/resume.h5" results/realpre/slurm/phase1-"$e1".out
   check "real: job restarted once" bash -c "scontrol -o show job $e1 | grep -q 'Restarts=1 '"
   check "real: preempted pipeline completed" "$SWAP_BIN/swap-inspect" verify results/realpre/phase3/model.h5
   check "real: all outputs verify" "$SWAP_BIN/swap-inspect" verify results/real/phase1/model.h5 results/real/phase2/worker-0.h5 \
     results/real/phase2/worker-1.h5 results/real/phase3/model.h5
+  check "real: baselines submitted without dependency" bash -c "scontrol -o show job $qs | grep -q 'Dependency=(null)' && scontrol -o show job $ql | grep -q 'Dependency=(null)'"
+  check "real: baseline checkpoints verify" "$SWAP_BIN/swap-inspect" verify results/real/baseline-small/model.h5 results/real/baseline-large/model.h5
+  for b in small large; do
+    "$SWAP_BIN/swap-inspect" eval results/real/baseline-$b/model.h5 --subset 500 --json > eval-$b.json
+    check "real: summary row of baseline $b matches swap-inspect eval" /usr/bin/python3 -c '
+import json, sys
+s, e = json.load(open("results/real/summary.json")), json.load(open(sys.argv[1]))
+r = s["baselines"][sys.argv[2]]
+assert abs(r["test_acc"] - e["test_acc"]) < 1e-6 and abs(r["test_loss"] - e["test_loss"]) < 1e-4, (r, e)
+assert r["images"] > 0 and r["wall_s"] > 0 and "phase1" in s and "critical_path" in s, s' eval-$b.json $b
+  done
   "$SWAP_SLURM" status real.lua > status-real.txt && st=0 || st=$?
   check "real: status complete" test "$st" = 0
   "$SWAP_SLURM" collect real.lua > collect-real.txt
