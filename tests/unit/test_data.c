@@ -652,6 +652,19 @@ static void test_augment(void) {
     }
     T_CHECK(bad == 0, "cutout: %d samples are not image + one zeroed rectangle of side <= %d", bad, side);
     T_CHECK(full_squares > N / 5, "cutout: full %dx%d squares occur (%d of %d)", side, side, full_squares, N);
+    /* deterministic per seed: the same seed cuts the same squares (also with 8x8 on this 8x8 image, clipped),
+     * another seed other ones */
+    static float x2[C * N * HW];
+    dataset_fill_batch(x2, labels, d, idx, N, &cut, 1, 0, 0, 0);
+    T_CHECK(!memcmp(x, x2, sizeof x), "cutout: the same seed gives the same squares");
+    dataset_fill_batch(x2, labels, d, idx, N, &cut, 2, 0, 0, 0);
+    int moved = 0;
+    for (int j = 0; j < N; j++) moved += memcmp(x + (size_t)j * HW, x2 + (size_t)j * HW, HW * sizeof(float)) != 0;
+    T_CHECK(moved > N / 2, "cutout: another seed moves the squares (%d of %d samples differ)", moved, N);
+    const Augment cut8 = {.cutout = 8};
+    dataset_fill_batch(x, labels, d, idx, N, &cut8, 5, 0, 0, 0);
+    dataset_fill_batch(x2, labels, d, idx, N, &cut8, 5, 0, 0, 0);
+    T_CHECK(!memcmp(x, x2, sizeof x), "cutout 8: deterministic for a seed");
     free(d->images); free(d->labels); free(d);
 }
 
