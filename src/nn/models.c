@@ -7,6 +7,7 @@
 #include "../core/err.h"
 #include "../core/rng.h"
 #include "model.h"
+#include "parallel.h"
 
 const char *const model_names[] = {"mlp", "cnn", "resnet9", NULL};
 
@@ -157,6 +158,7 @@ Model *model_create(const char *name, const ModelSpec *spec) {
     if (known == 2 && (spec->in_h % 8 || spec->in_w % 8))
         swap_fail("model 'resnet9': input %dx%d must be divisible by 8", spec->in_h, spec->in_w);
 
+    engine_blas_single(); /* results independent of the thread count, whoever set up the threads */
     Model *m = xCalloc(1, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->spec = *spec;

@@ -18,7 +18,11 @@ void engine_set_threads(int t) {
     openblas_set_num_threads(1);
 }
 
-int engine_block_threads(void) { return openblas_get_num_threads() > 1 ? 1 : omp_get_max_threads(); }
+void engine_blas_single(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+int engine_block_threads(void) { return omp_get_max_threads(); }
 
 /* Panels are at least this wide (a few register tiles), and there are at most MAX_PANELS of them. Panel widths
  * depend on the matrix shape only, never on the thread count: OpenBLAS picks different code paths (small-matrix

@@ -14,8 +14,15 @@ void engine_exec_passive_wait(char **argv);
 /* Use t threads for the engine: OpenMP gets t, OpenBLAS 1 (sgemm_par does the splitting). */
 void engine_set_threads(int t);
 
-/* Threads for loops whose bodies call cblas_sgemm themselves: all of them when OpenBLAS is single-threaded,
- * else 1 (OpenBLAS then parallelizes each call). */
+/* Make OpenBLAS single-threaded if anything (its own default of one thread per core, OPENBLAS_NUM_THREADS, a
+ * caller) made it otherwise. model_create calls it, so every program that builds a model gets results that do not
+ * depend on the thread count, whether or not it called engine_set_threads: a multi-threaded OpenBLAS splits each
+ * GEMM by its thread count, and some kernels (Haswell's sgemm, for one) then round differently (measured: an
+ * evaluation's loss changed in the 8th digit between OPENBLAS_NUM_THREADS=1 and 2). Call outside parallel regions. */
+void engine_blas_single(void);
+
+/* Threads for loops whose bodies call cblas_sgemm themselves: the OpenMP thread count (OpenBLAS is kept
+ * single-threaded, see engine_blas_single). */
 int engine_block_threads(void);
 
 /* Row-major C[m][n] = alpha * op(A)[m][k] x op(B)[k][n] + beta * C, cut into column (or row) panels whose

@@ -121,7 +121,9 @@ static void papa_step(TrainJob *j, long step, double lr) {
     for (size_t i = 0; i < n; i++) w->mean[i] = ps->data[i];
     comm_sum_doubles(w->mean, n);
     const double inv = 1.0 / w->W;
-    for (size_t i = 0; i < n; i++) ps->data[i] = (float)(a * ps->data[i] + (1.0 - a) * (w->mean[i] * inv));
+    /* a = 1 keeps every weight bit for bit (the blend would turn -0.0 into +0.0) */
+    if (a != 1.0)
+        for (size_t i = 0; i < n; i++) ps->data[i] = (float)(a * ps->data[i] + (1.0 - a) * (w->mean[i] * inv));
     w->bytes_sent += (double)n * sizeof(double);
 }
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,10 @@
 
 #include "../ckpt/ckpt.h"
 #include "../core/err.h"
+#include "../nn/parallel.h"
 #include "../phases/phase.h"
 #include "../phases/trainer.h"
 #include "report.h"
-
-void openblas_set_num_threads(int);
 
 #define USAGE                                                                                                      \
     "usage: swap-inspect interpolate A.h5 B.h5 [C.h5] [--steps N] [--from X] [--to Y] [--data DIR] [--subset N]\n" \
@@ -175,15 +173,28 @@ typedef struct {
     double train_loss, train_acc, test_loss, test_acc;
 } Point;
 
-static Point measure(Model *m, const Args *a, const Dataset *train, const Dataset *test, const float *const *ends,
-                     const double *w) {
+/* The weights at barycentric point w. A point equal to a checkpoint is that checkpoint, bit for bit (the blend
+ * 1*A + 0*B would turn A's -0.0 into +0.0); elsewhere the blend is computed in double. */
+static void set_point(Model *m, int n_models, const float *const *ends, const double *w) {
     const size_t n = m->ps.n_total;
-    /* in double so that weight 1 on one end and 0 on the others reproduces that end bit for bit */
+    for (int k = 0; k < n_models; k++) {
+        int only_k = w[k] == 1.0;
+        for (int j = 0; j < n_models; j++) only_k &= j == k || w[j] == 0.0;
+        if (only_k) {
+            memcpy(m->ps.data, ends[k], n * sizeof(float));
+            return;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         double v = 0.0;
-        for (int k = 0; k < a->n_models; k++) v += w[k] * (double)ends[k][i];
+        for (int k = 0; k < n_models; k++) v += w[k] * (double)ends[k][i];
         m->ps.data[i] = (float)v;
     }
+}
+
+static Point measure(Model *m, const Args *a, const Dataset *train, const Dataset *test, const float *const *ends,
+                     const double *w) {
+    set_point(m, a->n_models, ends, w);
     bn_recompute(m, train, a->bn_batch, a->bn_batches, phase_seed(a->seed, 4, 0));
     double ev[3];
     Point p;
@@ -207,10 +218,7 @@ int inspect_interpolate_main(int argc, char **argv) {
     Args a;
     int rc = parse_args(&a, argc, argv);
     if (rc >= 0) return rc;
-    if (a.threads > 0) {
-        openblas_set_num_threads(a.threads);
-        omp_set_num_threads(a.threads);
-    }
+    if (a.threads > 0) engine_set_threads(a.threads); /* the engine's split: same numbers at any count */
 
     /* the ends: strict loading into one model, so a different architecture is a one-line error */
     CkptMeta meta[3];

@@ -122,13 +122,18 @@ def main():
         logits = model(torch.from_numpy(x))
         loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(y)))
         correct = int((logits.argmax(1).numpy() == y).sum())
+        # PyTorch and our kernels round differently (loss agrees to 1e-4), so a sample whose two top logits are
+        # that close may go either way; every other prediction must agree
+        top2 = logits.topk(2, dim=1).values
+        near_ties = int(((top2[:, 0] - top2[:, 1]) <= 1e-4 * top2[:, 0].abs().clamp(min=1.0)).sum())
 
     ev = json.loads(run([f"{BIN}/swap-inspect", "eval", path, "--subset", str(N_TEST), "--json"], d))
     print(f"torch ({source}): acc {correct / N_TEST:.4f} loss {loss:.6f}   "
           f"swap-inspect eval: acc {ev['test_acc']:.4f} loss {ev['test_loss']:.6f}")
     assert ev["n"] == N_TEST
     assert correct / N_TEST > 0.3, "the trained model is no better than chance: the comparison would be weak"
-    assert ev["correct"] == correct, f"FAIL: accuracy differs ({ev['correct']} vs {correct} correct)"
+    assert abs(ev["correct"] - correct) <= near_ties, \
+        f"FAIL: accuracy differs ({ev['correct']} vs {correct} correct, {near_ties} near-ties)"
     assert abs(ev["test_loss"] - loss) <= 1e-4 * max(1.0, loss), f"FAIL: loss differs ({ev['test_loss']} vs {loss})"
     print("ok: the PyTorch twin and swap-inspect eval agree on the test subset")
 

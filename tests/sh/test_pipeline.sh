@@ -17,13 +17,15 @@ ok "outputs verify"
 [ "$(ls -a $R/phase1 $R/phase2 $R/phase3 | grep -c '\.tmp\.')" = 0 ] || fail "temporary files left behind"
 [ ! -e $R/phase1/resume.h5 ] || fail "resume checkpoint left after a finished phase"
 
-# the summary's numbers are what swap-inspect eval measures on the written checkpoints
+# the summary's numbers are what swap-inspect eval measures on the written checkpoints. Exact (up to the summary's
+# 6 printed decimals): same weights, same test samples, same batches as phase 3 (--batch = phase3.eval_batch, so the
+# GEMM shapes match too) and thread-count-independent kernels -- the same computation, so the same predictions.
 acc_sum=$(json_get $R/summary.json 'd["average"]["test_acc"]')
-acc_eval=$("$BIN/swap-inspect" eval $R/phase3/model.h5 --subset 500 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
+acc_eval=$("$BIN/swap-inspect" eval $R/phase3/model.h5 --subset 500 --batch 250 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
 /usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); sys.exit(abs(a-b)>1e-6)" "$acc_sum" "$acc_eval" \
   || fail "summary average acc $acc_sum != swap-inspect eval $acc_eval"
 w0_sum=$(json_get $R/summary.json 'd["workers"][0]["test_acc"]')
-w0_eval=$("$BIN/swap-inspect" eval $R/phase2/worker-0.h5 --subset 500 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
+w0_eval=$("$BIN/swap-inspect" eval $R/phase2/worker-0.h5 --subset 500 --batch 250 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
 /usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); sys.exit(abs(a-b)>1e-6)" "$w0_sum" "$w0_eval" \
   || fail "summary worker-0 acc $w0_sum != swap-inspect eval $w0_eval"
 p1_sum=$(json_get $R/summary.json 'd["phase1"]["test_acc"]')

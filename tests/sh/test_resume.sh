@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SIGTERM in the middle of each phase, then the same command again, ends bit-identical (same content hash)
 # to an uninterrupted run. Phase 1 runs on 2 MPI ranks so per-rank BN state must survive the interruption.
+# Exact on purpose: a resumed run repeats the same code path on the same state (weights, momentum, RNG streams,
+# step counters restored bit for bit), so any difference is lost state, on any BLAS kernel.
 source "$(dirname "$0")/lib.sh"
 have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
 cd "$T"

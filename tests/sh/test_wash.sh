@@ -22,6 +22,9 @@ run_mode() { # run_mode NAME MODE [--set ...]: phase 2 as one 3-rank MPI job und
   mpiexec -n 3 "$BIN/swap-refine" exp.lua --mode $mode "${SETS[@]}" --set name=$name "$@" > $name.log 2>&1 \
     || { cat $name.log; fail "$mode run $name"; }
 }
+# Exact comparisons on purpose: with p = 0 WASH picks nothing and with alpha = 1 PAPA leaves every weight as it is,
+# so each member runs the independent worker's computation (same seed streams; the engine's results do not depend
+# on the process layout or the thread count); and two runs with one seed repeat the same computation.
 run_mode wash0 wash --set phase2.wash.p=0
 run_mode papa1 papa --set phase2.papa.alpha=1
 for i in 0 1 2; do
