@@ -135,6 +135,8 @@ M.schema = {
   { key = "phase3.bn_batch", type = "int", default = 0, min = 0, doc = "Batch size for BN recomputation (0 = phase2.batch)." },
   { key = "phase3.min_workers", type = "int", default = 0, min = 0,
     doc = "Average as soon as this many workers finished (0 = all workers required)." },
+  { key = "phase3.soup", type = "string", default = "uniform", choices = { "uniform", "greedy" },
+    doc = "uniform = average every worker; greedy = add workers best-first by validation accuracy, each only if the soup's validation accuracy (BN recomputed) does not drop (needs data.val_split)." },
   { key = "phase3.eval_batch", type = "int", default = 1000, min = 1, doc = "Batch size for evaluation." },
 }
 
@@ -599,6 +601,10 @@ local function cross_check(flat, where)
   if flat["phase1.schedule"] == "step" then
     need(flat["phase1.step_every"] > 0, "phase1.step_every", "schedule \"step\" needs phase1.step_every > 0")
   end
+  if flat["phase3.soup"] == "greedy" then
+    need(flat["data.val_split"] > 0, "phase3.soup", "phase3.soup = \"greedy\" picks workers by validation accuracy: " ..
+      "it needs a validation split (set data.val_split, e.g. 5000)")
+  end
   if flat["phase2.mode"] ~= "independent" then
     need(flat["phase2.workers"] >= 2, "phase2.workers", "phase2.mode \"" .. flat["phase2.mode"] .. "\" needs phase2.workers >= 2")
   end
@@ -706,7 +712,8 @@ function M.markdown()
     "(numbers, `true`/`false`, strings, `nil` for optional keys, Lua lists such as `{{0,0},{5,1}}`).", "",
     "Cross-field rules: `phase1.batch` divisible by `phase1.ranks`; `phase2.batch` divisible by `phase2.ranks`;",
     "`phase3.min_workers <= phase2.workers`; schedule `knots` needs >= 2 knots; schedule `step` needs",
-    "`phase1.step_every > 0`; phase2 modes `wash`/`papa` need >= 2 workers.", "",
+    "`phase1.step_every > 0`; phase2 modes `wash`/`papa` need >= 2 workers; `phase3.soup = \"greedy\"` needs",
+    "`data.val_split > 0`.", "",
     "| key | type | default | allowed | description |", "|---|---|---|---|---|" }
   for _, e in ipairs(M.schema) do
     local default = e.required and "(required)" or (e.default == nil and "unset" or M.show(e.default))

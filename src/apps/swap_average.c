@@ -1,6 +1,8 @@
 /* Phase 3: average the workers' weights (uniform, accumulated in double), recompute BN statistics on
  * training data, and evaluate the phase-1 model, every worker, the average before and after BN recompute, and
- * the workers' output ensemble. Writes phase3/model.h5, summary.json and the plots (results/<name>/plots). */
+ * the workers' output ensemble (test and, with data.val_split, validation accuracy). phase3.soup = "greedy"
+ * then builds a greedy soup on the validation split. Writes phase3/model.h5 (the chosen soup, its members in
+ * attributes soup/soup_members), summary.json (key "soup") and the plots (results/<name>/plots). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,77 @@ static const char *jnum(char *buf, size_t n, double v) {
     if (isnan(v)) snprintf(buf, n, "null");
     else snprintf(buf, n, "%.6f", v);
     return buf;
+}
+
+typedef struct {
+    int worker;
+    double val_acc; /* of the soup with this worker added, BN recomputed */
+    int kept;
+} SoupStep;
+
+typedef struct {
+    int batch, bn_batch, bn_batches;
+    uint64_t bn_seed;
+} SoupEval;
+
+static void worker_path(Phase *p, char *path, size_t n, int worker) {
+    char sub[64];
+    snprintf(sub, sizeof sub, "phase2/worker-%d.h5", worker);
+    phase_path(p, path, n, sub, 0);
+}
+
+/* Greedy soup (Wortsman et al. 2022, as in PAPA's code): workers sorted by validation accuracy, best first
+ * (ties: lower index first); each joins only if the soup's validation accuracy does not drop (ties kept). Every
+ * candidate soup gets its BN statistics recomputed exactly as the uniform soup does, so candidates compare like
+ * for like. Workers are re-read one at a time (memory: two double copies of the model, whatever W). Leaves m
+ * holding the soup with BN recomputed; returns the number of members (written to members[], ascending). */
+static int greedy_soup(Phase *p, Model *m, const int *have, const Score *wv, int W, const SoupEval *e,
+                       int *members, SoupStep *steps, int *n_steps, double *soup_val) {
+    const size_t ntot = m->ps.n_total;
+    int *order = xMalloc((size_t)W * sizeof *order), n = 0;
+    for (int i = 0; i < W; i++)
+        if (have[i]) order[n++] = i;
+    for (int a = 1; a < n; a++) /* insertion sort: stable, so ties keep worker order */
+        for (int b = a; b > 0 && wv[order[b]].acc > wv[order[b - 1]].acc; b--) {
+            int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    double *sum = xCalloc(ntot, sizeof *sum), *trial = xMalloc(ntot * sizeof *trial);
+    int k = 0;
+    double best = -1.0;
+    for (int t = 0; t < n; t++) {
+        char path[1024];
+        worker_path(p, path, sizeof path, order[t]);
+        ckpt_load_into(path, m, NULL, 0);
+        for (size_t j = 0; j < ntot; j++) {
+            trial[j] = sum[j] + m->ps.data[j];
+            m->ps.data[j] = (float)(trial[j] / (k + 1));
+        }
+        bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed);
+        Score v = evaluate_val(p, m, e->batch, NULL);
+        steps[t] = (SoupStep){.worker = order[t], .val_acc = v.acc, .kept = v.acc >= best};
+        if (steps[t].kept) {
+            double *x = sum;
+            sum = trial;
+            trial = x;
+            k++;
+            best = v.acc;
+        }
+    }
+    /* the soup itself: recomputed from the kept sum (the same numbers as its accepted candidate) */
+    for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(sum[j] / k);
+    bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed);
+    int nm = 0;
+    for (int i = 0; i < W; i++)
+        for (int t = 0; t < n; t++)
+            if (steps[t].worker == i && steps[t].kept) members[nm++] = i;
+    *n_steps = n;
+    *soup_val = best;
+    free(sum);
+    free(trial);
+    free(order);
+    return nm;
 }
 
 /* One row of the printed table; the validation column only when there is a split. */
@@ -126,6 +199,10 @@ int main(int argc, char **argv) {
     double *ens_val = xCalloc((size_t)nval * k + 1, sizeof *ens_val);
     float *probs_val = xMalloc(((size_t)nval * k + 1) * sizeof *probs_val);
     double *wtime = xCalloc((size_t)W, sizeof *wtime);
+    char (*whash)[CKPT_HASH_HEX] = xCalloc((size_t)W, sizeof *whash);
+    const int greedy = !strcmp(cfg_str(cfg, "phase3.soup"), "greedy");
+    if (greedy && !p.val)
+        swap_fail("phase3.soup = \"greedy\" picks workers by validation accuracy: it needs data.val_split > 0");
     CkptMeta out;
     phase_meta(&p, &out, "average", -1, W);
     for (int i = 0; i < W; i++) {
@@ -149,16 +226,40 @@ int main(int argc, char **argv) {
         wv[i] = evaluate_val(&p, m, eval_batch, probs_val);
         for (size_t j = 0; j < (size_t)nval * k; j++) ens_val[j] += probs_val[j];
         wtime[i] = last_time(&wm);
-        ckpt_meta_add_parent(&out, wm.content_hash, path);
+        snprintf(whash[i], sizeof whash[i], "%s", wm.content_hash);
         ckpt_meta_free(&wm);
     }
     for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(avg[j] / n_have);
     Score s_avg_raw = evaluate(&p, m, eval_batch, NULL);
-    bn_recompute(m, p.train, bn_batch, bn_batches, phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0));
+    const SoupEval se = {.batch = eval_batch, .bn_batch = bn_batch, .bn_batches = bn_batches,
+                         .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0)};
+    bn_recompute(m, p.train, bn_batch, bn_batches, se.bn_seed);
     Score s_avg = evaluate(&p, m, eval_batch, NULL);
     Score v_avg = evaluate_val(&p, m, eval_batch, NULL);
     Score s_ens = ensemble_score(ens, p.test, k, n_have);
     Score v_ens = p.val ? ensemble_score(ens_val, p.val, k, n_have) : v_avg;
+
+    /* the output model: the uniform soup above, or the greedy one */
+    int *members = xMalloc((size_t)W * sizeof *members), n_members = 0, n_steps = 0;
+    SoupStep *steps = xCalloc((size_t)W, sizeof *steps);
+    Score s_soup = s_avg, v_soup = v_avg;
+    if (greedy) {
+        double vacc;
+        n_members = greedy_soup(&p, m, have, wv, W, &se, members, steps, &n_steps, &vacc);
+        s_soup = evaluate(&p, m, eval_batch, NULL);
+        v_soup = evaluate_val(&p, m, eval_batch, NULL);
+    } else {
+        for (int i = 0; i < W; i++)
+            if (have[i]) members[n_members++] = i;
+    }
+    int64_t *mem64 = xMalloc(((size_t)n_members + 1) * sizeof *mem64);
+    for (int i = 0; i < n_members; i++) {
+        char path[1024];
+        worker_path(&p, path, sizeof path, members[i]);
+        ckpt_meta_add_parent(&out, whash[members[i]], path);
+        mem64[i] = members[i];
+    }
+    ckpt_meta_set_soup(&out, greedy ? "greedy" : "uniform", mem64, n_members);
     const double t3 = wall_seconds() - t0;
 
     char out_path[1024], sum_path[1024];
@@ -166,10 +267,10 @@ int main(int argc, char **argv) {
     phase_path(&p, sum_path, sizeof sum_path, "summary.json", 0);
     EpochRecord rec = ckpt_epoch_record(0);
     rec.time_s = t3;
-    rec.test_loss = s_avg.loss;
-    rec.test_acc = s_avg.acc;
-    rec.val_loss = v_avg.loss;
-    rec.val_acc = v_avg.acc;
+    rec.test_loss = s_soup.loss;
+    rec.test_acc = s_soup.acc;
+    rec.val_loss = v_soup.loss;
+    rec.val_acc = v_soup.acc;
     ckpt_meta_add_epoch(&out, &rec);
     out.seed = (uint64_t)cfg_int(cfg, "seed");
     ckpt_save(out_path, m, &out, 0);
@@ -179,7 +280,7 @@ int main(int argc, char **argv) {
     double tmax = 0;
     for (int i = 0; i < W; i++)
         if (have[i] && wtime[i] > tmax) tmax = wtime[i];
-    size_t cap = 8192 + (size_t)W * 160, len = 0;
+    size_t cap = 8192 + (size_t)W * 240, len = 0;
     char *js = xMalloc(cap);
     char vb[32];
 #define J(...) len += (size_t)snprintf(js + len, cap - len, __VA_ARGS__)
@@ -203,6 +304,14 @@ int main(int argc, char **argv) {
     J("  \"average\": {\"test_acc_before_bn\": %.6f, \"test_loss_before_bn\": %.6f, \"test_acc\": %.6f, "
       "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d, \"val_acc\": %s},\n",
       s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch, jnum(vb, sizeof vb, v_avg.acc));
+    J("  \"soup\": {\"kind\": \"%s\", \"members\": [", greedy ? "greedy" : "uniform");
+    for (int i = 0; i < n_members; i++) J("%s%d", i ? ", " : "", members[i]);
+    J("], \"val_acc\": %s, \"test_acc\": %.6f, \"test_loss\": %.6f, \"steps\": [", jnum(vb, sizeof vb, v_soup.acc),
+      s_soup.acc, s_soup.loss);
+    for (int t = 0; t < n_steps; t++)
+        J("%s{\"worker\": %d, \"val_acc\": %.6f, \"kept\": %s}", t ? ", " : "", steps[t].worker, steps[t].val_acc,
+          steps[t].kept ? "true" : "false");
+    J("]},\n");
     J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"val_acc\": %s},\n", s_ens.acc, s_ens.loss,
       jnum(vb, sizeof vb, v_ens.acc));
     J("  \"phase2\": {\"mode\": \"%s\", \"workers\": %d, \"time_s\": %.3f},\n", cfg_str(cfg, "phase2.mode"), n_have, tmax);
@@ -221,8 +330,19 @@ int main(int argc, char **argv) {
         }
     Score none = {NAN, NAN};
     row("average (before BN update)", s_avg_raw, none);
-    row("average (SWAP)", s_avg, v_avg);
+    row(greedy ? "average (uniform soup)" : "average (SWAP)", s_avg, v_avg);
+    if (greedy) {
+        char nm[48];
+        snprintf(nm, sizeof nm, "greedy soup (%d of %d)", n_members, n_have);
+        row(nm, s_soup, v_soup);
+    }
     row("ensemble of workers", s_ens, v_ens);
+    if (greedy) {
+        printf("greedy soup: workers best-first by validation accuracy; each kept if the soup's val acc does not drop\n");
+        for (int t = 0; t < n_steps; t++)
+            printf("  + worker %-4d soup val %6.2f%%  %s\n", steps[t].worker, 100 * steps[t].val_acc,
+                   steps[t].kept ? "kept" : "left out");
+    }
     printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", t1, tmax, t3);
     printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
     fflush(stdout);
@@ -235,6 +355,10 @@ int main(int argc, char **argv) {
     free(probs);
     free(ws);
     free(wv);
+    free(whash);
+    free(members);
+    free(steps);
+    free(mem64);
     free(ens_val);
     free(probs_val);
     free(wtime);

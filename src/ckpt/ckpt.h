@@ -65,6 +65,9 @@ typedef struct {
     int64_t cursor_epoch, cursor_step; /* data cursor: next epoch and step within it */
     int64_t val_split, val_seed;  /* validation images held out of training (data.val_split) and their seed */
     char val_hash[CKPT_HASH_HEX]; /* identity of that split ("" when none; absent in older files) */
+    char soup[16];                /* phase 3: "uniform" or "greedy" ("" for other files) */
+    int64_t *soup_members;        /* the worker indices the soup holds (owned; ckpt_meta_set_soup) */
+    int n_soup_members;
     CkptParent parents[CKPT_MAX_PARENTS];
     int n_parents;
     EpochRecord *history;         /* owned */
@@ -96,6 +99,7 @@ void ckpt_meta_set_config(CkptMeta *meta, const char *source, const char *resolv
 void ckpt_meta_set_norm(CkptMeta *meta, int channels, const double *mean, const double *std);
 void ckpt_meta_add_parent(CkptMeta *meta, const char *hash, const char *path);
 void ckpt_meta_add_epoch(CkptMeta *meta, const EpochRecord *rec);
+void ckpt_meta_set_soup(CkptMeta *meta, const char *kind, const int64_t *members, int n);
 /* An EpochRecord with every measurement NaN, for rows filled field by field. */
 EpochRecord ckpt_epoch_record(int epoch);
 /* Named RNG states (/state/rng/<name>); put replaces an existing entry. get returns -1 if absent. */

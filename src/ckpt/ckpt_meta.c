@@ -21,6 +21,7 @@ void ckpt_meta_free(CkptMeta *meta) {
     free(meta->config_resolved);
     for (int i = 0; i < meta->n_parents; i++) free(meta->parents[i].path);
     free(meta->history);
+    free(meta->soup_members);
     free(meta->rngs);
     for (int i = 0; i < meta->n_extra; i++) free(meta->extra[i].data);
     free(meta->extra);
@@ -145,4 +146,13 @@ const void *ckpt_meta_get(const CkptMeta *meta, const char *name, CkptKind kind,
             return meta->extra[i].data;
         }
     return NULL;
+}
+
+void ckpt_meta_set_soup(CkptMeta *meta, const char *kind, const int64_t *members, int n) {
+    if (strlen(kind) >= sizeof meta->soup) swap_fail("checkpoint meta: soup kind '%s' too long", kind);
+    snprintf(meta->soup, sizeof meta->soup, "%s", kind);
+    free(meta->soup_members);
+    meta->soup_members = xMalloc(((size_t)n + 1) * sizeof *meta->soup_members);
+    memcpy(meta->soup_members, members, (size_t)n * sizeof *members);
+    meta->n_soup_members = n;
 }

@@ -148,6 +148,16 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
     if (get_int(r, root, "/", "val_seed", 0, BIG, &m->val_seed, 0) < 0) return -1;
     if (get_str(r, root, "/", "val_hash", m->val_hash, sizeof m->val_hash, 0) < 0) return -1;
     if (m->val_hash[0] && !ckpt_is_hash(m->val_hash)) return rfail(r, "val_hash '%s' is not 32 hex digits", m->val_hash);
+    if (get_str(r, root, "/", "soup", m->soup, sizeof m->soup, 0) < 0) return -1;
+    if (m->soup[0]) {
+        enum { MAX_MEMBERS = 1 << 16 };
+        int64_t *mem = xMalloc(MAX_MEMBERS * sizeof *mem);
+        size_t n = 0;
+        int rc = h5_get_i64s(root, "soup_members", mem, MAX_MEMBERS, &n);
+        if (rc == 0) ckpt_meta_set_soup(m, m->soup, mem, (int)n);
+        free(mem);
+        if (rc != 0) return rfail(r, "attribute 'soup_members' is missing or not a list of at most %d integers", MAX_MEMBERS);
+    }
     if (get_str(r, root, "/", "content_hash", m->content_hash, sizeof m->content_hash, 1) < 0) return -1;
     if (!ckpt_is_hash(m->content_hash)) return rfail(r, "content_hash '%s' is not 32 hex digits", m->content_hash);
     if (get_str(r, root, "/", "momentum_hash", m->momentum_hash, sizeof m->momentum_hash, 0) < 0) return -1;

@@ -264,6 +264,10 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     rc |= h5_attr_i64(r, "val_split", meta->val_split);
     rc |= h5_attr_i64(r, "val_seed", meta->val_seed);
     rc |= h5_attr_str(r, "val_hash", meta->val_hash);
+    if (meta->soup[0]) {
+        rc |= h5_attr_str(r, "soup", meta->soup);
+        rc |= h5_attr_i64s(r, "soup_members", meta->soup_members, (size_t)meta->n_soup_members);
+    }
     rc |= h5_attr_str(r, "content_hash", hash);
     rc |= h5_attr_str(r, "config_hash", chash);
     if (with_momentum) {

@@ -107,6 +107,9 @@ int h5_attr_f64(hid_t loc, const char *name, double value) {
 int h5_attr_f64s(hid_t loc, const char *name, const double *values, size_t n) {
     return attr_num(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values, n, 0);
 }
+int h5_attr_i64s(hid_t loc, const char *name, const int64_t *values, size_t n) {
+    return attr_num(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, values, n, 0);
+}
 
 int h5_dataset_str(hid_t loc, const char *name, const char *text) {
     if (!text) text = "";
@@ -284,6 +287,9 @@ int h5_get_f64(hid_t loc, const char *name, double *v) {
 }
 int h5_get_f64s(hid_t loc, const char *name, double *values, size_t cap, size_t *n) {
     return get_num(loc, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, values, cap, n, 0);
+}
+int h5_get_i64s(hid_t loc, const char *name, int64_t *values, size_t cap, size_t *n) {
+    return get_num(loc, name, H5T_NATIVE_INT64, H5T_INTEGER, values, cap, n, 0);
 }
 
 int h5_read_dataset_str(hid_t loc, const char *name, size_t max_len, char **out) {

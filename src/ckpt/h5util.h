@@ -21,6 +21,7 @@ int h5_attr_i64(hid_t loc, const char *name, int64_t value);
 int h5_attr_u64(hid_t loc, const char *name, uint64_t value);
 int h5_attr_f64(hid_t loc, const char *name, double value);
 int h5_attr_f64s(hid_t loc, const char *name, const double *values, size_t n);
+int h5_attr_i64s(hid_t loc, const char *name, const int64_t *values, size_t n);
 /* A scalar fixed-length string dataset. */
 int h5_dataset_str(hid_t loc, const char *name, const char *text);
 
@@ -35,6 +36,7 @@ int h5_get_u64(hid_t loc, const char *name, uint64_t *value);
 int h5_get_f64(hid_t loc, const char *name, double *value);
 /* Up to cap values of a 1-D numeric attribute; *n gets the stored count. */
 int h5_get_f64s(hid_t loc, const char *name, double *values, size_t cap, size_t *n);
+int h5_get_i64s(hid_t loc, const char *name, int64_t *values, size_t cap, size_t *n);
 /* Text of a scalar string dataset (fixed or variable length), allocated. */
 int h5_read_dataset_str(hid_t loc, const char *name, size_t max_len, char **out);
 

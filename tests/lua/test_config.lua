@@ -117,6 +117,10 @@ expect_err("uneven2", write("uneven2.lua", "return { name = 'x', phase2 = { rank
   "phase2.batch (5) must be divisible by phase2.ranks (2)")
 expect_err("min_workers", write("minw.lua", "return { name = 'x', phase2 = { workers = 2 }, phase3 = { min_workers = 3 } }\n"),
   nil, "phase3.min_workers (3) must not exceed phase2.workers (2)")
+expect_err("greedy needs a split", write("greedy.lua", "return { name = 'x',\n phase3 = { soup = 'greedy' } }\n"), nil,
+  "greedy.lua:2:", "data.val_split")
+check(err_of(write("greedy2.lua", "return { name = 'x', data = { val_split = 10 }, phase3 = { soup = 'greedy' } }\n")) == nil,
+  "greedy with a validation split resolves")
 expect_err("knots needed", write("knots.lua", "return { name = 'x', phase1 = { schedule = 'knots' } }\n"), nil,
   "needs phase1.knots")
 expect_err("bad knot", write("knots2.lua", "return { name = 'x', phase1 = { knots = {{0, 1}, {5}} } }\n"), nil,

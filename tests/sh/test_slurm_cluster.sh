@@ -253,10 +253,10 @@ return { mpi = "srun --mpi=pmi2", time = "00:10:00", cpus_per_task = 1, bin_dir 
 EOF
   cat > "$WORK/real.lua" <<EOF
 return { name = "real", profile = "$WORK/real-site.lua", dataset = "fashion-mnist", model = "mlp", seed = 3,
-         train_subset = 1024, test_subset = 500,
+         train_subset = 1024, test_subset = 500, data = { val_split = 300 },
          phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 2 },
          phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05 },
-         phase3 = { bn_batches = 4, eval_batch = 250 },
+         phase3 = { bn_batches = 4, eval_batch = 250, soup = "greedy" },
          baselines = { small = { batch = 64, epochs = 1 }, large = { batch = 256, epochs = 2, ranks = 2 } } }
 EOF
   # preempted after its first epoch: checkpoint, requeue, resume
@@ -291,6 +291,9 @@ r = s["baselines"][sys.argv[2]]
 assert abs(r["test_acc"] - e["test_acc"]) < 1e-6 and abs(r["test_loss"] - e["test_loss"]) < 1e-4, (r, e)
 assert r["images"] > 0 and r["wall_s"] > 0 and "phase1" in s and "critical_path" in s, s' eval-$b.json $b
   done
+  check "real: greedy soup on the validation split" /usr/bin/python3 -c '
+import json, sys; d = json.load(open("results/real/summary.json"))
+sys.exit(not (d["soup"]["kind"] == "greedy" and len(d["soup"]["steps"]) == 2 and d["val_samples"] == 300))'
   "$SWAP_SLURM" status real.lua > status-real.txt && st=0 || st=$?
   check "real: status complete" test "$st" = 0
   "$SWAP_SLURM" collect real.lua > collect-real.txt
