@@ -7,7 +7,7 @@ A step is opt.zero_grad(set_to_none=True); CrossEntropyLoss(model(x), y).backwar
 warm-up steps; with --eval it is model(x) in eval mode under torch.no_grad(). Prints one key=value line ending
 in images_per_s=..., like swap-bench.
 
-Model definitions are tests/py/swap_models.py, the PyTorch twins the oracle tests compare our engine with.
+Model definitions are python/swap_torch.py, the PyTorch twins the oracle tests compare our engine with.
 """
 import argparse
 import os
@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "py"))
-from swap_models import build_model  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from swap_torch import build_model  # noqa: E402
 
 
 def main():

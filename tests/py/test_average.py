@@ -4,8 +4,8 @@ the same weights and the same batches."""
 import gzip, os, subprocess, sys, tempfile
 import h5py, numpy as np, torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from swap_models import build_model, load_arrays  # noqa: E402  (the PyTorch twins shared with the oracle test)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from swap_torch import build_model, load_arrays  # noqa: E402  (the shipped PyTorch twins, python/swap_torch.py)
 
 BIN = os.environ.get("SWAP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "bin"))
 TOOLS = os.environ.get("SWAP_TOOLS")

@@ -5,7 +5,8 @@ import gzip, json, os, subprocess, sys, tempfile
 import h5py, numpy as np, torch
 import torch.nn as nn
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import swap_torch  # noqa: E402  (the shipped PyTorch twins)
 BIN = os.environ.get("SWAP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "bin"))
 TOOLS = os.environ.get("SWAP_TOOLS")
 TMP = os.environ.get("SWAP_TEST_TMP", "/tmp")
@@ -25,35 +26,8 @@ def s(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-class _ConvBN(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
-
-
-class _CNN(nn.Module):
-    """Inline twin of the C "cnn", used when tests/py/swap_models.py is not available."""
-    def __init__(self, cin, classes):
-        super().__init__()
-        self.layer1, self.layer2, self.layer3 = _ConvBN(cin, 32), _ConvBN(32, 64), _ConvBN(64, 128)
-        self.fc = nn.Linear(128, classes)
-
-    def forward(self, x):
-        r = torch.relu
-        x = nn.functional.max_pool2d(r(self.layer1.bn(self.layer1.conv(x))), 2)
-        x = nn.functional.max_pool2d(r(self.layer2.bn(self.layer2.conv(x))), 2)
-        x = r(self.layer3.bn(self.layer3.conv(x)))
-        return self.fc(x.mean(dim=(2, 3)))
-
-
 def twin(name, in_shape, classes, width):
-    try:
-        import swap_models
-        return swap_models.build_model(name, in_shape=in_shape, classes=classes, width=width), "swap_models"
-    except (ImportError, AttributeError, TypeError):
-        assert name == "cnn", "inline twin only covers cnn"
-        return _CNN(in_shape[0], classes), "inline twin"
+    return swap_torch.build_model(name, in_shape=in_shape, classes=classes, width=width), "swap_torch"
 
 
 def read_checkpoint(path):

@@ -1,5 +1,5 @@
 """The C engine against PyTorch: for mlp, cnn and resnet9 the oracle_dump tool trains 5 SGD steps from a
-seeded init; the PyTorch twin (tests/py/swap_models.py, in float64) starts from the same tensors and input
+seeded init; the PyTorch twin (python/swap_torch.py, in float64) starts from the same tensors and input
 and must reproduce the logits, the loss, every gradient, the BN running statistics and every tensor after
 the 5 steps, then eval-mode logits, and BN statistics recomputed over two batches (update_bn) with the
 eval logits they give. Error per tensor = max|ours - torch| / max|torch|.
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import swap_models  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import swap_torch  # noqa: E402
 
 TOL = 1e-4
 LR, MOMENTUM, WD, STEPS = 0.05, 0.9, 5e-4, 5  # as hard-wired in tests/tools/oracle_dump.c
@@ -83,20 +83,20 @@ def run_case(tool, tmp, name, width, shape, batch, seed, smoothing, conv):
         env["SWAP_CONV"] = conv
     subprocess.run([tool, name, str(width), "x".join(map(str, shape)), str(batch), str(seed), str(smoothing), out],
                    check=True, env=env)
-    init = swap_models.read_npy_dir(out, "init.")
-    grads = swap_models.read_npy_dir(out, "grad.")
-    bn1 = swap_models.read_npy_dir(out, "bn1.")
-    final = swap_models.read_npy_dir(out, "final.")
+    init = swap_torch.read_npy_dir(out, "init.")
+    grads = swap_torch.read_npy_dir(out, "grad.")
+    bn1 = swap_torch.read_npy_dir(out, "bn1.")
+    final = swap_torch.read_npy_dir(out, "final.")
     x = np.load(os.path.join(out, "input.npy"))
     y = np.load(os.path.join(out, "labels.npy"))
     assert x.shape == (shape[0], batch, shape[1], shape[2]) and y.shape == (batch,) and y.dtype == np.int32
 
-    model = swap_models.build_model(name, shape, 10, width or 64).double()
-    swap_models.load_arrays(model, init)
+    model = swap_torch.build_model(name, shape, 10, width or 64).double()
+    swap_torch.load_arrays(model, init)
     model.train()
-    xt = torch.from_numpy(swap_models.cnhw_to_nchw(x)).double()
+    xt = torch.from_numpy(swap_torch.cnhw_to_nchw(x)).double()
     yt = torch.from_numpy(y.astype(np.int64))
-    opt = torch.optim.SGD(swap_models.param_groups(model, WD), lr=LR, momentum=MOMENTUM, nesterov=True)
+    opt = torch.optim.SGD(swap_torch.param_groups(model, WD), lr=LR, momentum=MOMENTUM, nesterov=True)
 
     r = Report("%s w%d %s b%d %s" % (name, width, "x".join(map(str, shape)), batch, conv))
     for step in range(STEPS):
@@ -107,26 +107,26 @@ def run_case(tool, tmp, name, width, shape, batch, seed, smoothing, conv):
         if step == 0:
             r.check("logits", np.load(os.path.join(out, "logits.npy")), logits.detach().numpy())
             r.check("loss", np.load(os.path.join(out, "loss.npy")), [loss.item()])
-            tg = swap_models.grad_arrays(model)
+            tg = swap_torch.grad_arrays(model)
             assert set(tg) == set(grads), "gradient names differ: %s" % sorted(set(tg) ^ set(grads))
             for k in tg:
                 r.check("grad." + k, grads[k], tg[k])
-            state = swap_models.state_arrays(model)
+            state = swap_torch.state_arrays(model)
             assert set(bn1) == {k for k in state if "running_" in k}
             for k in bn1:
                 r.check("bn1." + k, bn1[k], state[k])
         opt.step()
-    state = swap_models.state_arrays(model)
+    state = swap_torch.state_arrays(model)
     assert set(state) == set(final), "tensor names differ: %s" % sorted(set(state) ^ set(final))
     for k in state:
         r.check("final." + k, final[k], state[k])
     model.eval()
     with torch.no_grad():
         r.check("eval_logits", np.load(os.path.join(out, "eval_logits.npy")), model(xt).numpy())
-    recompute = swap_models.read_npy_dir(out, "recompute.")
+    recompute = swap_torch.read_npy_dir(out, "recompute.")
     if any("running_" in k for k in state):
         torch.optim.swa_utils.update_bn([xt, -xt], model)
-        state = swap_models.state_arrays(model)
+        state = swap_torch.state_arrays(model)
         assert set(recompute) == {k for k in state if "running_" in k}
         for k in recompute:
             r.check("recompute." + k, recompute[k], state[k])

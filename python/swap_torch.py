@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""PyTorch twins of the project's models, built from a checkpoint, and export to PyTorch and ONNX.
+
+    import swap_torch                                    # python/ on sys.path (or copy this one file)
+    model = swap_torch.load_checkpoint("results/x/phase3/model.h5")   # eval mode, weights + BN statistics
+    norm = swap_torch.read_checkpoint("results/x/phase3/model.h5").norm  # inputs: (pixel/255 - mean) / std
+
+    python3 python/swap_torch.py export model.h5 -o model.pt      # state_dict (BN running statistics too)
+    python3 python/swap_torch.py export model.h5 -o model.onnx    # torch.onnx.export, checked by onnx.checker
+
+Each export writes the normalization the model expects beside it (model.pt.json / model.onnx.json).
+
+The twins (`mlp`, `cnn`, `resnet9`) mirror src/nn/models.c: every parameter and buffer name equals the name
+of the same tensor in the C parameter store and in the checkpoint (e.g. "layer1.res1.bn.running_var"), so a
+{name: ndarray} dict loads 1:1. The architecture is read from the checkpoint's own /model attributes (model,
+width, in_c, in_h, in_w, classes; docs/checkpoint-format.md). Activations in C are CNHW; these modules take
+the usual NCHW (see cnhw_to_nchw). Needs torch, numpy and, for checkpoints, h5py; onnx only for the check of an
+ONNX export. The project's tests use this module (tests/py/test_oracle.py, test_export.py, ...).
+"""
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MODEL_NAMES = ("mlp", "cnn", "resnet9")
+
+
+class ConvBN(nn.Module):
+    """conv3x3 (pad 1, no bias) -> BatchNorm2d -> ReLU, as "<prefix>.conv" and "<prefix>.bn"."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+class Stage(ConvBN):
+    """ConvBN, then optionally 2x2 max pool, then optionally x + res2(res1(x))."""
+
+    def __init__(self, cin, cout, pool=False, residual=False):
+        super().__init__(cin, cout)
+        self.pool = pool
+        if residual:
+            self.res1 = ConvBN(cout, cout)
+            self.res2 = ConvBN(cout, cout)
+        self.residual = residual
+
+    def forward(self, x):
+        x = super().forward(x)
+        if self.pool:
+            x = F.max_pool2d(x, 2)
+        if self.residual:
+            x = x + self.res2(self.res1(x))
+        return x
+
+
+class MLP(nn.Module):
+    def __init__(self, in_shape, classes):
+        super().__init__()
+        c, h, w = in_shape
+        self.fc1 = nn.Linear(c * h * w, 512)
+        self.fc2 = nn.Linear(512, 256)
+        self.fc3 = nn.Linear(256, classes)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class CNN(nn.Module):
+    def __init__(self, in_shape, classes):
+        super().__init__()
+        self.layer1 = Stage(in_shape[0], 32, pool=True)
+        self.layer2 = Stage(32, 64, pool=True)
+        self.layer3 = Stage(64, 128)
+        self.fc = nn.Linear(128, classes)
+
+    def forward(self, x):
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class ResNet9(nn.Module):
+    """The DAWNBench ResNet-9 (Page, 2018) at a configurable base width."""
+
+    def __init__(self, in_shape, classes, width=64):
+        super().__init__()
+        w = width
+        self.prep = Stage(in_shape[0], w)
+        self.layer1 = Stage(w, 2 * w, pool=True, residual=True)
+        self.layer2 = Stage(2 * w, 4 * w, pool=True)
+        self.layer3 = Stage(4 * w, 8 * w, pool=True, residual=True)
+        self.fc = nn.Linear(8 * w, classes, bias=False)
+
+    def forward(self, x):
+        x = self.layer3(self.layer2(self.layer1(self.prep(x))))
+        x = torch.amax(x, dim=(2, 3))
+        return self.fc(x) * 0.125
+
+
+def build_model(name, in_shape=(3, 32, 32), classes=10, width=64):
+    """The twin of C model `name` for per-sample input shape (C, H, W)."""
+    if name == "mlp":
+        return MLP(in_shape, classes)
+    if name == "cnn":
+        return CNN(in_shape, classes)
+    if name == "resnet9":
+        return ResNet9(in_shape, classes, width)
+    raise ValueError("unknown model '%s' (valid: %s)" % (name, ", ".join(MODEL_NAMES)))
+
+
+def tensor_names(model):
+    """Names of every parameter and buffer that the C store holds (PyTorch's num_batches_tracked is not)."""
+    return [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+
+
+def load_arrays(model, arrays, strict=True):
+    """Copy {name: ndarray} into the model's parameters and buffers. Every tensor must be present with the
+    right shape; with strict, names the model does not have are an error too. Returns the model."""
+    state = model.state_dict()
+    names = tensor_names(model)
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        raise KeyError("missing tensors: " + ", ".join(missing))
+    if strict:
+        extra = sorted(set(arrays) - set(names))
+        if extra:
+            raise KeyError("unexpected tensors: " + ", ".join(extra))
+    with torch.no_grad():
+        for k in names:
+            a = np.asarray(arrays[k])
+            if tuple(a.shape) != tuple(state[k].shape):
+                raise ValueError("%s: shape %s, expected %s" % (k, tuple(a.shape), tuple(state[k].shape)))
+            state[k].copy_(torch.from_numpy(np.ascontiguousarray(a)).to(state[k].dtype))
+    return model
+
+
+def state_arrays(model):
+    """{name: float32 ndarray} of every parameter and buffer, in the model's order."""
+    state = model.state_dict()
+    return {k: state[k].detach().cpu().float().numpy().copy() for k in tensor_names(model)}
+
+
+def grad_arrays(model):
+    """{name: float32 ndarray} of every parameter gradient (zeros where none was computed)."""
+    return {k: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().cpu().float().numpy().copy()
+            for k, p in model.named_parameters()}
+
+
+def param_groups(model, weight_decay, decay_bn_and_bias=False):
+    """Optimizer groups matching the C SGD: BN affine parameters and biases are exempt from weight decay
+    unless decay_bn_and_bias."""
+    bn_params = {id(p) for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()}
+    decay, exempt = [], []
+    for k, p in model.named_parameters():
+        no_decay = k.endswith(".bias") or id(p) in bn_params
+        (exempt if no_decay and not decay_bn_and_bias else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
+
+
+def cnhw_to_nchw(x):
+    """Our activation layout [C][N][H][W] -> PyTorch's [N][C][H][W]."""
+    return np.ascontiguousarray(np.asarray(x).transpose(1, 0, 2, 3))
+
+
+def read_npy_dir(path, prefix=""):
+    """{name: ndarray} of every <prefix><name>.npy in directory `path`."""
+    out = {}
+    for f in sorted(os.listdir(path)):
+        if f.startswith(prefix) and f.endswith(".npy"):
+            out[f[len(prefix):-4]] = np.load(os.path.join(path, f))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+FORMAT = "swap-checkpoint"
+
+
+class CheckpointError(Exception):
+    """A file that is not a readable swap checkpoint of a known model; the message is one line naming it."""
+
+
+class Checkpoint:
+    """What a checkpoint holds, read with h5py: model name and spec, {name: float32 ndarray} of every tensor,
+    and the input normalization."""
+
+    def __init__(self, path, model, in_shape, classes, width, arrays, norm, attrs):
+        self.path, self.model, self.in_shape, self.classes, self.width = path, model, in_shape, classes, width
+        self.arrays, self.norm, self.attrs = arrays, norm, attrs
+
+    def build(self):
+        """The twin, weights and BN statistics loaded, in eval mode."""
+        model = build_model(self.model, self.in_shape, self.classes, self.width)
+        load_arrays(model, self.arrays)
+        return model.eval()
+
+
+def _s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def read_checkpoint(path):
+    """Read a swap checkpoint with h5py. Raises CheckpointError (one line naming the file) for a missing,
+    corrupt or foreign file, an unknown model or a tensor the architecture does not have."""
+    try:
+        import h5py
+    except ImportError as e:  # pragma: no cover - h5py is a Debian package like torch
+        raise CheckpointError("%s: reading checkpoints needs h5py (%s)" % (path, e))
+    if not os.path.isfile(path):
+        raise CheckpointError("%s: no such file" % path)
+    try:
+        with h5py.File(path, "r") as f:
+            if _s(f.attrs.get("format", "")) != FORMAT:
+                raise CheckpointError("%s: not a swap checkpoint (root attribute format != %r)" % (path, FORMAT))
+            version = _s(f.attrs.get("format_version", ""))
+            if version.split(".")[0] != "1":
+                raise CheckpointError("%s: checkpoint format version %s is not supported (this reads 1.x)"
+                                      % (path, version))
+            if "model" not in f:
+                raise CheckpointError("%s: group /model is missing" % path)
+            g = f["model"]
+            name = _s(g.attrs.get("model", ""))
+            if name not in MODEL_NAMES:
+                raise CheckpointError("%s: unknown model %r (this module knows %s)"
+                                      % (path, name, ", ".join(MODEL_NAMES)))
+            try:
+                in_shape = tuple(int(g.attrs[k]) for k in ("in_c", "in_h", "in_w"))
+                classes, width = int(g.attrs["classes"]), int(g.attrs["width"])
+            except KeyError as e:
+                raise CheckpointError("%s: /model attribute %s is missing" % (path, e))
+            arrays = {}
+
+            def visit(_, obj):
+                if isinstance(obj, h5py.Dataset) and "name" in obj.attrs:
+                    arrays[_s(obj.attrs["name"])] = np.asarray(obj[()], dtype=np.float32)
+            g.visititems(visit)
+            norm = {"dataset": _s(g.attrs.get("dataset", "")),
+                    "mean": [float(x) for x in g.attrs.get("norm_mean", [])],
+                    "std": [float(x) for x in g.attrs.get("norm_std", [])]}
+            attrs = {k: (_s(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
+    except CheckpointError:
+        raise
+    except Exception as e:  # h5py raises OSError, KeyError, ValueError... on damaged files
+        raise CheckpointError("%s: cannot read checkpoint (%s)" % (path, str(e).splitlines()[0] if str(e) else
+                                                                   type(e).__name__))
+    for k, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise CheckpointError("%s: tensor %s holds NaN or Inf" % (path, k))
+    ck = Checkpoint(path, name, in_shape, classes, width, arrays, norm, attrs)
+    try:
+        ck.build()
+    except (KeyError, ValueError) as e:
+        raise CheckpointError("%s: does not match the %s twin: %s" % (path, name, str(e).strip("'\"")))
+    return ck
+
+
+def load_checkpoint(path):
+    """The PyTorch twin of the checkpoint's model with its weights and BN statistics, in eval mode."""
+    return read_checkpoint(path).build()
+
+
+def normalize(images_uint8, norm):
+    """uint8 images [N][C][H][W] -> the float32 input the model expects: (pixel/255 - mean) / std per channel."""
+    mean = np.asarray(norm["mean"], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(norm["std"], np.float32).reshape(1, -1, 1, 1)
+    return (np.asarray(images_uint8, np.float32) / 255.0 - mean) / std
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+def _atomic_write(path, write):
+    """write(tmp_path) then fsync and rename over path: a reader never sees a half-written file, and on an
+    error nothing is left behind."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp.", dir=d)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a user expects of an exported model
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def norm_json(ck):
+    """The sidecar: what the exported model expects as input and where it came from."""
+    c, h, w = ck.in_shape
+    return {"model": ck.model, "width": ck.width, "classes": ck.classes, "input_shape": [c, h, w],
+            "layout": "NCHW float32", "dataset": ck.norm["dataset"], "mean": ck.norm["mean"], "std": ck.norm["std"],
+            "input": "(pixel / 255 - mean[c]) / std[c]", "output": "logits",
+            "source": os.path.abspath(ck.path), "content_hash": ck.attrs.get("content_hash", "")}
+
+
+def export(src, out, opset=13):
+    """Export checkpoint `src` to `out` (.pt: state_dict; .onnx: ONNX graph, checked), plus `out`.json.
+    Raises CheckpointError / ValueError with a one-line message; writes nothing then."""
+    kind = os.path.splitext(out)[1].lower()
+    if kind not in (".pt", ".pth", ".onnx"):
+        raise ValueError("%s: unknown export format (use .pt or .onnx)" % out)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise ValueError("%s: directory does not exist" % out)
+    ck = read_checkpoint(src)
+    model = ck.build()
+    if kind == ".onnx":
+        try:
+            import onnx
+        except ImportError as e:
+            raise ValueError("ONNX export needs the onnx package (Debian: python3-onnx): %s" % e)
+        x = torch.zeros((1,) + ck.in_shape)
+
+        def write(tmp):
+            torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["logits"], opset_version=opset,
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+            onnx.checker.check_model(onnx.load(tmp), full_check=True)
+    else:
+        def write(tmp):
+            torch.save(model.state_dict(), tmp)
+    _atomic_write(out, write)
+    text = json.dumps(norm_json(ck), indent=2) + "\n"
+
+    def write_json(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    try:
+        _atomic_write(out + ".json", write_json)
+    except BaseException:
+        os.unlink(out)
+        raise
+    return ck
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(prog="swap_torch.py", description="Export a swap checkpoint for PyTorch or ONNX.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("export", help="checkpoint -> .pt (state_dict) or .onnx, normalization in OUT.json")
+    ex.add_argument("checkpoint")
+    ex.add_argument("-o", "--output", required=True, help="model.pt or model.onnx")
+    ex.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13)")
+    a = ap.parse_args(argv)
+    try:
+        ck = export(a.checkpoint, a.output, a.opset)
+    except (CheckpointError, ValueError, OSError) as e:
+        print("swap_torch.py: error: %s" % str(e).splitlines()[0], file=sys.stderr)
+        return 1
+    print("swap_torch.py: wrote %s and %s.json (%s, %d tensors)" % (a.output, a.output, ck.model, len(ck.arrays)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
