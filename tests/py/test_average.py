@@ -33,7 +33,7 @@ def read(path):
 
 def main():
     if not os.path.exists(f"{FMNIST}/train-images-idx3-ubyte.gz"):
-        print("SKIP: Fashion-MNIST not installed"); return
+        print("SKIP: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"); sys.exit(77)
     assert TOOLS, "SWAP_TOOLS not set (run through ctest)"
     os.makedirs(TMP, exist_ok=True)
     d = tempfile.mkdtemp(dir=TMP, prefix="average.")

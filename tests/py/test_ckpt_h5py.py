@@ -66,7 +66,7 @@ def read_checkpoint(path):
 
 def main():
     if not os.path.exists(f"{FMNIST}/t10k-images-idx3-ubyte.gz"):
-        print("SKIP: Fashion-MNIST not installed"); return
+        print("SKIP: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"); sys.exit(77)
     assert TOOLS, "SWAP_TOOLS not set (run through ctest)"
     os.makedirs(TMP, exist_ok=True)
     d = tempfile.mkdtemp(dir=TMP, prefix="ckpt_h5py.")

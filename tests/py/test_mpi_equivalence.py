@@ -27,7 +27,7 @@ def tensors(path):
 
 def main():
     if not os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
-        print("SKIP: Fashion-MNIST not installed"); return
+        print("SKIP: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"); sys.exit(77)
     os.makedirs(TMP, exist_ok=True)
     d = tempfile.mkdtemp(dir=TMP, prefix="mpi_equiv.")
     B = 64

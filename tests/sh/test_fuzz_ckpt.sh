@@ -3,9 +3,9 @@
 # with real checkpoints. Built here with clang directly; skipped when clang or libFuzzer is unavailable.
 source "$(dirname "$0")/lib.sh"
 SECONDS_BUDGET=${FUZZ_SECONDS:-30}
-command -v clang >/dev/null || { echo "SKIP: clang not installed"; exit 0; }
+command -v clang >/dev/null || skip "checkpoint fuzzing: clang not installed (Debian package clang)"
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' > "$T/probe.c"
-clang -fsanitize=fuzzer "$T/probe.c" -o "$T/probe" 2>/dev/null || { echo "SKIP: libFuzzer not available"; exit 0; }
+clang -fsanitize=fuzzer "$T/probe.c" -o "$T/probe" 2>/dev/null || skip "checkpoint fuzzing: clang cannot link libFuzzer (Debian package libclang-rt-14-dev)"
 
 HDF5_CFLAGS=$(pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS=$(pkg-config --libs hdf5 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")

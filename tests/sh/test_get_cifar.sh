@@ -11,8 +11,8 @@ for c in "$root/../shared/datasets/cifar-10-batches-bin" "$root/../../shared/dat
     if [ -f "$c/test_batch.bin" ]; then src="$c"; break; fi
 done
 if [ -z "$src" ]; then
-    echo "SKIP: no local CIFAR-10 copy at $root/../shared/datasets/cifar-10-batches-bin"
-    exit 0
+    echo "SKIP: datasets/get-cifar.sh --from: no local CIFAR-10 copy at $root/../shared/datasets/cifar-10-batches-bin"
+    exit 77
 fi
 tmp="${SWAP_TEST_TMP:-/tmp}/get_cifar.$$"
 mkdir -p "$tmp"

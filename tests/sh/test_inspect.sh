@@ -142,21 +142,7 @@ set +e; "$SI" tensor runs/p1/a.h5 no.such.tensor > /dev/null 2> nt.err; rc=$?; s
 [ $rc -eq 1 ] && [ "$(wc -l < nt.err)" -eq 1 ] && grep -q "no tensor 'no.such.tensor'" nt.err || fail "unknown tensor"
 ok "tensor: text, CSV and raw dumps are exact"
 
-# ---- eval (needs the dataset)
-if have_fmnist; then
-  OMP_NUM_THREADS=1 "$MK" trained.h5 --train 30 --lr 0.05 > /dev/null
-  "$SI" eval trained.h5 --subset 500 --json > ev.json || fail "eval"
-  "$SI" eval trained.h5 --subset 500 --bn-recompute 4 --batch 100 --json > ev_bn.json || fail "eval --bn-recompute"
-  $PY -c "
-import json; a=json.load(open('ev.json')); b=json.load(open('ev_bn.json'))
-assert a['n'] == 500 and a['dataset'] == 'fashion-mnist' and 0.3 < a['test_acc'] <= 1, a
-assert b['bn_recompute'] == 4 and 0 < b['test_acc'] <= 1 and b['test_loss'] != a['test_loss'], (a, b)
-print('eval acc', a['test_acc'], 'after BN recompute', b['test_acc'])
-" || fail "eval results"
-  ok "eval on the recorded dataset, with and without BN recompute"
-else
-  echo "SKIP eval: Fashion-MNIST not installed"
-fi
+# ---- eval: tests/sh/test_inspect_eval.sh (needs Fashion-MNIST, so it can be skipped on its own)
 
 # ---- h5dump reads the format cleanly
 h5dump -H runs/p1/a.h5 > dump.txt 2> dump.err || fail "h5dump -H failed"
@@ -176,7 +162,6 @@ before=$(state)
 "$SI" verify ro/a.h5 ro/b.h5 > /dev/null || fail "verify on read-only files"
 "$SI" ls ro > /dev/null || fail "ls on a read-only directory"
 "$SI" tensor ro/a.h5 fc.bias > /dev/null || fail "tensor on a read-only file"
-if have_fmnist; then "$SI" eval ro/a.h5 --subset 100 > /dev/null || fail "eval on a read-only file"; fi
 HDF5_USE_FILE_LOCKING=TRUE "$SI" verify ro/a.h5 > /dev/null || fail "verify with file locking requested"
 after=$(state)
 [ "$before" = "$after" ] || fail "a read-only file changed (hash or mtime)"

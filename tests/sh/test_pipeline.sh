@@ -2,7 +2,7 @@
 # End to end on one machine: a tiny SWAP run produces every file, verifies, agrees with swap-inspect eval,
 # skips finished phases when re-run; bad inputs fail cleanly with nothing half-written.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 cd "$T"
 tiny_experiment exp.lua tiny
 "$BIN/swap-run" exp.lua > run.log 2>&1 || { cat run.log; fail "swap-run failed"; }

@@ -3,12 +3,14 @@
 # numbers summary.json and the epoch logs report; interpolation endpoints reproduce a direct evaluation of A and
 # B (same BN recompute); without gnuplot one clear message and the CSVs are still written.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "plots and interpolation: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 TOOLS=${SWAP_TOOLS:-$SRC/build/tools}
 # the subcommands live in src/report; swap-inspect dispatches them once wired, report_cli always does
 if [ -x "$BIN/swap-inspect" ] && "$BIN/swap-inspect" plot --help >/dev/null 2>&1; then INSPECT=("$BIN/swap-inspect")
 else INSPECT=("$TOOLS/report_cli"); fi
-command -v gnuplot >/dev/null || { echo "SKIP: gnuplot not installed (install gnuplot-nox)"; exit 0; }
+# every part draws or checks PNGs, so without gnuplot the whole test is skipped (its no-gnuplot checks hide gnuplot
+# from PATH themselves)
+command -v gnuplot >/dev/null || skip "plots and interpolation: gnuplot not installed (Debian package gnuplot-nox)"
 cd "$T"
 tiny_experiment exp.lua tiny 'phase2 = { workers = 2, batch = 64, epochs = 2, lr = 0.05, eval_every = 1 },'
 sed -i '/phase2 = { workers = 2, batch = 64, epochs = 1/d' exp.lua

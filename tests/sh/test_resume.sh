@@ -4,7 +4,7 @@
 # Exact on purpose: a resumed run repeats the same code path on the same state (weights, momentum, RNG streams,
 # step counters restored bit for bit), so any difference is lost state, on any BLAS kernel.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 cd "$T"
 hash_of() { /usr/bin/python3 -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs['content_hash']; print(v.decode() if isinstance(v,bytes) else v)" "$1"; }
 tiny_experiment ref.lua ref
