@@ -15,21 +15,18 @@ set -x
 for mode in wash papa; do
   mkdir -p "$base/$mode"
   [ -e "$base/$mode/phase1" ] || cp -r "$base/independent/phase1" "$base/$mode/"
-  "$BIN/swap-run" "$EXP" "$@" --set name="$name/$mode" --set phase2.mode=$mode | tee "$base/$mode/run.log"
+  "$BIN/swap-run" "$EXP" "$@" --set name="$name/$mode" --set phase2.mode=$mode
 done
 set +x
-/usr/bin/python3 - "$base" "$W" <<'PY'
-import json, re, sys
-base, W = sys.argv[1], int(sys.argv[2])
+/usr/bin/python3 - "$base" <<'PY'
+import json, sys
+base = sys.argv[1]
 print("| phase 2 mode | best worker | average (SWAP) | ensemble | bytes sent per member | vs. averaging every step |")
 print("|---|---|---|---|---|---|")
 for mode in ("independent", "wash", "papa"):
     s = json.load(open(f"{base}/{mode}/summary.json"))
     best = max(w["test_acc"] for w in s["workers"])
-    comm = "0"; ratio = "0"
-    if mode != "independent":
-        m = re.search(r"communication per member: (\d+) bytes sent .*? would send (\d+) bytes \(ratio ([0-9.]+)\)",
-                      open(f"{base}/{mode}/run.log").read())
-        comm, ratio = (f"{int(m.group(1)):,}", m.group(3)) if m else ("?", "?")
+    c = s.get("communication")  # swap-average writes it from the members' checkpoints (WASH, PAPA)
+    comm, ratio = (f"{c['bytes_sent_mean']:,.0f}", f"{c['ratio']:.5f}") if c else ("0", "0")
     print(f"| {mode} | {100*best:.2f}% | {100*s['average']['test_acc']:.2f}% | {100*s['ensemble']['test_acc']:.2f}% | {comm} | {ratio} |")
 PY

@@ -121,7 +121,12 @@ M.schema = {
   { key = "phase2.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
   { key = "phase2.wash.p", type = "number", default = 0.01, min = 0, max = 1,
     doc = "WASH: probability of shuffling each parameter per step." },
-  { key = "phase2.wash.scale_by_w", type = "boolean", default = true, doc = "WASH: scale p by layer position." },
+  { key = "phase2.wash.scale_by_w", type = "boolean", default = true,
+    doc = "WASH: divide p by (1 - 1/W): a random permutation of W members leaves an entry where it was with " ..
+      "probability 1/W, so p then is the rate at which entries actually move." },
+  { key = "phase2.wash.layer_decay", type = "boolean", default = true,
+    doc = "WASH: decay p linearly with layer position, p_l = p * (1 - l/(L-1)) for trainable tensor l of L in " ..
+      "network order (p at the input, 0 at the output); false: p for every tensor." },
   { key = "phase2.wash.shuffle_momentum", type = "boolean", default = false, doc = "WASH: shuffle momentum buffers too." },
   { key = "phase2.wash.p_schedule", type = "string", default = "constant", choices = { "constant", "linear" },
     doc = "WASH: p constant or decayed linearly to 0." },

@@ -125,6 +125,33 @@ static void row(const char *name, Score test, Score val) {
 
 static double last_time(const CkptMeta *m) { return m->n_history ? m->history[m->n_history - 1].time_s : 0.0; }
 
+/* WASH/PAPA traffic from the members' checkpoints (state/extra/comm_bytes: bytes sent, steps, picks) as the
+ * summary's "communication" object: bytes each member sent, steps, what averaging all parameters every step
+ * would have sent, and the ratio. Nothing for independent workers (their checkpoints carry no comm_bytes). */
+static size_t comm_json(char *js, size_t cap, const double (*comm)[3], const int *have, int W, size_t n_params) {
+    double sum = 0, steps = 0;
+    int n = 0;
+    for (int i = 0; i < W; i++)
+        if (have[i] && comm[i][1] > 0) {
+            sum += comm[i][0];
+            steps = comm[i][1] > steps ? comm[i][1] : steps;
+            n++;
+        }
+    if (!n) return 0;
+    const double mean = sum / n, full = (double)n_params * sizeof(float) * steps;
+    size_t len = (size_t)snprintf(js, cap, "  \"communication\": {\"bytes_sent\": [");
+    for (int i = 0, first = 1; i < W; i++)
+        if (have[i] && comm[i][1] > 0) {
+            len += (size_t)snprintf(js + len, cap - len, "%s%.0f", first ? "" : ", ", comm[i][0]);
+            first = 0;
+        }
+    len += (size_t)snprintf(js + len, cap - len,
+                            "], \"bytes_sent_mean\": %.0f, \"steps\": %.0f, \"every_step_average_bytes\": %.0f, "
+                            "\"ratio\": %.6g},\n",
+                            mean, steps, full, full > 0 ? mean / full : 0.0);
+    return len;
+}
+
 /* Ensemble accuracy: mean of the members' softmax outputs. */
 static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, int members) {
     double correct = 0, loss = 0;
@@ -203,6 +230,7 @@ int main(int argc, char **argv) {
     const int greedy = !strcmp(cfg_str(cfg, "phase3.soup"), "greedy");
     if (greedy && !p.val)
         swap_fail("phase3.soup = \"greedy\" picks workers by validation accuracy: it needs data.val_split > 0");
+    double (*comm)[3] = xCalloc((size_t)W, sizeof *comm);
     CkptMeta out;
     phase_meta(&p, &out, "average", -1, W);
     for (int i = 0; i < W; i++) {
@@ -227,6 +255,9 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < (size_t)nval * k; j++) ens_val[j] += probs_val[j];
         wtime[i] = last_time(&wm);
         snprintf(whash[i], sizeof whash[i], "%s", wm.content_hash);
+        size_t nc = 0;
+        const double *cb = ckpt_meta_get(&wm, "comm_bytes", CKPT_F64, &nc);
+        if (cb && nc == 3) memcpy(comm[i], cb, sizeof comm[i]);
         ckpt_meta_free(&wm);
     }
     for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(avg[j] / n_have);
@@ -280,7 +311,7 @@ int main(int argc, char **argv) {
     double tmax = 0;
     for (int i = 0; i < W; i++)
         if (have[i] && wtime[i] > tmax) tmax = wtime[i];
-    size_t cap = 8192 + (size_t)W * 240, len = 0;
+    size_t cap = 8192 + (size_t)W * 280, len = 0;
     char *js = xMalloc(cap);
     char vb[32];
 #define J(...) len += (size_t)snprintf(js + len, cap - len, __VA_ARGS__)
@@ -315,6 +346,7 @@ int main(int argc, char **argv) {
     J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"val_acc\": %s},\n", s_ens.acc, s_ens.loss,
       jnum(vb, sizeof vb, v_ens.acc));
     J("  \"phase2\": {\"mode\": \"%s\", \"workers\": %d, \"time_s\": %.3f},\n", cfg_str(cfg, "phase2.mode"), n_have, tmax);
+    len += comm_json(js + len, cap - len, (const double(*)[3])comm, have, W, m->ps.n_params);
     J("  \"phase3\": {\"time_s\": %.3f},\n  \"critical_path_s\": %.3f\n}\n", t3, t1 + tmax + t3);
 #undef J
     xCheck(len < cap, "summary buffer");
@@ -362,6 +394,7 @@ int main(int argc, char **argv) {
     free(ens_val);
     free(probs_val);
     free(wtime);
+    free(comm);
     free(have);
     ckpt_meta_free(&out);
     ckpt_meta_free(&p1meta);

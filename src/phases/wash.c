@@ -12,7 +12,7 @@ typedef struct WashState WashState;
 struct WashState {
     int papa;
     double p;            /* WASH base probability */
-    int scale_by_w, shuffle_mom, p_linear;
+    int scale_by_w, layer_decay, shuffle_mom, p_linear;
     int every;           /* PAPA */
     double alpha, lr0;
     int lr_scaled;
@@ -45,7 +45,7 @@ static size_t wash_picks(WashState *w, const ParamStore *ps, long step, double p
     for (int t = 0; t < ps->n_views; t++) {
         const TensorView *v = &ps->views[t];
         if (!v->trainable) continue;
-        const double pl = clamp01(p * (L > 1 ? 1.0 - (double)l / (L - 1) : 1.0));
+        const double pl = clamp01(w->layer_decay && L > 1 ? p * (1.0 - (double)l / (L - 1)) : p);
         l++;
         if (pl <= 0) continue;
         /* geometric skips: the same picks as independent Bernoulli(pl) draws, in O(picks) */
@@ -150,6 +150,7 @@ void wash_attach(TrainJob *j, const char *mode) {
     w->seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 3, 0); /* shared by all members */
     w->p = cfg_num(cfg, "phase2.wash.p");
     w->scale_by_w = cfg_bool(cfg, "phase2.wash.scale_by_w");
+    w->layer_decay = cfg_bool(cfg, "phase2.wash.layer_decay");
     w->shuffle_mom = cfg_bool(cfg, "phase2.wash.shuffle_momentum");
     w->p_linear = !strcmp(cfg_str(cfg, "phase2.wash.p_schedule"), "linear");
     w->every = (int)cfg_int(cfg, "phase2.papa.every");

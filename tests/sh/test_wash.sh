@@ -3,7 +3,7 @@
 # p = 0 and PAPA alpha = 1 reproduce independent training bit for bit, the same seed gives the same run, and
 # phase 3 averages the members.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 TOOLS=${SWAP_TOOLS:?SWAP_TOOLS not set (run through ctest)}
 cd "$T"
 hash_of() { /usr/bin/python3 -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs['content_hash']; print(v.decode() if isinstance(v,bytes) else v)" "$1"; }
@@ -13,6 +13,10 @@ SETS=(--set phase2.workers=3 --set train_subset=1024)
 mpiexec -n 3 "$TOOLS/wash_check" exp.lua "${SETS[@]}" --set phase2.wash.p=0.05 --set phase2.papa.alpha=0 > check.log 2>&1 \
   || { cat check.log; fail "wash_check"; }
 ok "$(grep '^wash_check: W=' check.log)"
+# the layer-position decay has its own switch: off, every tensor is picked at rate p (wash_check expects that)
+mpiexec -n 3 "$TOOLS/wash_check" exp.lua "${SETS[@]}" --set phase2.wash.p=0.05 --set phase2.papa.alpha=0 \
+  --set phase2.wash.layer_decay=false > check-flat.log 2>&1 || { cat check-flat.log; fail "wash_check, layer_decay=false"; }
+ok "layer_decay=false: $(grep '^wash_check: W=' check-flat.log)"
 
 "$BIN/swap-train" exp.lua "${SETS[@]}" > p1.log 2>&1 || { cat p1.log; fail "phase 1"; }
 for i in 0 1 2; do "$BIN/swap-refine" exp.lua --worker $i "${SETS[@]}" > w$i.log 2>&1 || { cat w$i.log; fail "worker $i"; }; done
@@ -55,4 +59,27 @@ cfg = f["config/resolved"][()]; cfg = cfg.decode() if isinstance(cfg, bytes) els
 assert 'phase2.wash.p = 0.02' in cfg, cfg
 PY
 ok "phase 3 averages WASH members; member checkpoints carry the mode and its settings"
+
+# the communication figures are in summary.json (from the members' checkpoints), for WASH and PAPA
+"$BIN/swap-average" exp.lua "${SETS[@]}" --set name=papa > avg-papa.log 2>&1 || { cat avg-papa.log; fail "average of PAPA members"; }
+/usr/bin/python3 - results/washA results/papa <<'PY' || fail "summary.json communication figures"
+import h5py, json, sys
+for d, mode in zip(sys.argv[1:], ("wash", "papa")):
+    s = json.load(open(f"{d}/summary.json"))
+    c = s["communication"]
+    members = []
+    for i in range(3):
+        with h5py.File(f"{d}/phase2/worker-{i}.h5", "r") as f:
+            members.append(f["state/extra/comm_bytes"][()])  # bytes sent, steps, picks
+    assert c["bytes_sent"] == [m[0] for m in members], (mode, c, members)
+    assert all(m[0] > 0 for m in members) and c["steps"] == max(m[1] for m in members) > 0, (mode, c)
+    assert c["bytes_sent_mean"] == round(sum(m[0] for m in members) / 3), (mode, c)
+    assert abs(c["ratio"] - c["bytes_sent_mean"] / c["every_step_average_bytes"]) <= 1e-5 * c["ratio"], (mode, c)
+    assert 0 < c["ratio"] < (1 if mode == "wash" else 2), (mode, c)
+    if mode == "papa":  # an all-reduce of every parameter in double every `every` (10) steps
+        per = c["every_step_average_bytes"] / c["steps"] / 4  # parameters
+        assert all(m[0] == per * 8 * (c["steps"] // 10) for m in members), (c, per)
+    print(f"{mode}: {c['bytes_sent_mean']:.0f} bytes per member in {c['steps']:.0f} steps, ratio {c['ratio']:.5f}")
+PY
+ok "summary.json holds each member's bytes sent, the steps, the every-step cost and the ratio (WASH and PAPA)"
 rm -rf "$T"

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
     for (int t = 0; t < m->ps.n_views; t++) {
         const TensorView *v = &m->ps.views[t];
         if (!v->trainable) continue;
-        double pl = pw * (1.0 - (double)l / (L - 1));
+        double pl = cfg_bool(p.cfg, "phase2.wash.layer_decay") ? pw * (1.0 - (double)l / (L - 1)) : pw;
         l++;
         pe += pl * v->numel;
         var += pl * (1 - pl) * v->numel;
