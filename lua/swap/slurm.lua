@@ -140,12 +140,63 @@ function M.outputs(pl)
 end
 
 -- "ok" (exists and `swap-inspect verify` accepts it), "missing", "invalid", or "unverified" (no verifier).
+-- Answers from ctx.verified when M.verify_all filled it (one verifier process for many files).
 function M.verify(ctx, file)
+  if ctx.verified and ctx.verified[file] then return ctx.verified[file] end
   if not M.exists(file) then return "missing" end
   local inspect = ctx.bin_dir .. "/swap-inspect"
   if not M.exists(inspect) then return "unverified" end
   local code = M.exec({ inspect, "verify", file })
   return code == 0 and "ok" or "invalid"
+end
+
+-- Verify every output file of every pipeline with as few `swap-inspect verify` processes as possible (one per
+-- VERIFY_BATCH files: a 50-pipeline sweep is one process, not hundreds) and remember the answers in
+-- ctx.verified. `verify` prints "FILE: OK ..." for each good file; anything else about a file means invalid.
+local VERIFY_BATCH = 1000
+function M.verify_all(ctx)
+  local verified, present = {}, {}
+  for _, pl in ipairs(ctx.pipelines) do
+    local o = M.outputs(pl)
+    local files = { o.phase1, o.phase3 }
+    for i = 0, pl.flat["phase2.workers"] - 1 do files[#files + 1] = o.workers[i] end
+    for _, b in ipairs(o.baseline_names) do files[#files + 1] = o.baselines[b] end
+    for _, f in ipairs(files) do
+      if verified[f] == nil then
+        if M.exists(f) then
+          verified[f] = "invalid"
+          present[#present + 1] = f
+        else
+          verified[f] = "missing"
+        end
+      end
+    end
+  end
+  local inspect = ctx.bin_dir .. "/swap-inspect"
+  if not M.exists(inspect) then
+    for _, f in ipairs(present) do verified[f] = "unverified" end
+  else
+    for lo = 1, #present, VERIFY_BATCH do
+      local argv = { inspect, "verify" }
+      for i = lo, math.min(lo + VERIFY_BATCH - 1, #present) do argv[#argv + 1] = present[i] end
+      local _, out = M.exec(argv)
+      for line in out:gmatch("[^\n]+") do
+        local f = line:match("^(.*): OK ")
+        if f and verified[f] then verified[f] = "ok" end
+      end
+    end
+  end
+  -- summary.json is no checkpoint: "ok" when it parses
+  local cjson = require "cjson"
+  for _, pl in ipairs(ctx.pipelines) do
+    local o = M.outputs(pl)
+    for _, f in ipairs({ o.summary, o.group_summary }) do
+      local text = M.read(f)
+      verified[f] = not text and "missing" or (pcall(cjson.decode, text) and "ok" or "invalid")
+    end
+  end
+  ctx.verified = verified -- for this command only: the caller clears it (files change between commands)
+  return verified
 end
 
 -- What must run: a phase is skipped only when its outputs verify and nothing before it reruns.
@@ -408,6 +459,7 @@ function M.write_scripts(ctx)
   local src = M.read(ctx.experiment) or fail(ctx.experiment .. ": cannot read")
   M.write_atomic(ctx.snapshot, src)
   local plans = {}
+  M.verify_all(ctx)
   for _, g in ipairs(ctx.groups) do
     M.mkdir_p(g.dir .. "/slurm")
     local j1 = M.job(ctx, g.pipelines[1], 1)
@@ -450,6 +502,7 @@ function M.write_scripts(ctx)
       end
     end
   end
+  ctx.verified = nil
   return plans
 end
 
@@ -737,6 +790,7 @@ function M.status(ctx, out)
   local by_name = {}
   for _, p in ipairs(jobs.pipelines or {}) do by_name[p.name] = p end
   local all_done = true
+  M.verify_all(ctx)
   for _, pl in ipairs(ctx.pipelines) do
     local rec = by_name[pl.name]
     local o = M.outputs(pl)
@@ -779,6 +833,7 @@ function M.status(ctx, out)
     if M.verify(ctx, o.phase3) ~= "ok" then all_done = false end
     for _, b in ipairs(o.baseline_names) do if M.verify(ctx, o.baselines[b]) ~= "ok" then all_done = false end end
   end
+  ctx.verified = nil
   return all_done
 end
 

@@ -52,8 +52,18 @@ for a in "$@"; do printf '%s\n' "$a"; done > "${ARGS_OUT:-/dev/null}"
 exit 0
 ]]
 for _, b in ipairs({ "swap-train", "swap-refine", "swap-average" }) do write(bin .. "/" .. b, stand_in, "0755") end
--- verify accepts files whose content is "ok"
-write(bin .. "/swap-inspect", "#!/bin/bash\n[ \"$1\" = verify ] && [ \"$(cat \"$2\")\" = ok ]\n", "0755")
+-- verify accepts files whose content is "ok"; like the real one it takes many files, prints "FILE: OK ..." for
+-- each good one, and logs each call (its file count) in bin/verify-calls.log
+write(bin .. "/swap-inspect", [[#!/bin/bash
+[ "$1" = verify ] || exit 2
+shift
+echo "$#" >> "$(dirname "$0")/verify-calls.log"
+bad=0
+for f in "$@"; do
+  if [ "$(cat "$f" 2>/dev/null)" = ok ]; then echo "$f: OK stand-in"; else echo "$f: not a checkpoint"; bad=1; fi
+done
+exit $bad
+]], "0755")
 
 local function make_ctx(exp_text, opts)
   opts = opts or {}
@@ -418,6 +428,32 @@ do
     "invalid partition", "cancelled 500")
   check(#calls == 1 and calls[1][2] == "500", "submitted phase 1 cancelled after a failure")
   slurm.exec = real_exec
+end
+
+-- status of a sweep: one verifier process for all its files ------------------------------------------------------
+do
+  local ctx = make_ctx([[return { name = "many", phase2 = { workers = 2 }, sweep = { seed = { 1, 2, 3, 4, 5 } } }]],
+    { dir = "many" })
+  for k, pl in ipairs(ctx.pipelines) do
+    local o = slurm.outputs(pl)
+    write(o.phase1, "ok")
+    write(o.workers[0], k == 2 and "broken" or "ok")
+    if k ~= 3 then write(o.workers[1], "ok") end
+  end
+  local log = bin .. "/verify-calls.log"
+  os.remove(log)
+  local out = capture()
+  local done = slurm.status(ctx, out)
+  local calls = {}
+  for l in io.lines(log) do calls[#calls + 1] = tonumber(l) end
+  check(#calls == 1 and calls[1] == 14, "status: one verify process for the 14 existing files of 5 pipelines, got " ..
+    #calls .. " call(s)")
+  local t = out.text()
+  check(not done, "status of an unfinished sweep is not done")
+  check_has(t, "many/seed=2/phase2/worker-0.h5 invalid", "a bad file among many is invalid")
+  check_has(t, "many/seed=3/phase2/worker-1.h5 missing", "a missing file among many is missing")
+  check_has(t, "many/seed=5/phase2/worker-1.h5 ok", "good files among many are ok")
+  os.remove(log)
 end
 
 -- collect -----------------------------------------------------------------------------------------------------
