@@ -3,7 +3,7 @@
 # baseline-<name>/, a full `swap-run` then skips them and runs the SWAP chain, and summary.json holds every row
 # with numbers that match the checkpoints (swap-inspect eval), plus the critical path and how it was measured.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "baselines: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 cd "$T"
 cat > exp.lua <<LUA
 return {
