@@ -3,13 +3,13 @@
 # changes, so an unchanged tree recompiles nothing.
 #   cmake -DSRC=<source dir> -DIN=<build_info.h.in> -DOUT=<build_info.h> -DC_ID=... -DC_VERSION=...
 #         -DCFLAGS=... -DBUILD_TYPE=... -P build_info.cmake
-execute_process(COMMAND git rev-parse HEAD WORKING_DIRECTORY ${SRC}
+execute_process(COMMAND git --no-optional-locks rev-parse HEAD WORKING_DIRECTORY ${SRC}
                 OUTPUT_VARIABLE SWAP_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT SWAP_GIT_COMMIT)
   set(SWAP_GIT_COMMIT "unknown")
   set(SWAP_GIT_DIRTY 0)
 else()
-  execute_process(COMMAND git status --porcelain --untracked-files=no WORKING_DIRECTORY ${SRC}
+  execute_process(COMMAND git --no-optional-locks status --porcelain --untracked-files=no WORKING_DIRECTORY ${SRC}
                   OUTPUT_VARIABLE status OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(status)
     set(SWAP_GIT_DIRTY 1)

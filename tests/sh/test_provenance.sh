@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 TOOLS=${SWAP_TOOLS:-$SRC/build/tools}
 git -C "$SRC" rev-parse HEAD >/dev/null 2>&1 || skip "build provenance: $SRC is not a git checkout"
 head=$(git -C "$SRC" rev-parse HEAD)
-dirty=0; [ -z "$(git -C "$SRC" status --porcelain --untracked-files=no)" ] || dirty=1
+dirty=0; [ -z "$(git --no-optional-locks -C "$SRC" status --porcelain --untracked-files=no)" ] || dirty=1
 "$TOOLS/make_ckpt" "$T/p.h5" > /dev/null || fail "make_ckpt"
 read -r commit flag < <("$BIN/swap-inspect" "$T/p.h5" --json | /usr/bin/python3 -c \
   'import json,sys; d=json.load(sys.stdin); b=d["provenance"]; print(b["git_commit"], int(b["git_dirty"]))')

@@ -3,7 +3,7 @@
 # seed), every pipeline completes from the shared phase 1, and `swap-slurm collect` reports each row's mean ±
 # standard deviation over the seed replicates.
 source "$(dirname "$0")/lib.sh"
-have_fmnist || { echo "SKIP: Fashion-MNIST not installed"; exit 0; }
+have_fmnist || skip "sweep through swap-run: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"
 cd "$T"
 cat > exp.lua <<LUA
 return {

@@ -41,13 +41,17 @@ minislurm_start() {
   ctl_port=$(_minislurm_free_port) && slurmd_port=$(_minislurm_free_port) || return 1
   node=$(slurmd -C | head -n 1 | sed -e 's/^NodeName=[^ ]*/NodeName=localhost/' -e 's/ UpTime=.*//')
   user=$(id -un)
+  # as root, slurmd runs as root (as on a real cluster); as an ordinary user it runs as that user, which is enough
+  # for jobs of that same user, so make check works without root
+  local slurmd_user=root
+  (( $(id -u) == 0 )) || slurmd_user=$user
   cat > "$d/slurm.conf" <<CONF
 ClusterName=minislurm
 SlurmctldHost=localhost
 SlurmctldPort=$ctl_port
 SlurmdPort=$slurmd_port
 SlurmUser=$user
-SlurmdUser=root
+SlurmdUser=$slurmd_user
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$d/munge/sock,cred_expire=5
