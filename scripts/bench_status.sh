@@ -23,7 +23,7 @@ done
 echo "$(find "$W/results" -name '*.h5' | wc -l) checkpoints of $(stat -c %s "$W/one.h5") bytes in 50 pipelines"
 cd "$W"
 t0=$(date +%s.%N)
-rc=0; "$ROOT/bin/swap-slurm" status sweep50.lua --bin-dir "$ROOT/bin" > status.txt || rc=$?
+rc=0; ${NICE:-} "$ROOT/bin/swap-slurm" status sweep50.lua --bin-dir "$ROOT/bin" > status.txt || rc=$?
 t1=$(date +%s.%N)
 [ $rc = 0 ] || { tail -n 5 status.txt; echo "status exited $rc" >&2; exit 1; }
 echo "files ok: $(grep -o ' ok' status.txt | wc -l)"
