@@ -60,12 +60,14 @@ M.top_keys = {
     expect = "seconds before the time limit at which jobs get USR1 (0 = no signal)" },
   requeue = { check = function(v) return type(v) == "boolean" end, expect = "true or false" },
   max_requeues = { check = function(v) return math.type(v) == "integer" and v >= 0 end, expect = "an integer >= 0" },
+  max_retries = { check = function(v) return math.type(v) == "integer" and v >= 0 end,
+    expect = "an integer >= 0 (times a job that failed is requeued to run again)" },
   bin_dir = { check = no_newline, expect = "a directory holding swap-train, swap-refine, swap-average, swap-inspect" },
   description = { check = is_str, expect = "a string" },
 }
 
 M.defaults = {
-  mpi = "srun", modules = {}, source = {}, env = {}, signal_seconds = 120, requeue = true, max_requeues = 10,
+  mpi = "srun", modules = {}, source = {}, env = {}, signal_seconds = 120, requeue = true, max_requeues = 10, max_retries = 0,
   time = "01:00:00", sbatch = {},
 }
 

@@ -395,6 +395,15 @@ swap_finish() {
     else
       echo "swap: preempted again after $SWAP_MAX_REQUEUES requeues; giving up (resubmit to resume)" >&2
     fi
+  elif [ "$1" -ne 0 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    # a real failure: run it again, up to the profile's max_retries (restarts of any kind count)
+    if [ "${SLURM_RESTART_COUNT:-0}" -lt "$SWAP_MAX_RETRIES" ]; then
+      echo "swap: exit $1; retrying: requeueing job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}, max_retries $SWAP_MAX_RETRIES)" >&2
+      if scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi
+      echo "swap: scontrol requeue failed" >&2
+    elif [ "$SWAP_MAX_RETRIES" -gt 0 ]; then
+      echo "swap: exit $1 after ${SLURM_RESTART_COUNT:-0} restart(s); max_retries $SWAP_MAX_RETRIES reached, giving up" >&2
+    fi
   fi
   exit "$1"
 }
@@ -419,7 +428,11 @@ function M.script(ctx, pl, j)
   for _, k in ipairs(env_keys) do L[#L + 1] = "export " .. k .. "=" .. shell.quote(tostring(prof.env[k])) end
   L[#L + 1] = "# threads = 0 in the experiment means: what Slurm gave this task"
   L[#L + 1] = 'if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export OMP_NUM_THREADS="$SLURM_CPUS_PER_TASK"; fi'
+  -- an MPI job cannot go on without one of its ranks, and a rank blocked in a collective on a dead peer may
+  -- never notice (MPICH over UCX/TCP does not): srun ends the whole step when any task exits badly
+  L[#L + 1] = "export SLURM_KILL_BAD_EXIT=1"
   L[#L + 1] = "SWAP_MAX_REQUEUES=" .. math.tointeger(prof.max_requeues)
+  L[#L + 1] = "SWAP_MAX_RETRIES=" .. math.tointeger(prof.max_retries)
   L[#L + 1] = WRAPPER
   L[#L + 1] = "swap_run " .. render(j.argv)
   L[#L + 1] = "swap_finish $?"

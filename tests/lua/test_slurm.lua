@@ -326,6 +326,32 @@ exit 0
   check_has(out, "rc=3", "outside Slurm exit 3 is passed through")
 end
 
+-- A failing program is retried (requeued) up to the profile's max_retries, then its exit code stands -------------
+do
+  local pbin = tmp .. "/rbin"
+  write(pbin .. "/swap-train", "#!/bin/bash\necho boom >&2\nexit 1\n", "0755")
+  for _, b in ipairs({ "swap-refine", "swap-average", "swap-inspect" }) do write(pbin .. "/" .. b, stand_in, "0755") end
+  write(pbin .. "/scontrol", "#!/bin/bash\necho \"$@\" >> \"$ARGS_OUT.scontrol\"\n", "0755")
+  local prof = write(tmp .. "/retry/site.lua", "return { mpi = \"srun --mpi=pmi2\", max_retries = 2 }")
+  local exp = write(tmp .. "/retry/exp.lua", BASE:gsub("^return {", "return { profile = \"" .. prof .. "\","))
+  local ctx = slurm.load({ experiment = exp, bin_dir = pbin, root = src, cwd = tmp .. "/retry" })
+  slurm.write_scripts(ctx)
+  local script = ctx.pipelines[1].dir .. "/slurm/phase1.sbatch"
+  write(script, (slurm.read(script):gsub("swap_run srun %-%-mpi=pmi2 ", "swap_run ")))
+  check_has(slurm.read(script), "SWAP_MAX_RETRIES=2", "max_retries reaches the script")
+  local af = tmp .. "/retry/args"
+  local run = "export ARGS_OUT=" .. shell.quote(af) .. " PATH=" .. shell.quote(pbin) .. ":$PATH; bash " ..
+    shell.quote(script) .. "; echo rc=$?"
+  local _, out = sh("SLURM_JOB_ID=778 SLURM_RESTART_COUNT=1 bash -c " .. shell.quote(run) .. " 2>&1")
+  check_has(out, "rc=0", "a failure within max_retries requeues the job")
+  check_has(slurm.read(af .. ".scontrol") or "", "requeue 778", "retry: scontrol requeue $SLURM_JOB_ID")
+  os.remove(af .. ".scontrol")
+  _, out = sh("SLURM_JOB_ID=778 SLURM_RESTART_COUNT=2 bash -c " .. shell.quote(run) .. " 2>&1")
+  check_has(out, "rc=1", "after max_retries the failure stands")
+  check_has(out, "max_retries 2 reached", "and the log says so")
+  check(slurm.read(af .. ".scontrol") == nil, "no requeue beyond max_retries")
+end
+
 -- submit / status / cancel / collect against a fake Slurm --------------------------------------------------------
 do
   local calls = {}

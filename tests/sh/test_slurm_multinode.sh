@@ -8,6 +8,13 @@
 #      --mpi=pmi2; MPICH's UCX forced to TCP, so the gradient all-reduce crosses the veth links; the ranks
 #      report their hosts), 3 workers spread over the 3 nodes, phase 3 after them. The averaged model equals
 #      the single-node run of the same experiment (swap-run) to float tolerance.
+#   2. Faults in phase 2: a worker's node is killed mid-run (every process in its namespaces): Slurm marks it
+#      down and requeues the task (--requeue), which resumes from its checkpoint elsewhere; a worker that keeps
+#      failing is retried up to the profile's max_retries; phase 3 with phase3.min_workers goes on and names the
+#      missing worker in summary.json; every file written verifies.
+#   3. A phase-1 rank killed on one node ends the whole MPI job within seconds (the scripts export
+#      SLURM_KILL_BAD_EXIT=1: MPICH over UCX/TCP would otherwise leave the other rank blocked forever), its
+#      dependents are cancelled without starting, and `swap-slurm status` says why.
 #
 # Skips (exit 77) with the reason where namespaces cannot be made (not root, no CAP_NET_ADMIN, no iproute2),
 # where Slurm/munge or the built executables are missing, or without Fashion-MNIST.
@@ -90,6 +97,89 @@ print(f"     {len(a)} tensors, worst relative difference {worst:.1e}")
 sys.exit(0 if worst < 1e-5 else 1)
 PY
 if (( fails > 0 )); then cat submit-tiny.txt single.txt results/tiny/slurm/*.out >&2 || true; fi
+
+# --- 2. faults in phase 2: a worker node dies, a worker keeps failing -------------------------------------------
+# Worker 1 cannot write its output (a directory sits at its path): it fails, is retried once (max_retries = 1),
+# fails again. Worker 2's node is killed outright mid-run (slurmd, step daemon, program: everything in the
+# node's namespaces): Slurm finds the node not responding, marks it DOWN and requeues the job (--requeue),
+# which resumes from its last checkpoint on another node. Phase 3 (min_workers = 2) then averages workers 0
+# and 2 and names worker 1 as missing.
+sed -e 's/^return {/return { max_retries = 1, requeue = true,/' site.lua > site-f.lua
+cat > faults.lua <<EOF
+return { name = "faults", profile = "$WORK/site-f.lua", dataset = "fashion-mnist", model = "cnn", seed = 6,
+         results = "$WORK/results", train_subset = 1024, test_subset = 500, threads = 1,
+         phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 1, eval_every = 0 },
+         phase2 = { workers = 3, batch = 64, epochs = 4, lr = 0.05, eval_every = 0, checkpoint_every = 1 },
+         phase3 = { bn_batches = 4, eval_batch = 250, min_workers = 2 } }
+EOF
+mkdir -p results/faults/phase2/worker-1.h5
+onctl "$SWAP_SLURM" submit faults.lua > submit-faults.txt || bad "submit faults"
+read -r f1 f2 f3 < <(jobs_of results/faults/jobs.json)
+w2log=results/faults/slurm/phase2-${f2}_2.out
+for _ in $(seq 1 600); do grep -q "epoch   1/4" "$w2log" 2>/dev/null && break; sleep 0.2; done
+victim=$(sed -n 's/^swap-refine: rank hosts (1 node(s)): n//p' "$w2log" | head -n 1)
+if [[ -n $victim ]]; then
+  netslurm_kill_node "$victim"
+  ok "killed node n$victim while worker 2 ran on it (after its first epoch)"
+else
+  bad "worker 2 started"
+fi
+netslurm_wait_jobs 150 "$f1" "$f2" "$f3" || bad "faults pipeline finished within 150 s"
+state=$(onctl sinfo -h -n "n$victim" -o %T)
+check "node n$victim is down ($state)" bash -c "[[ '$state' == down* ]]"
+w2=$(onctl scontrol -o show job "${f2}_2")
+check "worker 2 requeued after the node failure, then completed" bash -c "grep -q 'Restarts=[1-9]' <<< '$w2' && grep -q 'JobState=COMPLETED' <<< '$w2'"
+check "requeued worker 2 resumed from its checkpoint" grep -q "resuming .*worker-2" "$w2log"
+w1=$(onctl scontrol -o show job "${f2}_1")
+check "worker 1 retried once (max_retries = 1), then failed" bash -c "grep -q 'Restarts=1 ' <<< '$w1' && grep -q 'JobState=FAILED' <<< '$w1'"
+check "worker 1's log says max_retries was reached" grep -q "max_retries 1 reached" results/faults/slurm/phase2-"${f2}"_1.out
+s3=$(onctl scontrol -o show job "$f3")
+check "phase 3 completed with min_workers = 2" bash -c "grep -q 'JobState=COMPLETED' <<< '$s3'"
+check "summary.json names the missing worker" /usr/bin/python3 -c "
+import json, sys; d = json.load(open('results/faults/summary.json'))
+sys.exit(0 if d['missing_workers'] == [1] and [w['worker'] for w in d['workers']] == [0, 2] else 1)"
+# nothing written is lost or half-written: every file under its final name verifies
+files=$(find results/faults -name '*.h5' -type f | sort)
+check "every checkpoint written verifies ($(echo $files | wc -w) files)" "$BIN/swap-inspect" verify $files
+check "phase 1 and workers 0, 2 kept" test -f results/faults/phase1/model.h5 -a -f results/faults/phase2/worker-0.h5 -a -f results/faults/phase2/worker-2.h5
+if (( fails > 0 )); then cat results/faults/slurm/*.out >&2 || true; fi
+
+# --- 3. a phase-1 rank killed on one node ends the whole job; dependents never start ----------------------------
+cat > p1kill.lua <<EOF
+return { name = "p1kill", profile = "$WORK/site.lua", dataset = "fashion-mnist", model = "cnn", seed = 7,
+         results = "$WORK/results", train_subset = 1024, test_subset = 500, threads = 1,
+         phase1 = { ranks = 2, batch = 256, lr = 0.2, max_epochs = 50, eval_every = 0 },
+         phase2 = { workers = 2, batch = 64, epochs = 1 } }
+EOF
+onctl "$SWAP_SLURM" submit p1kill.lua > submit-p1kill.txt || bad "submit p1kill"
+read -r k1 k2 k3 < <(jobs_of results/p1kill/jobs.json)
+klog=results/p1kill/slurm/phase1-$k1.out
+for _ in $(seq 1 600); do grep -q "epoch   1/50" "$klog" 2>/dev/null && break; sleep 0.2; done
+rank1_node=$(sed -n 's/^swap-train: rank hosts (2 node(s)): n[0-9]* n//p' "$klog")
+pid=
+if [[ -n $rank1_node ]]; then
+  for p in $(ip netns pids "$NETSLURM_TAG-n$rank1_node"); do
+    [[ "$(readlink /proc/"$p"/exe 2>/dev/null)" == */swap-train ]] && pid=$p
+  done
+fi
+if [[ -n $pid ]]; then kill -9 "$pid"; ok "killed rank 1 (pid $pid on n$rank1_node) during epoch 2"; else bad "found rank 1's process"; fi
+tk=$SECONDS
+netslurm_wait_jobs 60 "$k1" || bad "phase-1 job ended within 60 s of losing a rank"
+ok "phase-1 job ended $((SECONDS - tk)) s after the kill"
+s1=$(onctl scontrol -o show job "$k1")
+check "phase 1 FAILED ($(grep -o 'JobState=[^ ]*\|Reason=[^ ]*\|ExitCode=[^ ]*' <<< "$s1" | tr '\n' ' '))" bash -c "grep -q 'JobState=FAILED' <<< '$s1'"
+netslurm_wait_jobs 20 "$k2" "$k3" || bad "dependents left the queue"
+for j in "$k2" "$k3"; do
+  sj=$(onctl scontrol -o show job "$j" | head -n 1)
+  check "dependent $j never started" bash -c "grep -q 'JobState=CANCELLED' <<< '$sj' && grep -q 'RunTime=00:00:00' <<< '$sj'"
+done
+onctl "$SWAP_SLURM" status p1kill.lua > status-p1kill.txt 2>&1 && st=0 || st=$?
+sed 's/^/     /' status-p1kill.txt | head -n 20
+check "status exits non-zero" test "$st" != 0
+check "status: phase 1 failed" grep -q "phase 1  job $k1: FAILED" status-p1kill.txt
+check "status: dependents never ran because phase 1 failed" grep -q "DependencyNeverSatisfied" status-p1kill.txt
+check "no phase-1 model written" test ! -e results/p1kill/phase1/model.h5
+if (( fails > 0 )); then cat "$klog" >&2 || true; fi
 
 echo "test_slurm_multinode: $fails failures ($((SECONDS - t0)) s)"
 exit $(( fails > 0 ))
