@@ -170,8 +170,10 @@ s1=$(onctl scontrol -o show job "$k1")
 check "phase 1 FAILED ($(grep -o 'JobState=[^ ]*\|Reason=[^ ]*\|ExitCode=[^ ]*' <<< "$s1" | tr '\n' ' '))" bash -c "grep -q 'JobState=FAILED' <<< '$s1'"
 netslurm_wait_jobs 20 "$k2" "$k3" || bad "dependents left the queue"
 for j in "$k2" "$k3"; do
-  sj=$(onctl scontrol -o show job "$j" | head -n 1)
-  check "dependent $j never started" bash -c "grep -q 'JobState=CANCELLED' <<< '$sj' && grep -q 'RunTime=00:00:00' <<< '$sj'"
+  sj=$(onctl scontrol -o show job "$j" | head -n 1 | grep -o 'JobState=[^ ]*\|Reason=[^ ]*' | tr '\n' ' ')
+  # a batch script that started would have created its log
+  logs=$(find results/p1kill/slurm -name "phase*-${j}*.out" | wc -l)
+  check "dependent $j never started ($sj, $logs logs)" bash -c "[[ '$sj' == *JobState=CANCELLED* && $logs == 0 ]]"
 done
 onctl "$SWAP_SLURM" status p1kill.lua > status-p1kill.txt 2>&1 && st=0 || st=$?
 sed 's/^/     /' status-p1kill.txt | head -n 20
