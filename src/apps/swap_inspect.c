@@ -5,7 +5,8 @@
  *                     [--train-subset K]] [--json]
  *   swap-inspect verify FILE...                   checksums + structure, one line per file
  *   swap-inspect ls DIR [--json]                  every checkpoint under DIR, one row each
- *   swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]  */
+ *   swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]
+ *   swap-inspect export FILE --format safetensors -o OUT   the weights for PyTorch & co (state_dict names) */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <ftw.h>
@@ -30,6 +31,7 @@ static const char *USAGE =
     "       swap-inspect verify FILE...\n"
     "       swap-inspect ls DIR [--json]\n"
     "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
+    "       swap-inspect export FILE --format safetensors -o OUT\n"
     "       swap-inspect plot RESULTS_DIR\n"
     "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
 
@@ -637,6 +639,28 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- export */
+
+/* Strict load (hashes verified, finite weights): an export must never carry a damaged model further. */
+static int cmd_export(int argc, char **argv) {
+    const char *path = NULL, *out = NULL, *format = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (argv[i][0] == '-' || path) usage("export: unexpected argument");
+        else path = argv[i];
+    }
+    if (!path || !out || !format) usage("export: FILE, --format and -o OUT are required");
+    if (strcmp(format, "safetensors")) swap_fail_code(SWAP_EXIT_USAGE, "export: unknown format '%s' (known: safetensors)", format);
+    CkptMeta meta;
+    Model *m = ckpt_load_model(path, &meta, 0);
+    ckpt_export_safetensors(out, m, &meta);
+    printf("%s: wrote %s (%s, %d tensors, safetensors)\n", path, out, m->name, m->ps.n_views);
+    model_free(m);
+    ckpt_meta_free(&meta);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- verify, ls */
 
 static int cmd_verify(int n, char **files) {
@@ -804,6 +828,7 @@ int main(int argc, char **argv) {
         return cmd_ls(argv[2], json);
     }
     if (!strcmp(cmd, "tensor")) return cmd_tensor(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "show")) argv++, argc--; /* explicit form for a file named like a subcommand */
     if (argc - json != 2 || argv[1][0] == '-') usage(NULL);
     return cmd_summary(argv[1], json);

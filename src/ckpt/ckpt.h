@@ -134,6 +134,10 @@ int ckpt_try_load(const char *path, Model **m_io, CkptMeta *meta_out, int with_m
 /* Read only the metadata (no tensor data): quick, for listings. */
 int ckpt_try_read_meta(const char *path, CkptMeta *meta_out, char *err, size_t errlen);
 
+/* Write the model as safetensors (names and shapes of the PyTorch state_dict, BN num_batches_tracked = 0
+ * included; metadata: model, spec, dataset, normalization, content hash) to out, atomically. */
+void ckpt_export_safetensors(const char *out, const Model *m, const CkptMeta *meta);
+
 /* XXH3-128 (hex) of the model's tensors: names, shapes and float32 data, in parameter-store order. */
 void ckpt_content_hash(char out[CKPT_HASH_HEX], const Model *m);
 /* XXH3-128 (hex) of arbitrary bytes (config digests). */

@@ -2,8 +2,9 @@
 into the twin gives swap-inspect eval's test accuracy (to 0.05 points); the .onnx export passes onnx's checker
 and computes the twin's logits (onnx's reference evaluator where this onnx has it, else a small NumPy
 interpreter of the graph's operators); corrupt, foreign or unknown-model checkpoints give a one-line error and
-leave nothing behind."""
-import gzip, json, os, subprocess, sys, tempfile
+leave nothing behind. `swap-inspect export --format safetensors` (C) writes the same tensors as the .pt,
+read back here by parsing the safetensors layout by hand (8-byte header length, JSON header, raw data)."""
+import gzip, json, os, struct, subprocess, sys, tempfile
 import h5py, numpy as np, torch
 
 PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python")
@@ -167,7 +168,37 @@ def main():
     # the edited file no longer matches its hashes; swap_torch reads tensors by name (no hash check) like any h5py user
     check_onnx(d, r9, x3)
 
-    # 3. bad inputs: one line naming the file, nothing written
+    # 3. safetensors from C: the .pt's names, shapes and values; loads strictly into the twin
+    for name in ("cnn", "mlp", "r9"):
+        h5, st = os.path.join(d, f"{name}.h5"), os.path.join(d, f"{name}.safetensors")
+        if name == "r9":  # the edited file fails its hashes (swap-inspect refuses it): use a fresh one
+            h5 = os.path.join(d, "r9b.h5")
+            run([f"{TOOLS}/make_ckpt", h5, "--model", "resnet9", "--width", "8", "--in", "3", "32", "32", "--seed", "5"], d)
+        pt = os.path.join(d, f"{name}-st.pt")
+        run(CLI + [h5, "-o", pt], d)
+        run([f"{BIN}/swap-inspect", "export", h5, "--format", "safetensors", "-o", st], d)
+        blob = open(st, "rb").read()
+        (hl,) = struct.unpack("<Q", blob[:8])
+        assert hl % 8 == 0, "header not padded to 8 bytes"
+        header = json.loads(blob[8:8 + hl])
+        meta = header.pop("__metadata__")
+        data = blob[8 + hl:]
+        spans = sorted(tuple(e["data_offsets"]) for e in header.values())
+        assert spans[0][0] == 0 and spans[-1][1] == len(data) and all(a[1] == b[0] for a, b in zip(spans, spans[1:])), \
+            "data offsets must tile the data without gaps"
+        arrays = {k: np.frombuffer(data[e["data_offsets"][0]:e["data_offsets"][1]],
+                                   {"F32": "<f4", "I64": "<i8"}[e["dtype"]]).reshape(e["shape"])
+                  for k, e in header.items()}
+        sd = torch.load(pt)
+        assert sorted(arrays) == sorted(sd), f"FAIL: {name}: safetensors names differ from the state_dict: {set(arrays) ^ set(sd)}"
+        for k, t in sd.items():
+            assert list(arrays[k].shape) == list(t.shape) and np.array_equal(arrays[k], t.numpy()), f"FAIL: {name}: {k}"
+        ck = swap_torch.read_checkpoint(h5)
+        twin = swap_torch.build_model(meta["model"], ck.in_shape, int(meta["classes"]), int(meta["width"]))
+        twin.load_state_dict({k: torch.from_numpy(a.copy()) for k, a in arrays.items()}, strict=True)
+        print(f"ok: {name}.safetensors (C) = {name}.pt: {len(arrays)} tensors, names, shapes and bytes; metadata {meta}")
+
+    # 4. bad inputs: one line naming the file, nothing written
     bad = os.path.join(d, "bad")
     os.makedirs(bad)
     data = open(os.path.join(d, "cnn.h5"), "rb").read()
@@ -192,6 +223,13 @@ def main():
     with h5py.File(wrong, "r+") as f:
         f["model"].attrs["classes"] = 7  # fc.weight is stored for 10 classes
     expect_clean_error(bad, wrong, os.path.join(bad, "m.pt"), "tensors that do not fit the architecture")
+    for src in (trunc, garbage, unknown, foreign):
+        before = set(os.listdir(bad))
+        r = run([f"{BIN}/swap-inspect", "export", src, "--format", "safetensors", "-o", os.path.join(bad, "m.st")],
+                bad, ok=False)
+        assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and src in r.stderr, (src, r.stderr)
+        assert set(os.listdir(bad)) == before, f"FAIL: swap-inspect export wrote files for {src}"
+    print("ok: swap-inspect export: damaged, foreign and unknown-model files give one line each, nothing written")
 
 
 if __name__ == "__main__":
