@@ -168,6 +168,14 @@ static void figure_csvs(StrBuf *pts, StrBuf *lr, StrBuf *marks, const Log *p1, c
     sb_num(marks, t_end, ",");
     sb_num(marks, json_num(sum, "ensemble.test_acc"), ",");
     sb_num(marks, json_num(sum, "ensemble.test_loss"), "\n");
+    /* baselines: trained from scratch, at their own wall time */
+    const Json *bl = json_get(sum, "baselines");
+    for (size_t i = 0; bl && bl->kind == JSON_OBJ && i < bl->n; i++) {
+        sb_printf(marks, "baseline-%s,-1,", bl->keys[i]);
+        sb_num(marks, json_num(&bl->items[i], "wall_s"), ",");
+        sb_num(marks, json_num(&bl->items[i], "test_acc"), ",");
+        sb_num(marks, json_num(&bl->items[i], "test_loss"), "\n");
+    }
 }
 
 /* plot clauses for phase 1 and each worker that has a log: "<file>" using X:(filter ? Y : NaN) */
@@ -191,6 +199,11 @@ static int figure(const char *out, const char *title, const Log *p1, const Log *
     if (sum) {
         const double t_end = json_num(sum, "phase1.time_s") + json_num(sum, "phase2.time_s") + json_num(sum, "phase3.time_s");
         if (isfinite(t_end)) t_max = fmax(t_max, t_end);
+        const Json *bl = json_get(sum, "baselines");
+        for (size_t i = 0; bl && bl->kind == JSON_OBJ && i < bl->n; i++) {
+            const double tb = json_num(&bl->items[i], "wall_s");
+            if (isfinite(tb)) t_max = fmax(t_max, tb);
+        }
     }
     char q[512];
     gp_quote(q, sizeof q, title);
@@ -217,6 +230,12 @@ static int figure(const char *out, const char *title, const Log *p1, const Log *
                   "with points pt 7 ps 2.2 lc rgb 'red' title 'SWAP average', \\\n"
                   "     '' skip 1 using 3:(strcol(1) eq 'ensemble' ? 100*$4 : NaN) with points pt 9 ps 2 "
                   "lc rgb 'dark-green' title 'ensemble'");
+    if (sum && json_get(sum, "baselines") && json_get(sum, "baselines")->n)
+        sb_printf(&g,
+                  ", \\\n     'swap-figure-markers.csv' skip 1 using 3:(strcol(1)[1:9] eq 'baseline-' ? 100*$4 : NaN) "
+                  "with points pt 5 ps 1.8 lc rgb 'blue' title 'baselines (own time)', \\\n"
+                  "     '' skip 1 using 3:(strcol(1)[1:9] eq 'baseline-' ? 100*$4 : NaN):(strcol(1)[10:]) "
+                  "with labels offset char 0,1 notitle");
     sb_printf(&g, "\nunset multiplot\n");
     int rc = sb_write(&pts, out, "swap-figure.csv") | sb_write(&lr, out, "swap-figure-lr.csv") |
              sb_write(&marks, out, "swap-figure-markers.csv") | sb_write(&g, out, "swap-figure.gp");

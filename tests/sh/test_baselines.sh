@@ -68,7 +68,10 @@ PY
 for row in "phase 1" "worker 0" "average (SWAP" "ensemble" "baseline large (batch 256)" "baseline small (batch 64)" "critical path"; do
   grep -q "^$row" run.log || { cat run.log; fail "printed table lacks '$row'"; }
 done
-ok "full run: chain added, baselines skipped and kept, critical path explained, table printed"
+for b in small large; do
+  grep -q "^baseline-$b,-1," $R/plots/swap-figure-markers.csv || fail "SWAP figure lacks the $b baseline's marker"
+done
+ok "full run: chain added, baselines skipped and kept, critical path explained, table printed, figure marks them"
 
 # bad names: one line, non-zero exit
 if "$BIN/swap-train" exp.lua --baseline nope > bad.log 2>&1; then fail "unknown baseline accepted"; fi
