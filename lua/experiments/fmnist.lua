@@ -10,4 +10,9 @@ return {
   phase1 = { ranks = 2, batch = 2048, lr = 0.8, warmup = 0.15, max_epochs = 10, stop_train_acc = 1.0 },
   phase2 = { workers = 2, batch = 128, epochs = 3, lr = 0.15, schedule = "linear" },
   phase3 = { bn_batches = 100 },
+  -- The small-batch baseline the demo prints beside SWAP is CUT SHORT to 3 epochs so `make demo` stays under
+  -- 10 minutes on 2 cores; README's table uses the full 8 (--set baselines.small.epochs=8), the run that
+  -- reaches ~91.6%. No large-batch baseline is listed: phase 1 above runs its whole schedule, so it *is* the
+  -- large-batch model (same init, data order and schedule) and its row in the summary is that baseline.
+  baselines = { small = { batch = 128, epochs = 3, lr = 0.15, ranks = 1 } },
 }
