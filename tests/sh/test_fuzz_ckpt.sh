@@ -24,7 +24,7 @@ SRCS=("$SRC"/src/ckpt/*.c "$SRC"/src/core/*.c "$SRC"/src/nn/*.c)
 clang -std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -fopenmp -I"$SRC/src" -I"$T/gen" $HDF5_CFLAGS $BLAS_CFLAGS \
   "$SRC/tests/fuzz/fuzz_ckpt_load.c" "${SRCS[@]}" -o "$T/fuzz_ckpt_load" \
-  $HDF5_LIBS ${HDF5_LIBDIR:+-L$HDF5_LIBDIR} -lhdf5_hl -lxxhash $BLAS_LIBS -lm 2> "$T/build.log" \
+  $HDF5_LIBS ${HDF5_LIBDIR:+-L$HDF5_LIBDIR} -lhdf5_hl -lxxhash -lcjson $BLAS_LIBS -lm 2> "$T/build.log" \
   || { cat "$T/build.log"; fail "fuzz target does not build"; }
 ok "fuzz target built"
 
