@@ -10,6 +10,15 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Say what is skipped and what would make it run.
 skip() { echo "SKIP: $*"; rm -rf "$T"; exit 77; }
 ok() { echo "ok: $*"; }
+# wait_for FILE REGEX [TIMEOUT_S]: poll until a line matching REGEX appears in FILE (a running job's log), so a
+# test acts on progress the job reports rather than on a guess of how long it takes on this machine.
+wait_for() {
+  local file=$1 re=$2 limit=$(( ${3:-300} * 20 )) i=0
+  until grep -Eq "$re" "$file" 2>/dev/null; do
+    i=$((i + 1)); [ $i -le $limit ] || fail "waited ${3:-300} s for /$re/ in $file"
+    sleep 0.05
+  done
+}
 have_fmnist() { [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; }
 # json_get FILE EXPR: evaluate a Python expression on the parsed JSON document `d`.
 json_get() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }

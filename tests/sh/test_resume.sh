@@ -14,12 +14,14 @@ SETS=(--set train_subset=4096 --set phase2.epochs=2)
 # uninterrupted reference
 "$BIN/swap-run" ref.lua "${SETS[@]}" > ref.log 2>&1 || { cat ref.log; fail "reference run"; }
 
-# interrupt a running process matching PATTERN after DELAY seconds; expect exit 3 and a resume checkpoint
-interrupt() { # interrupt DELAY RESUMEFILE CMD...
-  local delay=$1 resume=$2; shift 2
+# interrupt the ranks as soon as the first epoch is reported (there are more to go, so the run is mid-way
+# whatever the machine's speed); expect exit 3 and a resume checkpoint
+FIRST_EPOCH='epoch +1/'
+interrupt() { # interrupt RESUMEFILE CMD...
+  local resume=$1; shift
   "$@" > cut.log 2>&1 &
   local pid=$!
-  sleep "$delay"
+  wait_for cut.log "$FIRST_EPOCH"
   pkill -TERM -f "^$BIN/swap-(train|refine) cut.lua" || true  # the ranks, not mpiexec
   set +e; wait $pid; local rc=$?; set -e
   [ $rc -eq 3 ] || { cat cut.log; fail "expected exit 3 after SIGTERM, got $rc ($*)"; }
@@ -27,7 +29,7 @@ interrupt() { # interrupt DELAY RESUMEFILE CMD...
   grep -q "resume" cut.log || fail "no resume message"
 }
 R=results/cut
-interrupt 4 $R/phase1/resume.h5 mpiexec -n 2 "$BIN/swap-train" cut.lua "${SETS[@]}"
+interrupt $R/phase1/resume.h5 mpiexec -n 2 "$BIN/swap-train" cut.lua "${SETS[@]}"
 ok "phase 1 interrupted with a resumable checkpoint"
 mpiexec -n 2 "$BIN/swap-train" cut.lua "${SETS[@]}" > resume1.log 2>&1 || { cat resume1.log; fail "phase 1 resume"; }
 grep -q "resuming" resume1.log || fail "phase 1 did not resume"
@@ -35,7 +37,7 @@ grep -q "resuming" resume1.log || fail "phase 1 did not resume"
 [ ! -e $R/phase1/resume.h5 ] || fail "resume checkpoint not removed"
 ok "phase 1 resumed bit-identical"
 
-interrupt 3 $R/phase2/worker-0.resume.h5 "$BIN/swap-refine" cut.lua --worker 0 "${SETS[@]}"
+interrupt $R/phase2/worker-0.resume.h5 "$BIN/swap-refine" cut.lua --worker 0 "${SETS[@]}"
 "$BIN/swap-refine" cut.lua --worker 0 "${SETS[@]}" > resume2.log 2>&1 || { cat resume2.log; fail "phase 2 resume"; }
 [ "$(hash_of $R/phase2/worker-0.h5)" = "$(hash_of results/ref/phase2/worker-0.h5)" ] || fail "worker resumed != uninterrupted"
 ok "phase 2 worker resumed bit-identical"
@@ -43,7 +45,7 @@ ok "phase 2 worker resumed bit-identical"
 # swap-run forwards the signal; the rest of the pipeline then resumes from where it stopped
 "$BIN/swap-run" cut.lua "${SETS[@]}" > run.log 2>&1 &
 pid=$!
-sleep 3
+wait_for run.log "$FIRST_EPOCH"
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc -eq 3 ] || { cat run.log; fail "swap-run: expected exit 3 after SIGTERM, got $rc"; }
