@@ -138,6 +138,8 @@ M.schema = {
   -- phase 3: average, recompute batch-norm statistics, evaluate
   { key = "phase3.bn_batches", type = "int", default = 100, min = 0, doc = "Batches used to recompute BN statistics." },
   { key = "phase3.bn_batch", type = "int", default = 0, min = 0, doc = "Batch size for BN recomputation (0 = phase2.batch)." },
+  { key = "phase3.bn_augment", type = "boolean", default = true,
+    doc = "Recompute BN statistics on training images augmented as in training (as update_bn with the training loader); false: plain images." },
   { key = "phase3.min_workers", type = "int", default = 0, min = 0,
     doc = "Average as soon as this many workers finished (0 = all workers required)." },
   { key = "phase3.soup", type = "string", default = "uniform", choices = { "uniform", "greedy" },

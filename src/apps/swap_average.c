@@ -54,6 +54,7 @@ typedef struct {
 typedef struct {
     int batch, bn_batch, bn_batches;
     uint64_t bn_seed;
+    const Augment *bn_aug; /* NULL: plain images */
 } SoupEval;
 
 static void worker_path(Phase *p, char *path, size_t n, int worker) {
@@ -90,7 +91,7 @@ static int greedy_soup(Phase *p, Model *m, const int *have, const Score *wv, int
             trial[j] = sum[j] + m->ps.data[j];
             m->ps.data[j] = (float)(trial[j] / (k + 1));
         }
-        bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed);
+        bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed, e->bn_aug);
         Score v = evaluate_val(p, m, e->batch, NULL);
         steps[t] = (SoupStep){.worker = order[t], .val_acc = v.acc, .kept = v.acc >= best};
         if (steps[t].kept) {
@@ -103,7 +104,7 @@ static int greedy_soup(Phase *p, Model *m, const int *have, const Score *wv, int
     }
     /* the soup itself: recomputed from the kept sum (the same numbers as its accepted candidate) */
     for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(sum[j] / k);
-    bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed);
+    bn_recompute(m, p->train, e->bn_batch, e->bn_batches, e->bn_seed, e->bn_aug);
     int nm = 0;
     for (int i = 0; i < W; i++)
         for (int t = 0; t < n; t++)
@@ -262,9 +263,11 @@ int main(int argc, char **argv) {
     }
     for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(avg[j] / n_have);
     Score s_avg_raw = evaluate(&p, m, eval_batch, NULL);
+    Augment bn_aug;
     const SoupEval se = {.batch = eval_batch, .bn_batch = bn_batch, .bn_batches = bn_batches,
-                         .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0)};
-    bn_recompute(m, p.train, bn_batch, bn_batches, se.bn_seed);
+                         .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0),
+                         .bn_aug = bn_augment_from_config(cfg, &bn_aug)};
+    bn_recompute(m, p.train, bn_batch, bn_batches, se.bn_seed, se.bn_aug);
     Score s_avg = evaluate(&p, m, eval_batch, NULL);
     Score v_avg = evaluate_val(&p, m, eval_batch, NULL);
     Score s_ens = ensemble_score(ens, p.test, k, n_have);
@@ -333,8 +336,9 @@ int main(int argc, char **argv) {
     }
     J("\n  ],\n  \"missing_workers\": [%s],\n", missing);
     J("  \"average\": {\"test_acc_before_bn\": %.6f, \"test_loss_before_bn\": %.6f, \"test_acc\": %.6f, "
-      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d, \"val_acc\": %s},\n",
-      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch, jnum(vb, sizeof vb, v_avg.acc));
+      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d, \"bn_augment\": %s, \"val_acc\": %s},\n",
+      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch, se.bn_aug ? "true" : "false",
+      jnum(vb, sizeof vb, v_avg.acc));
     J("  \"soup\": {\"kind\": \"%s\", \"members\": [", greedy ? "greedy" : "uniform");
     for (int i = 0; i < n_members; i++) J("%s%d", i ? ", " : "", members[i]);
     J("], \"val_acc\": %s, \"test_acc\": %.6f, \"test_loss\": %.6f, \"steps\": [", jnum(vb, sizeof vb, v_soup.acc),

@@ -560,9 +560,10 @@ static void eval_run(const char *path, const char *dir, const char *dataset, lon
         if (train_subset > 0 && train_subset < train->n) dataset_truncate(train, (int)train_subset);
     }
     if (bn_batches > 0) {
-        /* update_bn semantics (reset, cumulative average over N train-mode batches without augmentation) with
-         * the batches swap-average draws, so the same seed, batch and subset reproduce phase 3 */
-        bn_recompute(m, train, bn_batch, (int)bn_batches, phase_seed(mt.seed, 4, 0));
+        /* update_bn semantics (reset, cumulative average over N train-mode batches) with the batches and the
+         * augmentation swap-average draws, so the same seed, batch and subset reproduce phase 3 */
+        Augment aug;
+        bn_recompute(m, train, bn_batch, (int)bn_batches, phase_seed(mt.seed, 4, 0), bn_augment_from_meta(&mt, &aug));
     }
     if (train) dataset_free(train);
     /* test loss is plain cross-entropy whatever smoothing the model trained with */

@@ -108,6 +108,9 @@ int ckpt_meta_get_rng(const CkptMeta *meta, const char *name, Rng *r);
 /* Named arrays (/state/extra/<name>); put copies and replaces. get returns NULL if absent or of another kind. */
 void ckpt_meta_put(CkptMeta *meta, const char *name, CkptKind kind, const void *data, size_t n);
 const void *ckpt_meta_get(const CkptMeta *meta, const char *name, CkptKind kind, size_t *n);
+/* The value of "key = value" in the resolved configuration the file records, unquoted, into buf; returns 0 (buf
+ * "") when the key is absent (older files, or a key added since). */
+int ckpt_meta_config_value(const CkptMeta *meta, const char *key, char *buf, size_t n);
 
 /* Write m (and its momentum when with_momentum) with meta to path, atomically. meta may be NULL (an empty
  * meta). Its read-only part is ignored: provenance and hashes are computed here (the content hash of what was

@@ -156,3 +156,23 @@ void ckpt_meta_set_soup(CkptMeta *meta, const char *kind, const int64_t *members
     memcpy(meta->soup_members, members, (size_t)n * sizeof *members);
     meta->n_soup_members = n;
 }
+
+int ckpt_meta_config_value(const CkptMeta *meta, const char *key, char *buf, size_t n) {
+    buf[0] = 0;
+    const size_t kl = strlen(key);
+    for (const char *r = meta->config_resolved; r && *r;) {
+        if (!strncmp(r, key, kl) && !strncmp(r + kl, " = ", 3)) {
+            const char *v = r + kl + 3;
+            size_t len = strcspn(v, "\n");
+            if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+                v++;
+                len -= 2;
+            }
+            snprintf(buf, n, "%.*s", (int)len, v);
+            return 1;
+        }
+        r = strchr(r, '\n');
+        if (r) r++;
+    }
+    return 0;
+}

@@ -43,7 +43,7 @@ void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, u
     free(perm);
 }
 
-void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed) {
+void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed, const Augment *aug) {
     if (!model_has_bn(m) || batches <= 0) return;
     if (batch > d->n) batch = d->n;
     const int saved = m->batch;
@@ -52,7 +52,8 @@ void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t s
     model_bn_recompute_begin(m);
     model_set_batch(m, batch);
     for (int b = 0; b < batches; b++) {
-        dataset_fill_batch(model_input(m), model_labels(m), d, idx + (size_t)b * batch, batch, NULL, 0, 0, 0, 0);
+        dataset_fill_batch(model_input(m), model_labels(m), d, idx + (size_t)b * batch, batch, aug, seed, 0, 0,
+                           (size_t)b * batch);
         model_forward(m, 1, 0);
     }
     model_bn_recompute_end(m);

@@ -70,6 +70,26 @@ Augment augment_from_config(const Config *cfg) {
     return a;
 }
 
+static const Augment *active(Augment *a) { return a->crop_pad || a->flip || a->cutout ? a : NULL; }
+
+const Augment *bn_augment_from_config(const Config *cfg, Augment *buf) {
+    if (!cfg_bool(cfg, "phase3.bn_augment")) return NULL;
+    *buf = augment_from_config(cfg);
+    return active(buf);
+}
+
+const Augment *bn_augment_from_meta(const CkptMeta *meta, Augment *buf) {
+    char v[64];
+    if (!ckpt_meta_config_value(meta, "phase3.bn_augment", v, sizeof v) || strcmp(v, "true")) return NULL;
+    ckpt_meta_config_value(meta, "augment.crop_pad", v, sizeof v);
+    buf->crop_pad = atoi(v);
+    ckpt_meta_config_value(meta, "augment.flip", v, sizeof v);
+    buf->flip = !strcmp(v, "true");
+    ckpt_meta_config_value(meta, "augment.cutout", v, sizeof v);
+    buf->cutout = atoi(v);
+    return active(buf);
+}
+
 /* Resumable state beyond tensors: cursor and the running sums of the current epoch. */
 typedef struct {
     long epoch, step_in_epoch, global_step, samples;

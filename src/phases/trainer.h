@@ -48,6 +48,11 @@ int train_run(TrainJob *job);
 Schedule schedule_from_config(const Config *cfg, const char *section, double lr, int epochs);
 SgdConfig sgd_from_config(const Config *cfg);
 Augment augment_from_config(const Config *cfg);
+/* The augmentation phase 3 recomputes BN statistics with: the training one when phase3.bn_augment is true, else
+ * none (NULL). From the experiment's config, or from the configuration a checkpoint records (a file older than
+ * the key: none, as it was made). buf holds the result; NULL is returned when there is nothing to apply. */
+const Augment *bn_augment_from_config(const Config *cfg, Augment *buf);
+const Augment *bn_augment_from_meta(const CkptMeta *meta, Augment *buf);
 /* Seed of a model's data stream: phase 1 = (seed, 1, 0); worker i = (seed, 2, i); shared WASH = (seed, 3, 0). */
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker);
 /* Fill provenance and identity fields shared by every checkpoint the phases write. */

@@ -35,6 +35,8 @@ typedef struct {
     int n_models, steps, subset, bn_batches, bn_batch, batch, threads, have_seed;
     double from, to;
     uint64_t seed;
+    Augment bn_aug; /* phase 3's BN augmentation, read from A's recorded configuration */
+    int bn_aug_on;
     const char *data, *out;
 } Args;
 
@@ -119,26 +121,6 @@ static int parse_args(Args *a, int argc, char **argv) {
     return -1;
 }
 
-/* The value of "key = value" in the resolved config stored in the checkpoint, unquoted ("" if absent). */
-static void cfg_value(char *buf, size_t n, const CkptMeta *m, const char *key) {
-    buf[0] = 0;
-    const size_t kl = strlen(key);
-    for (const char *r = m->config_resolved; r && *r;) {
-        if (!strncmp(r, key, kl) && !strncmp(r + kl, " = ", 3)) {
-            const char *v = r + kl + 3;
-            size_t len = strcspn(v, "\n");
-            if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-                v++;
-                len -= 2;
-            }
-            snprintf(buf, n, "%.*s", (int)len, v);
-            return;
-        }
-        r = strchr(r, '\n');
-        if (r) r++;
-    }
-}
-
 static void label_of(char *buf, size_t n, const char *path, const CkptMeta *m) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -195,7 +177,7 @@ static void set_point(Model *m, int n_models, const float *const *ends, const do
 static Point measure(Model *m, const Args *a, const Dataset *train, const Dataset *test, const float *const *ends,
                      const double *w) {
     set_point(m, a->n_models, ends, w);
-    bn_recompute(m, train, a->bn_batch, a->bn_batches, phase_seed(a->seed, 4, 0));
+    bn_recompute(m, train, a->bn_batch, a->bn_batches, phase_seed(a->seed, 4, 0), a->bn_aug_on ? &a->bn_aug : NULL);
     double ev[3];
     Point p;
     eval_dataset(m, train, a->batch, 0, 1, &ev[0], &ev[1], &ev[2], NULL);
@@ -235,14 +217,15 @@ int inspect_interpolate_main(int argc, char **argv) {
     /* the landscape is of the plain cross-entropy, whatever smoothing the models trained with */
     m->spec.label_smoothing = 0.0f;
     char seed_s[32];
-    cfg_value(seed_s, sizeof seed_s, &meta[0], "seed");
+    ckpt_meta_config_value(&meta[0], "seed", seed_s, sizeof seed_s);
     if (!a.have_seed) a.seed = strtoull(seed_s, NULL, 10);
+    a.bn_aug_on = bn_augment_from_meta(&meta[0], &a.bn_aug) != NULL;
     Dataset *train = dataset_load(meta[0].dataset, a.data, 1), *test = dataset_load(meta[0].dataset, a.data, 0);
     if (a.subset > 0 && a.subset < train->n) dataset_truncate(train, a.subset);
     if (a.subset > 0 && a.subset < test->n) dataset_truncate(test, a.subset);
 
     char name[128], out[PATH_MAX], label[3][PATH_MAX + 64], q[3][PATH_MAX + 200], qt[256];
-    cfg_value(name, sizeof name, &meta[0], "name");
+    ckpt_meta_config_value(&meta[0], "name", name, sizeof name);
     if (!name[0]) snprintf(name, sizeof name, "?");
     gp_quote(qt, sizeof qt, name);
     if (a.out) snprintf(out, sizeof out, "%s", a.out);

@@ -21,7 +21,9 @@ int main(int argc, char **argv) {
     Dataset *train = dataset_load(meta.dataset, NULL, 1), *test = dataset_load(meta.dataset, NULL, 0);
     if (subset > 0 && subset < train->n) dataset_truncate(train, subset);
     if (subset > 0 && subset < test->n) dataset_truncate(test, subset);
-    bn_recompute(m, train, bn_batch, bn_batches, phase_seed(strtoull(argv[5], NULL, 10), 4, 0));
+    Augment aug;
+    bn_recompute(m, train, bn_batch, bn_batches, phase_seed(strtoull(argv[5], NULL, 10), 4, 0),
+                 bn_augment_from_meta(&meta, &aug));
     m->spec.label_smoothing = 0.0f;
     double tr[3], te[3];
     eval_dataset(m, train, batch, 0, 1, &tr[0], &tr[1], &tr[2], NULL);
