@@ -617,19 +617,39 @@ local function cross_check(flat, where)
   end
 end
 
--- Read and evaluate an experiment file; returns its table and source text.
-function M.load_file(path)
+-- Read and evaluate an experiment file; returns its table, its source text and the paths of the files it
+-- imported. An experiment may start from a sibling file: `local e = import("cifar10.lua")` returns that
+-- file's table (a fresh one each call) to edit and return. Only a plain file name in the same directory, so
+-- a copy of the directory (swap-slurm's snapshot) resolves the same imports.
+function M.load_file(path, seen)
+  seen = seen or {}
+  if seen[path] then fail(path .. ": imports itself (through " .. table.concat(seen, " -> ") .. ")") end
   local fh, oerr = io.open(path, "rb")
   if not fh then fail(path .. ": cannot open (" .. tostring(oerr):gsub("^[^:]*: ", "") .. ")") end
   local source = fh:read("a")
   fh:close()
+  local dir, imports = path:match("^(.*)/[^/]*$") or ".", {}
+  local function import(name)
+    if type(name) ~= "string" or not name:match("^[%w_.-]+%.lua$") then
+      error(path .. ": import: expected a file name in the same directory (like \"cifar10.lua\"), got " ..
+            tostring(name), 0)
+    end
+    local other = dir .. "/" .. name
+    seen[path] = true
+    seen[#seen + 1] = path
+    local t, _, nested = M.load_file(other, seen)
+    seen[path], seen[#seen] = nil, nil
+    imports[#imports + 1] = other
+    for _, n in ipairs(nested) do imports[#imports + 1] = n end
+    return t
+  end
   -- chunkname "@path" makes Lua report syntax and runtime errors as "path:line: ..."
-  local chunk, err = load(source, "@" .. path, "t", setmetatable({}, { __index = _G }))
+  local chunk, err = load(source, "@" .. path, "t", setmetatable({ import = import }, { __index = _G }))
   if not chunk then fail(err) end
   local ok, tbl = pcall(chunk)
   if not ok then fail(tostring(tbl)) end
   if type(tbl) ~= "table" then fail(path .. ": the experiment file must return a table, got " .. type(tbl)) end
-  return tbl, source
+  return tbl, source, imports
 end
 
 -- Validate a nested experiment table (plus overrides) and return the flat, complete table.

@@ -89,7 +89,7 @@ end
 -- bin_dir, root (repository root: slurm/ profiles live there), cwd (submit directory).
 function M.load(opts)
   local cwd = opts.cwd or M.cwd()
-  local tbl, source = config.load_file(opts.experiment)
+  local tbl, source, imports = config.load_file(opts.experiment)
   local overrides = opts.overrides or {}
   local base = config.resolve_table(tbl, overrides, opts.experiment, source)
   local prof = profile.load(opts.profile or base.profile, opts.root)
@@ -105,6 +105,7 @@ function M.load(opts)
   }
   ctx.base_dir = ctx.results .. "/" .. base.name
   ctx.snapshot = ctx.base_dir .. "/slurm/experiment.lua"
+  ctx.imports = imports -- files the experiment imports: snapshotted beside it under their own names
   ctx.jobs_file = ctx.base_dir .. "/jobs.json"
   ctx.pipelines = {}
   -- groups share phase 1 and the baselines (one pipeline each unless the sweep varies phase-2/3 keys)
@@ -471,6 +472,11 @@ function M.write_scripts(ctx)
   M.mkdir_p(ctx.base_dir .. "/slurm")
   local src = M.read(ctx.experiment) or fail(ctx.experiment .. ": cannot read")
   M.write_atomic(ctx.snapshot, src)
+  for _, path in ipairs(ctx.imports) do
+    local name = path:match("[^/]+$")
+    if name == "experiment.lua" then fail(path .. ": an imported experiment may not be named experiment.lua") end
+    M.write_atomic(ctx.base_dir .. "/slurm/" .. name, M.read(path) or fail(path .. ": cannot read"))
+  end
   local plans = {}
   M.verify_all(ctx)
   for _, g in ipairs(ctx.groups) do

@@ -209,5 +209,25 @@ if f then
   f:close()
 end
 
+-- import: an experiment built from a sibling file (cifar100.lua from cifar10.lua); errors name the file.
+do
+  local c100 = config.resolve(src .. "/lua/experiments/cifar100.lua", {})
+  local c10 = config.resolve(src .. "/lua/experiments/cifar10.lua", {})
+  check(c100.dataset == "cifar100" and c100.name == "cifar100-swap", "cifar100 sets its own dataset and name")
+  check(c100.width == c10.width and c100["phase2.epochs"] == c10["phase2.epochs"] and
+        c100["augment.cutout"] == 8 and c100["baselines.small.batch"] == c10["baselines.small.batch"],
+        "cifar100 inherits the cifar10 recipe")
+  write("base.lua", 'return { name = "base", phase1 = { batch = 64 } }')
+  local child = write("child.lua", 'local e = import("base.lua"); e.name = "child"; local f = import("base.lua"); ' ..
+                                   'f.name = "other"; return e')
+  local t, _, imports = config.load_file(child)
+  check(t.name == "child" and t.phase1.batch == 64, "import returns the sibling's table")
+  check(#imports == 2 and imports[1]:match("/base%.lua$"), "imported files are reported (for the Slurm snapshot)")
+  expect_err("import of a path", write("bad.lua", 'return import("../base.lua")'), {}, "bad.lua: import", "same directory")
+  write("loop_a.lua", 'return import("loop_b.lua")')
+  expect_err("import cycle", write("loop_b.lua", 'return import("loop_a.lua")'), {}, "imports itself")
+  expect_err("import of a missing file", write("miss.lua", 'return import("nope.lua")'), {}, "nope.lua", "cannot open")
+end
+
 os.execute("rm -rf '" .. tmp .. "'")
 T.finish()
