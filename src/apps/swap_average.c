@@ -383,7 +383,9 @@ int main(int argc, char **argv) {
     printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
     fflush(stdout);
     /* pictures next to the numbers; a plotting problem (or no gnuplot) is only a warning */
-    if (report_experiment_plots(p.dir) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), p.dir);
+    char p1_log[1024];
+    phase_path(&p, p1_log, sizeof p1_log, "phase1/log.jsonl", 0);
+    if (report_experiment_plots(p.dir, p1_log) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), p.dir);
 
     free(js);
     free(avg);

@@ -254,11 +254,11 @@ static void refresh_summary(const Config *cfg) {
     ph.cfg = (Config *)cfg;
     dirs(cfg, ph.dir, sizeof ph.dir, ph.shared, sizeof ph.shared);
     summary_update(&ph);
-    /* the SWAP figure gains the baselines' markers (when this pipeline has its own phase-1 log to draw) */
+    /* the SWAP figure gains the baselines' markers (phase 1's log may be the sweep's shared one) */
     char p3[1200], log[1200];
     snprintf(p3, sizeof p3, "%s/phase3/model.h5", ph.dir);
-    snprintf(log, sizeof log, "%s/phase1/log.jsonl", ph.dir);
-    if (access(p3, F_OK) == 0 && access(log, F_OK) == 0 && report_experiment_plots(ph.dir) == REPORT_OK)
+    snprintf(log, sizeof log, "%s/phase1/log.jsonl", ph.shared);
+    if (access(p3, F_OK) == 0 && access(log, F_OK) == 0 && report_experiment_plots(ph.dir, log) == REPORT_OK)
         printf("swap-run: redrew %s/plots with the baselines\n", ph.dir);
 }
 

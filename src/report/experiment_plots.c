@@ -291,9 +291,10 @@ static int training(const char *out, const char *title, const Log *p1, const Log
     return rc ? REPORT_FAILED : REPORT_OK;
 }
 
-int report_experiment_plots(const char *dir) {
+int report_experiment_plots(const char *dir, const char *phase1_log) {
     char path[PATH_MAX], out[PATH_MAX], title[256];
-    snprintf(path, sizeof path, "%s/phase1/log.jsonl", dir);
+    if (phase1_log) snprintf(path, sizeof path, "%s", phase1_log);
+    else snprintf(path, sizeof path, "%s/phase1/log.jsonl", dir);
     Log p1;
     if (read_log(&p1, path) != 0 || p1.n == 0) {
         swap_warn("%s: no phase-1 epoch log; nothing to plot", path);

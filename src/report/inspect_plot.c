@@ -15,7 +15,7 @@ int inspect_plot_main(int argc, char **argv) {
         fprintf(stderr, "%s", usage);
         return SWAP_EXIT_USAGE;
     }
-    int rc = report_experiment_plots(argv[1]);
+    int rc = report_experiment_plots(argv[1], NULL);
     if (rc == REPORT_OK) printf("%s: wrote %s/plots (swap-figure.png, training.png and their CSVs)\n", swap_progname(), argv[1]);
     /* CSV-only (no gnuplot) is exit 1 here: someone asked for pictures and got none; phase 3 only warns */
     return rc == REPORT_OK ? SWAP_EXIT_OK : SWAP_EXIT_ERROR;

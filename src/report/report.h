@@ -39,8 +39,10 @@ int gnuplot_run(const char *dir, const char *script, const char *const *pngs, in
 /* Every plot of results/<name> into results/<name>/plots: the SWAP figure (learning rate and test accuracy
  * against wall-clock time; phase 1, then one trace per worker; the average and the ensemble marked) and the
  * per-epoch training loss/accuracy of both phases. Reads phase1/log.jsonl, phase2/worker-<i>.log.jsonl and
- * summary.json (optional: without it there are no end markers). Never exits: problems are warnings. */
-int report_experiment_plots(const char *exp_dir);
+ * summary.json (optional: without it there are no end markers). phase1_log: where phase 1's log is when it is
+ * not exp_dir/phase1/log.jsonl (a phase 1 shared by a sweep's pipelines), else NULL. Never exits: problems are
+ * warnings. */
+int report_experiment_plots(const char *exp_dir, const char *phase1_log);
 
 /* swap-inspect subcommands; argv[0] is the subcommand name. Return the process exit status. */
 int inspect_plot_main(int argc, char **argv);
