@@ -16,7 +16,7 @@
 -- Phase 1 runs its whole schedule (stop_train_acc = 1), so it is the same run as the `large` baseline (same
 -- init, data order and schedule): `--set baselines.large=nil` skips training it twice, and phase 1's row is then
 -- the large-batch result. The phase-2 epochs and learning rate were chosen on a validation split
--- (data.val_split = 5000; results/cifar10/tune), never on the test set.
+-- (data.val_split = 5000; the figures are in results/README.md), never on the test set.
 local width = 16
 local large_batch, small_batch = 1024, 128
 local epochs = 8            -- budget of phase 1 and of both baselines
