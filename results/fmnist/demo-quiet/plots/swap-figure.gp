@@ -13,7 +13,7 @@ set key outside right top
 set lmargin 12
 set rmargin 22
 set xlabel 'wall-clock time (s)'
-set xrange [0:277.29]
+set xrange [0:315.149]
 set yrange [0:*]
 set offsets 0, 0, graph 0.06, 0
 set ylabel 'learning rate'

@@ -16,7 +16,7 @@ set xlabel 'epoch (phase 2 continues from phase 1''s last epoch, 10)'
 set ylabel 'training loss (cross-entropy)'
 set title 'training loss per epoch'
 set xtics 1
-set xrange [0.5:13.5]
+set xrange [0.5:15.5]
 plot 'training.csv' skip 1 using 4:($2 == -1 ? $5 : NaN) with linespoints pt 7 ps 1 lw 2 lc rgb 'black' title 'phase 1', \
      '' skip 1 using 4:($2 == 0 ? $5 : NaN) with linespoints pt 7 ps 1 lw 1.5 lc 1 title 'worker 0', \
      '' skip 1 using 4:($2 == 1 ? $5 : NaN) with linespoints pt 7 ps 1 lw 1.5 lc 2 title 'worker 1'
