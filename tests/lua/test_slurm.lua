@@ -25,6 +25,8 @@ end
 local real_exec = slurm.exec
 local tmp = T.tmpdir("test_slurm_lua")
 local function write(path, text, mode)
+  -- a mode must be an octal string: a gsub result passed straight through would chmod the file to its count
+  assert(mode == nil or type(mode) == "string", "write: mode must be a string like \"0755\"")
   real_exec({ "mkdir", "-p", path:match("^(.*)/") })
   local f = assert(io.open(path, "w"))
   f:write(text)
@@ -333,7 +335,7 @@ do
   for _, b in ipairs({ "swap-refine", "swap-average", "swap-inspect" }) do write(pbin .. "/" .. b, stand_in, "0755") end
   write(pbin .. "/scontrol", "#!/bin/bash\necho \"$@\" >> \"$ARGS_OUT.scontrol\"\n", "0755")
   local prof = write(tmp .. "/retry/site.lua", "return { mpi = \"srun --mpi=pmi2\", max_retries = 2 }")
-  local exp = write(tmp .. "/retry/exp.lua", BASE:gsub("^return {", "return { profile = \"" .. prof .. "\","))
+  local exp = write(tmp .. "/retry/exp.lua", (BASE:gsub("^return {", "return { profile = \"" .. prof .. "\",")))
   local ctx = slurm.load({ experiment = exp, bin_dir = pbin, root = src, cwd = tmp .. "/retry" })
   slurm.write_scripts(ctx)
   local script = ctx.pipelines[1].dir .. "/slurm/phase1.sbatch"
