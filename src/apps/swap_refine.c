@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fileio.h"
 #include "phases/trainer.h"
 #include "phases/wash.h"
 

@@ -22,7 +22,9 @@
 
 static char g_bindir[PATH_MAX];
 static volatile sig_atomic_t g_signal;
-static pid_t g_children[1024];
+/* Children not yet reaped (0: a free slot); grows with the number running at once, which a sweep with many
+ * phase-2 workers may push past any fixed size. */
+static pid_t *g_children;
 static int g_nchildren;
 
 static void on_signal(int sig) { g_signal = sig; }
@@ -59,6 +61,16 @@ static void cmd_add(Cmd *c, const char *s) {
     c->argv[c->n] = NULL;
 }
 
+static void remember_child(pid_t pid) {
+    for (int i = 0; i < g_nchildren; i++)
+        if (g_children[i] == 0) {
+            g_children[i] = pid;
+            return;
+        }
+    g_children = xRealloc(g_children, (size_t)(g_nchildren + 1) * sizeof *g_children);
+    g_children[g_nchildren++] = pid;
+}
+
 static pid_t spawn(const Cmd *c) {
     printf("+");
     for (int i = 0; i < c->n; i++) printf(" %s", c->argv[i]);
@@ -71,7 +83,7 @@ static pid_t spawn(const Cmd *c) {
         fprintf(stderr, "swap-run: error: cannot run %s (%s)\n", c->argv[0], strerror(errno));
         _exit(127);
     }
-    g_children[g_nchildren++ % 1024] = pid;
+    remember_child(pid);
     return pid;
 }
 

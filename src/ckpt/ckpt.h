@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/rng.h"
-#include "../nn/model.h"
+#include "core/rng.h"
+#include "nn/model.h"
 
 #define CKPT_FORMAT_NAME "swap-checkpoint"
 #define CKPT_FORMAT_MAJOR 1

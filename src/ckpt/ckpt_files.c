@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/err.h"
-#include "ckpt_internal.h"
+#include "core/err.h"
+#include "ckpt/ckpt_internal.h"
 
 /* Split path into directory ("." if none) and base name. */
 static void split_path(const char *path, char *dir, size_t dn, const char **base) {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "../core/err.h"
-#include "ckpt_internal.h"
+#include "core/err.h"
+#include "ckpt/ckpt_internal.h"
 
 struct CkptHasher {
     XXH3_state_t *st;

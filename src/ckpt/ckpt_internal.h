@@ -3,12 +3,11 @@
 #define SWAP_CKPT_INTERNAL_H
 #include <stddef.h>
 
-#include "ckpt.h"
+#include "ckpt/ckpt.h"
 
 int ckpt_valid_name(const char *name); /* usable as an HDF5 link name under /state */
 int ckpt_is_hash(const char *s);       /* 32 lowercase hex digits */
 size_t ckpt_kind_size(CkptKind kind);
-const char *ckpt_kind_name(CkptKind kind);
 
 /* XXH3-128 of one tensor's bytes (canonical, big-endian digest bytes). */
 typedef struct {

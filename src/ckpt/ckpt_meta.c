@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "ckpt.h"
-#include "ckpt_internal.h"
+#include "core/err.h"
+#include "ckpt/ckpt.h"
+#include "ckpt/ckpt_internal.h"
 
 void ckpt_meta_init(CkptMeta *meta) {
     memset(meta, 0, sizeof *meta);
@@ -110,11 +110,6 @@ size_t ckpt_kind_size(CkptKind kind) {
     case CKPT_F32: return 4;
     }
     return 0;
-}
-
-const char *ckpt_kind_name(CkptKind kind) {
-    static const char *const names[] = {"uint64", "int64", "int32", "float64", "float32"};
-    return (unsigned)kind < 5 ? names[kind] : "?";
 }
 
 void ckpt_meta_put(CkptMeta *meta, const char *name, CkptKind kind, const void *data, size_t n) {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../core/err.h"
-#include "ckpt_internal.h"
-#include "h5util.h"
+#include "core/err.h"
+#include "ckpt/ckpt_internal.h"
+#include "ckpt/h5util.h"
 
 #define MAX_TEXT (64u << 20)     /* config texts */
 #define MAX_LINKS 100000         /* children of one group */

@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 #include "build_info.h"
-#include "ckpt_internal.h"
-#include "h5util.h"
+#include "ckpt/ckpt_internal.h"
+#include "ckpt/h5util.h"
 
 #define CKPT_FLETCHER_MAX_BYTES (256u << 10)
 
@@ -67,7 +67,7 @@ static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, in
     /* Fletcher32 needs a chunked layout (one chunk per dataset here) and HDF5's implementation runs at a few
      * hundred MB/s, which alone tripled checkpoint time for resnet9 (docs/checkpoint-format.md). So it guards
      * small datasets, where it costs nothing and lets any HDF5 reader detect corruption; every tensor also
-     * carries an XXH3-64 checksum attribute that our reader verifies. */
+     * carries an XXH3-128 checksum attribute that our reader verifies. */
     if (checksum && n > 0 && n * H5Tget_size(ftype) <= CKPT_FLETCHER_MAX_BYTES) {
         H5Pset_chunk(dcpl, ndim, dims);
         H5Pset_fletcher32(dcpl);

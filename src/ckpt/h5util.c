@@ -1,9 +1,9 @@
-#include "h5util.h"
+#include "ckpt/h5util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -139,7 +139,11 @@ static hid_t open_attr(hid_t loc, const char *name, int *absent) {
 }
 
 /* Number of elements of a scalar or 1-D dataspace; -1 for anything else. */
-static hssize_t space_count(hid_t space, int want_scalar) {
+typedef enum { STR_IN_DATASET, STR_IN_ATTR } StrHolder;
+typedef enum { STR_ARRAY, STR_SCALAR } StrShape;
+
+static hssize_t space_count(hid_t space, StrShape shape) {
+    int want_scalar = shape == STR_SCALAR;
     if (space < 0) return -1;
     H5S_class_t c = H5Sget_simple_extent_type(space);
     if (c == H5S_SCALAR) return want_scalar ? 1 : -1;
@@ -149,13 +153,14 @@ static hssize_t space_count(hid_t space, int want_scalar) {
 }
 
 /* Read a string-typed attribute or dataset (scalar or 1-D, fixed or variable length) into allocated strings. */
-static int read_strings(hid_t obj, int is_attr, int want_scalar, size_t max_n, size_t max_len, char ***out,
+static int read_strings(hid_t obj, StrHolder holder, StrShape shape, size_t max_n, size_t max_len, char ***out,
                         size_t *n_out) {
+    int is_attr = holder == STR_IN_ATTR;
     hid_t ft = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
     hid_t sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
     int rc = -1;
     hid_t mt = -1;
-    hssize_t n = space_count(sp, want_scalar);
+    hssize_t n = space_count(sp, shape);
     if (ft < 0 || n < 0 || (size_t)n > max_n || H5Tget_class(ft) != H5T_STRING) goto done;
     htri_t vlen = H5Tis_variable_str(ft);
     if (vlen < 0) goto done;
@@ -227,20 +232,11 @@ int h5_get_str_alloc(hid_t loc, const char *name, size_t max_len, char **out) {
     if (a < 0) return -1;
     char **list = NULL;
     size_t n = 0;
-    int rc = read_strings(a, 1, 1, 1, max_len, &list, &n);
+    int rc = read_strings(a, STR_IN_ATTR, STR_SCALAR, 1, max_len, &list, &n);
     H5Aclose(a);
     if (rc < 0) return -1;
     *out = list[0];
     free(list);
-    return 0;
-}
-
-int h5_get_str(hid_t loc, const char *name, char *buf, size_t cap) {
-    char *s = NULL;
-    int rc = h5_get_str_alloc(loc, name, 1 << 20, &s);
-    if (rc != 0) return rc;
-    snprintf(buf, cap, "%s", s);
-    free(s);
     return 0;
 }
 
@@ -249,7 +245,7 @@ int h5_get_strs(hid_t loc, const char *name, size_t max_n, char ***out, size_t *
     hid_t a = open_attr(loc, name, &absent);
     if (absent) return 1;
     if (a < 0) return -1;
-    int rc = read_strings(a, 1, 0, max_n, 4096, out, n);
+    int rc = read_strings(a, STR_IN_ATTR, STR_ARRAY, max_n, 4096, out, n);
     H5Aclose(a);
     return rc;
 }
@@ -263,8 +259,8 @@ static int get_num(hid_t loc, const char *name, hid_t mtype, H5T_class_t want, v
     int rc = -1;
     hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
     H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    hssize_t n = space_count(sp, 0);
-    if (n < 0) n = space_count(sp, 1);
+    hssize_t n = space_count(sp, STR_ARRAY);
+    if (n < 0) n = space_count(sp, STR_SCALAR);
     int ok_class = cls == want || (want == H5T_FLOAT && cls == H5T_INTEGER);
     if (ok_class && n >= 0 && (!scalar || n == 1) && (size_t)n <= cap) {
         rc = H5Aread(a, mtype, values) < 0 ? -1 : 0;
@@ -300,7 +296,7 @@ int h5_read_dataset_str(hid_t loc, const char *name, size_t max_len, char **out)
     if (d < 0) return -1;
     char **list = NULL;
     size_t n = 0;
-    int rc = read_strings(d, 0, 1, 1, max_len, &list, &n);
+    int rc = read_strings(d, STR_IN_DATASET, STR_SCALAR, 1, max_len, &list, &n);
     H5Dclose(d);
     if (rc < 0) return -1;
     *out = list[0];

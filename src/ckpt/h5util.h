@@ -25,7 +25,6 @@ int h5_attr_i64s(hid_t loc, const char *name, const int64_t *values, size_t n);
 /* A scalar fixed-length string dataset. */
 int h5_dataset_str(hid_t loc, const char *name, const char *text);
 
-int h5_get_str(hid_t loc, const char *name, char *buf, size_t cap);
 /* Allocated copy (free()), at most max_len bytes. */
 int h5_get_str_alloc(hid_t loc, const char *name, size_t max_len, char **out);
 /* A 1-D string array: *out is a NULL-terminated, individually allocated list (h5_free_strs). */

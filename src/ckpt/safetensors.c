@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "../core/fileio.h"
-#include "ckpt.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "ckpt/ckpt.h"
 
 static cJSON *entry(const char *dtype, const int *shape, int ndim, size_t begin, size_t end) {
     cJSON *e = cJSON_CreateObject(), *sh = cJSON_CreateArray(), *off = cJSON_CreateArray();

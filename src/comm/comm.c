@@ -1,15 +1,23 @@
-#include "comm.h"
+#include "comm/comm.h"
 
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 
-static int g_size = 1;
+/* The world's size comes from MPI itself rather than a copy of Comm.size: these calls take no Comm, and
+ * tools that never start MPI must see one rank. */
+static int world_size(void) {
+    int started = 0, finished = 0, n = 1;
+    MPI_Initialized(&started);
+    MPI_Finalized(&finished);
+    if (started && !finished) MPI_Comm_size(MPI_COMM_WORLD, &n);
+    return n;
+}
 
 static void abort_hook(int code) {
-    if (g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    if (world_size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 static void check(int rc, const char *what) {
@@ -60,7 +68,6 @@ void comm_init(Comm *c, int *argc, char ***argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &c->size);
-    g_size = c->size;
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &c->local_size);
@@ -81,29 +88,24 @@ void comm_init(Comm *c, int *argc, char ***argv) {
 void comm_finalize(void) { MPI_Finalize(); }
 
 void comm_sum_floats(float *buf, size_t n) {
-    if (g_size == 1 || n == 0) return;
+    if (world_size() == 1 || n == 0) return;
     check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "allreduce");
 }
 
 void comm_sum_doubles(double *buf, size_t n) {
-    if (g_size == 1 || n == 0) return;
+    if (world_size() == 1 || n == 0) return;
     check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "allreduce");
 }
 
 int comm_max_int(int v) {
-    if (g_size == 1) return v;
+    if (world_size() == 1) return v;
     int out = v;
     check(MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "allreduce");
     return out;
 }
 
-void comm_bcast_bytes(void *buf, size_t n, int root) {
-    if (g_size == 1) return;
-    check(MPI_Bcast(buf, (int)n, MPI_BYTE, root, MPI_COMM_WORLD), "broadcast");
-}
-
 void comm_barrier(void) {
-    if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (world_size() > 1) MPI_Barrier(MPI_COMM_WORLD);
 }
 
 void comm_alltoallv_floats(const float *send, const int *send_counts, const int *send_displs, float *recv,
@@ -159,7 +161,7 @@ static void start_upto(CommBuckets *b, size_t from) {
 }
 
 void comm_buckets_ready(CommBuckets *b, size_t from) {
-    if (g_size == 1 || b->size == b->n) return; /* one bucket: nothing to overlap */
+    if (world_size() == 1 || b->size == b->n) return; /* one bucket: nothing to overlap */
     start_upto(b, from);
     /* MPICH progresses non-blocking collectives only inside MPI calls: poke it at every layer boundary */
     if (b->next) {
@@ -169,7 +171,7 @@ void comm_buckets_ready(CommBuckets *b, size_t from) {
 }
 
 void comm_buckets_finish(CommBuckets *b) {
-    if (g_size == 1) return;
+    if (world_size() == 1) return;
     start_upto(b, 0);
     check(MPI_Waitall(b->count, b->req, b->st), "waitall");
     b->next = 0;

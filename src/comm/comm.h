@@ -18,7 +18,6 @@ void comm_finalize(void);
 void comm_sum_floats(float *buf, size_t n);    /* in place, all ranks */
 void comm_sum_doubles(double *buf, size_t n);  /* in place, all ranks */
 int comm_max_int(int v);
-void comm_bcast_bytes(void *buf, size_t n, int root);
 void comm_barrier(void);
 /* Exchange: each rank sends counts[r] floats starting at send+displs[r] to rank r; receives likewise. */
 void comm_alltoallv_floats(const float *send, const int *send_counts, const int *send_displs, float *recv,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/fileio.h"
 
 #ifndef SWAP_LUA_DIR
 #define SWAP_LUA_DIR "lua"
@@ -35,8 +36,6 @@ struct Config {
     Entry *e;
     size_t n;
 };
-
-static int file_exists(const char *path) { return access(path, R_OK) == 0; }
 
 /* lua/ holds swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/../lua, else the source tree's (compile time). */
 static void find_lua_dir(char *out, size_t cap) {

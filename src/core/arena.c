@@ -1,9 +1,9 @@
-#include "arena.h"
+#include "core/arena.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "core/err.h"
 
 #define ARENA_ALIGN 64
 
@@ -35,4 +35,3 @@ float *arena_floats(Arena *a, size_t n) {
     return p;
 }
 
-void arena_reset(Arena *a) { a->used = 0; }

@@ -12,7 +12,6 @@ typedef struct {
 void arena_init(Arena *a, size_t bytes);
 void arena_free(Arena *a);
 float *arena_floats(Arena *a, size_t n); /* zero-filled */
-void arena_reset(Arena *a);
 /* Bytes a request of n floats takes after alignment: lets callers size the arena exactly. */
 size_t arena_float_bytes(size_t n);
 

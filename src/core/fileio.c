@@ -1,13 +1,14 @@
-#include "fileio.h"
+#include "core/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "core/err.h"
 
 void temp_path_for(char *buf, size_t n, const char *path) {
     const char *slash = strrchr(path, '/');
@@ -81,4 +82,9 @@ char *read_file(const char *path, size_t *len) {
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
 }

@@ -10,6 +10,8 @@ void write_file_atomic(const char *path, const void *data, size_t len);
 int fsync_parent_dir(const char *path);
 /* "<dir>/.<base>.tmp.<pid>" for path */
 void temp_path_for(char *buf, size_t n, const char *path);
+/* Whether anything exists at path (stat: a path to a file we may not read still counts). */
+int file_exists(const char *path);
 /* Read a whole file (NUL-terminated); swap_fail on error. */
 char *read_file(const char *path, size_t *len);
 

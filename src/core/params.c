@@ -1,10 +1,10 @@
-#include "params.h"
+#include "core/params.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "core/err.h"
 
 void ps_init(ParamStore *ps) { memset(ps, 0, sizeof *ps); }
 

@@ -5,8 +5,8 @@
  * gets the same augmentation whichever rank packs it and whatever thread runs it. */
 #include <string.h>
 
-#include "../core/err.h"
-#include "dataset.h"
+#include "core/err.h"
+#include "data/dataset.h"
 
 typedef struct {
     int oy, ox;  /* crop offset into the padded image, in [0, 2*pad] */

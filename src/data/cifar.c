@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../core/err.h"
-#include "loaders.h"
+#include "core/err.h"
+#include "data/loaders.h"
 
 enum { CIFAR_PIXELS = 3 * 32 * 32, CIFAR_CHUNK = 1024 };
 

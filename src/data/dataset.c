@@ -1,12 +1,12 @@
 /* Dataset registry (names, default locations, normalization constants), loading, epoch order and sharding. */
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "loaders.h"
+#include "core/err.h"
+#include "data/loaders.h"
 
 const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100", NULL};
 

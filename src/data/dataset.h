@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/rng.h"
+#include "core/rng.h"
 
 typedef struct {
     char name[32];          /* "fashion-mnist", "mnist", "cifar10", "cifar100" */

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "../core/err.h"
-#include "loaders.h"
+#include "core/err.h"
+#include "data/loaders.h"
 
 enum { IDX_IMAGES_MAGIC = 2051, IDX_LABELS_MAGIC = 2049, IDX_MAX_SIDE = 4096, IDX_MAX_N = 1 << 26 };
 

@@ -2,7 +2,7 @@
  * path it read from); every problem is one swap_fail line naming the file. */
 #ifndef SWAP_DATA_LOADERS_H
 #define SWAP_DATA_LOADERS_H
-#include "dataset.h"
+#include "data/dataset.h"
 
 /* IDX (MNIST family): <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; .gz preferred. */
 /* out = dir/file; a path that does not fit is a one-line error rather than a silently different file. */

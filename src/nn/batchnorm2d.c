@@ -3,7 +3,7 @@
  * result is independent of the thread count. */
 #include <math.h>
 
-#include "layers.h"
+#include "nn/layers.h"
 
 #include <string.h>
 

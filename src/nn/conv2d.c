@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "conv2d_dnnl.h"
-#include "layers.h"
-#include "parallel.h"
+#include "core/err.h"
+#include "nn/conv2d_dnnl.h"
+#include "nn/layers.h"
+#include "nn/parallel.h"
 
 static ConvImpl g_impl = CONV_AUTO;
 static void gemm_backward(float *din, float *dweight, const float *dout, const float *in, const float *weight,

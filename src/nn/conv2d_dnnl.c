@@ -13,14 +13,14 @@
  *
  * Plans (primitives, memory descriptors, buffers) are built once per layer shape and batch size, at model
  * planning time or on first use, and kept for the life of the process. */
-#include "conv2d_dnnl.h"
+#include "nn/conv2d_dnnl.h"
 
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 
 #ifndef SWAP_HAVE_DNNL
 

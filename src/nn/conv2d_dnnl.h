@@ -1,7 +1,7 @@
 /* conv2d through oneDNN (internal to the conv layer; conv2d.c dispatches here). */
 #ifndef SWAP_CONV2D_DNNL_H
 #define SWAP_CONV2D_DNNL_H
-#include "layers.h"
+#include "nn/layers.h"
 
 typedef struct ConvPlan ConvPlan;
 

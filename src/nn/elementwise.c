@@ -1,5 +1,5 @@
 /* Residual add and constant scale. */
-#include "layers.h"
+#include "nn/layers.h"
 
 void add_forward(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for schedule(static)

@@ -1,5 +1,5 @@
 /* Flatten CNHW [c][n][hw] -> NF [n][c*hw], feature index = ch*hw + i as in torch.flatten of NCHW. */
-#include "layers.h"
+#include "nn/layers.h"
 
 void flatten_forward(float *out, const float *in, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)

@@ -1,5 +1,5 @@
 /* Global average / max pooling: CNHW [c][n][hw] -> NF [n][c]. */
-#include "layers.h"
+#include "nn/layers.h"
 
 void global_avgpool_forward(float *out, const float *in, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)

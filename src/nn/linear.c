@@ -1,5 +1,5 @@
-#include "layers.h"
-#include "parallel.h"
+#include "nn/layers.h"
+#include "nn/parallel.h"
 
 void linear_forward(float *out, const float *in, const float *weight, const float *bias, int n, int i, int o) {
     sgemm_par(0, 1, n, o, i, 1.0f, in, i, weight, i, 0.0f, out, o);

@@ -2,7 +2,7 @@
  * the forward), which saves an index buffer as large as the output. */
 #include <string.h>
 
-#include "layers.h"
+#include "nn/layers.h"
 
 void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) {
     const int ho = h / 2, wo = w / 2;

@@ -1,11 +1,11 @@
-#include "model.h"
+#include "nn/model.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 
 /* Column scratch for im2col is capped so memory stays bounded for large batches; chunks of images are still
  * large enough to keep SGEMM efficient. */

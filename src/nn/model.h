@@ -5,9 +5,9 @@
 #define SWAP_MODEL_H
 #include <stdint.h>
 
-#include "../core/arena.h"
-#include "../core/params.h"
-#include "layers.h"
+#include "core/arena.h"
+#include "core/params.h"
+#include "nn/layers.h"
 
 typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL2, L_GAVGPOOL, L_GMAXPOOL, L_FLATTEN, L_LINEAR, L_ADD, L_SCALE } LayerKind;
 

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "../core/rng.h"
-#include "model.h"
-#include "parallel.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "nn/model.h"
+#include "nn/parallel.h"
 
 const char *const model_names[] = {"mlp", "cnn", "resnet9", NULL};
 

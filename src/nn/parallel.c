@@ -1,4 +1,4 @@
-#include "parallel.h"
+#include "nn/parallel.h"
 
 #include <cblas.h>
 #include <omp.h>

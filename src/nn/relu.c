@@ -1,4 +1,4 @@
-#include "layers.h"
+#include "nn/layers.h"
 
 void relu_forward(float *out, const float *in, size_t n) {
 #pragma omp parallel for schedule(static)

@@ -2,7 +2,7 @@
  * target = (1-eps)*onehot + eps/k). */
 #include <math.h>
 
-#include "layers.h"
+#include "nn/layers.h"
 
 float xent_forward(float *probs, const float *logits, const int *labels, int n, int k, float smoothing) {
     double total = 0.0;

@@ -1,4 +1,4 @@
-#include "sgd.h"
+#include "optim/sgd.h"
 
 #include <string.h>
 

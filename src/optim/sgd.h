@@ -3,7 +3,7 @@
  * Runs over the flat parameter store: one loop over tensors, no allocation. */
 #ifndef SWAP_SGD_H
 #define SWAP_SGD_H
-#include "../core/params.h"
+#include "core/params.h"
 
 typedef struct {
     float momentum;

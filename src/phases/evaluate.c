@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "../nn/layers.h"
-#include "phase.h"
+#include "core/err.h"
+#include "nn/layers.h"
+#include "phases/evaluate.h"
 
 void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
                   double *correct, double *count, float *probs) {

@@ -1,8 +1,8 @@
 /* Identity and provenance every phase writes into its checkpoints (build provenance is added by src/ckpt). */
 #include <string.h>
 
-#include "../core/err.h"
-#include "trainer.h"
+#include "core/err.h"
+#include "phases/trainer.h"
 
 void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int worker, int n_workers) {
     ckpt_meta_init(meta);

@@ -1,4 +1,4 @@
-#include "phase.h"
+#include "phases/phase.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../ckpt/ckpt.h"
-#include "../core/err.h"
-#include "../nn/parallel.h"
+#include "ckpt/ckpt.h"
+#include "core/err.h"
+#include "nn/parallel.h"
+#include "phases/signals.h"
 
 static _Noreturn void usage_exit(const char *usage, const char *msg) {
     if (msg) fprintf(stderr, "%s: %s\n", swap_progname(), msg);
@@ -192,7 +193,3 @@ const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int
     return buf;
 }
 
-int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}

@@ -1,13 +1,14 @@
 /* Shared plumbing of the phase programs (swap-train, swap-refine, swap-average): command line, config,
- * MPI, threads, datasets, model construction, result paths, evaluation and the training loop. */
+ * MPI, threads, datasets, model construction and result paths
+ * (evaluation: evaluate.h; signals: signals.h; the training loop: trainer.h). */
 #ifndef SWAP_PHASE_H
 #define SWAP_PHASE_H
 #include <stdint.h>
 
-#include "../comm/comm.h"
-#include "../config/config.h"
-#include "../data/dataset.h"
-#include "../nn/model.h"
+#include "comm/comm.h"
+#include "config/config.h"
+#include "data/dataset.h"
+#include "nn/model.h"
 
 #define PHASE_MAX_SETS 64
 
@@ -47,22 +48,5 @@ Model *phase_build_model(const Phase *p);
 /* results/<name>/<sub> (created on rank 0 when mkdir), written into buf; "phase1/..." and "baseline-..."
  * resolve under the shared directory (shared_dir) when the config names one. */
 const char *phase_path(const Phase *p, char *buf, size_t n, const char *sub, int mkdir_parent);
-int file_exists(const char *path);
-
-/* Evaluation in eval mode over a dataset, sharded across `shards` ranks (shard `rank`); sums are local:
- * the caller reduces. probs (optional) receives softmax outputs [d->n][classes] for this shard's samples. */
-void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
-                  double *correct, double *count, float *probs);
-/* Recompute BN running statistics: `batches` train-mode forwards of `batch` samples in a seeded order, each
- * sample augmented by aug (NULL: plain images) from the same seed; cumulative average
- * (torch.optim.swa_utils.update_bn semantics; fed the training augmentation, as update_bn usually is with the
- * training loader, the statistics match what the weights were trained on). */
-void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t seed, const Augment *aug);
-/* The samples bn_recompute uses: batches x batch indices, batch-major (exposed for tests and tools). */
-void bn_batch_indices(uint32_t *idx, const Dataset *d, int batch, int batches, uint64_t seed);
-
-/* Signals: SIGTERM/SIGUSR1 set a flag; training loops finish the step, checkpoint and exit 3. */
-void signals_install(void);
-int signals_pending(void);
 
 #endif

@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "phase.h"
+#include "phases/signals.h"
 
 static volatile sig_atomic_t g_stop;
 

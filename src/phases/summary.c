@@ -1,4 +1,4 @@
-#include "summary.h"
+#include "phases/summary.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../ckpt/ckpt.h"
-#include "../core/err.h"
-#include "../core/fileio.h"
-#include "../report/json.h"
+#include "ckpt/ckpt.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "report/json.h"
 
 /* One training run of the experiment as its checkpoint tells it. */
 typedef struct {

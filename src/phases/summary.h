@@ -6,7 +6,7 @@
 #define SWAP_SUMMARY_H
 #include <stddef.h>
 
-#include "phase.h"
+#include "phases/phase.h"
 
 /* Write swap-average's summary text with the baseline rows and the critical-path block merged in. */
 void summary_write(const Phase *p, const char *text, size_t len);

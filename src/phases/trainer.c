@@ -1,4 +1,4 @@
-#include "trainer.h"
+#include "phases/trainer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,9 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/clock.h"
-#include "../core/err.h"
-#include "../core/rng.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "core/rng.h"
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
     Rng r;

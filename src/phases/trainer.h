@@ -4,10 +4,12 @@
  * bit-identical to an uninterrupted one. */
 #ifndef SWAP_TRAINER_H
 #define SWAP_TRAINER_H
-#include "../ckpt/ckpt.h"
-#include "../optim/schedule.h"
-#include "../optim/sgd.h"
-#include "phase.h"
+#include "ckpt/ckpt.h"
+#include "optim/schedule.h"
+#include "optim/sgd.h"
+#include "phases/evaluate.h"
+#include "phases/phase.h"
+#include "phases/signals.h"
 
 typedef struct TrainJob TrainJob;
 /* Called after every optimizer step (all ranks); WASH/PAPA communicate here. */

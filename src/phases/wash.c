@@ -1,12 +1,12 @@
-#include "wash.h"
+#include "phases/wash.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "../core/rng.h"
+#include "core/err.h"
+#include "core/rng.h"
 
 typedef struct WashState WashState;
 struct WashState {

@@ -9,7 +9,7 @@
  * Bytes sent per member are counted and reported next to what averaging all parameters every step costs. */
 #ifndef SWAP_WASH_H
 #define SWAP_WASH_H
-#include "trainer.h"
+#include "phases/trainer.h"
 
 void wash_attach(TrainJob *j, const char *mode);
 void wash_report(TrainJob *j);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../core/err.h"
-#include "../core/fileio.h"
-#include "json.h"
-#include "report.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "report/json.h"
+#include "report/report.h"
 
 #define MAX_WORKERS 1024
 

@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../core/err.h"
-#include "../core/fileio.h"
-#include "report.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "report/report.h"
 
 void sb_printf(StrBuf *b, const char *fmt, ...) {
     for (;;) {

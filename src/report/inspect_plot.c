@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/err.h"
-#include "report.h"
+#include "core/err.h"
+#include "report/report.h"
 
 int inspect_plot_main(int argc, char **argv) {
     const char *usage = "usage: swap-inspect plot RESULTS_DIR   (RESULTS_DIR = results/<name>; writes RESULTS_DIR/plots)\n";

@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../ckpt/ckpt.h"
-#include "../core/err.h"
-#include "../nn/parallel.h"
-#include "../phases/phase.h"
-#include "../phases/trainer.h"
-#include "report.h"
+#include "ckpt/ckpt.h"
+#include "core/err.h"
+#include "nn/parallel.h"
+#include "phases/phase.h"
+#include "phases/trainer.h"
+#include "report/report.h"
 
 #define USAGE                                                                                                      \
     "usage: swap-inspect interpolate A.h5 B.h5 [C.h5] [--steps N] [--from X] [--to Y] [--data DIR] [--subset N]\n" \

@@ -1,11 +1,11 @@
-#include "json.h"
+#include "report/json.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/err.h"
+#include "core/err.h"
 
 typedef struct {
     const char *s, *p;
