@@ -1,5 +1,6 @@
 /* Pictures next to the numbers: CSV files, gnuplot scripts and PNGs for an experiment (the SWAP figure, training
- * curves) and for loss-landscape cuts between checkpoints. gnuplot (Debian: gnuplot-nox) draws; when it is not
+ * curves) and the helpers swap-inspect's loss-landscape cuts draw with. Drawing only: what is measured
+ * comes from the logs, the summary or the caller (src/inspect). gnuplot (Debian: gnuplot-nox) draws; when it is not
  * installed the CSVs and scripts are still written and one message says so. */
 #ifndef SWAP_REPORT_H
 #define SWAP_REPORT_H
@@ -43,9 +44,5 @@ int gnuplot_run(const char *dir, const char *script, const char *const *pngs, in
  * not exp_dir/phase1/log.jsonl (a phase 1 shared by a sweep's pipelines), else NULL. Never exits: problems are
  * warnings. */
 int report_experiment_plots(const char *exp_dir, const char *phase1_log);
-
-/* swap-inspect subcommands; argv[0] is the subcommand name. Return the process exit status. */
-int inspect_plot_main(int argc, char **argv);
-int inspect_interpolate_main(int argc, char **argv);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "report/report.h"
+#include "inspect/inspect.h"
 
 int main(int argc, char **argv) {
     swap_set_progname("swap-inspect");

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "inspect/inspect.h"
 #include "report/report.h"
 
 int inspect_plot_main(int argc, char **argv) {

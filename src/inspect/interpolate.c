@@ -13,7 +13,7 @@
 #include "ckpt/ckpt.h"
 #include "core/err.h"
 #include "nn/parallel.h"
-#include "phases/phase.h"
+#include "inspect/inspect.h"
 #include "phases/trainer.h"
 #include "report/report.h"
 

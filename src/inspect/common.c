@@ -1,0 +1,114 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "inspect/inspect.h"
+
+const char *const INSPECT_USAGE =
+    "usage: swap-inspect FILE [--json]\n"
+    "       swap-inspect diff A B [--json]\n"
+    "       swap-inspect eval FILE [--data DIR] [--dataset NAME] [--subset N] [--batch B]\n"
+    "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--json]\n"
+    "       swap-inspect verify FILE...\n"
+    "       swap-inspect ls DIR [--json]\n"
+    "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
+    "       swap-inspect export FILE --format safetensors -o OUT\n"
+    "       swap-inspect plot RESULTS_DIR\n"
+    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
+
+_Noreturn void inspect_usage(const char *msg) {
+    if (msg) fprintf(stderr, "swap-inspect: %s\n", msg);
+    fputs(INSPECT_USAGE, stderr);
+    exit(SWAP_EXIT_USAGE);
+}
+
+long inspect_parse_long(const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || !*s || v < lo || v > hi) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: '%s' is not an integer in [%ld, %ld]", flag, s, lo, hi);
+        inspect_usage(msg);
+    }
+    return v;
+}
+
+int inspect_wants_json(int argc, char **argv) { return argc > 1 && !strcmp(argv[argc - 1], "--json"); }
+
+Stats stats_of(const float *x, size_t n) {
+    Stats s = {0, 0, INFINITY, -INFINITY, 0, 0, n};
+    double sum = 0, sq = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        if (!isfinite(v)) {
+            s.nonfinite++;
+            continue;
+        }
+        sum += v;
+        sq += v * v;
+        if (v < s.min) s.min = v;
+        if (v > s.max) s.max = v;
+        k++;
+    }
+    if (k) {
+        s.mean = sum / (double)k;
+        double var = sq / (double)k - s.mean * s.mean;
+        s.std = var > 0 ? sqrt(var) : 0;
+        s.l2 = sqrt(sq);
+    } else {
+        s.min = s.max = NAN;
+    }
+    return s;
+}
+
+Model *load_lenient(const char *path, CkptMeta *meta, int *hash_ok) {
+    char err[1024];
+    if (ckpt_try_read_meta(path, meta, err, sizeof err) < 0) swap_fail("%s", err);
+    int mom = meta->has_momentum;
+    ckpt_meta_free(meta);
+    Model *m = NULL;
+    if (ckpt_try_load(path, &m, meta, mom, CKPT_LOAD_ALLOW_NONFINITE | CKPT_LOAD_ALLOW_BAD_HASH, hash_ok, err,
+                      sizeof err) < 0)
+        swap_fail("%s", err);
+    return m;
+}
+
+double last_test_acc(const CkptMeta *m) {
+    for (int i = m->n_history - 1; i >= 0; i--)
+        if (isfinite(m->history[i].test_acc)) return m->history[i].test_acc;
+    return NAN;
+}
+
+cJSON *json_num9(double v) {
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    /* the double nearest the 9-digit text prints back as that text (cJSON tries 15 digits first) */
+    return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+cJSON *json_u64(uint64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *json_i64(int64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+void json_print_line(cJSON *j) {
+    char *text = cJSON_PrintUnformatted(j);
+    if (!text) swap_fail("out of memory printing JSON");
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+}

@@ -1,0 +1,151 @@
+/* swap-inspect eval FILE: test (and recorded validation) loss and accuracy of a checkpoint, optionally after
+ * recomputing its BN statistics the way phase 3 does. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "inspect/inspect.h"
+#include "phases/trainer.h" /* bn_recompute, phase_seed, bn_augment_from_meta: the BN batches swap-average uses */
+
+typedef struct {
+    const char *path, *dir, *dataset;
+    long bn_batches, train_subset, subset;
+    int bn_batch, batch, json;
+} EvalOpts;
+
+typedef struct {
+    int n;
+    double loss, acc;
+    long correct;
+    int val_n; /* 0: no validation split recorded */
+    double val_loss, val_acc;
+} EvalResult;
+
+/* The test set named by the file (or --dataset), checked against the model's input and normalization. */
+static Dataset *load_test(const EvalOpts *o, const Model *m, const CkptMeta *mt, const char *name) {
+    Dataset *test = dataset_load(name, o->dir, 0);
+    if (test->c != m->spec.in_c || test->h != m->spec.in_h || test->w != m->spec.in_w)
+        swap_fail("%s: dataset %s has %dx%dx%d images, the model takes %dx%dx%d", o->path, name, test->c, test->h,
+                  test->w, m->spec.in_c, m->spec.in_h, m->spec.in_w);
+    for (int c = 0; c < mt->norm_channels && c < test->c; c++)
+        if (fabs(mt->norm_mean[c] - test->mean[c]) > 1e-6 || fabs(mt->norm_std[c] - test->std[c]) > 1e-6)
+            swap_warn("%s: normalization of channel %d differs from the dataset's (%g/%g vs %g/%g)", o->path, c,
+                      mt->norm_mean[c], mt->norm_std[c], test->mean[c], test->std[c]);
+    if (o->subset > 0 && o->subset < test->n) dataset_truncate(test, (int)o->subset);
+    return test;
+}
+
+/* The validation split recorded in the file, carved as the phases carve it (and kept out of BN batches); BN
+ * statistics recomputed from the rest when asked. Returns the validation set or NULL. */
+static Dataset *prepare_train_side(const EvalOpts *o, Model *m, const CkptMeta *mt, const char *name) {
+    if (o->bn_batches <= 0 && mt->val_split <= 0) return NULL;
+    Dataset *train = dataset_load(name, o->dir, 1), *val = NULL;
+    if (mt->val_split > 0) {
+        if (mt->val_split >= train->n)
+            swap_fail("%s: records data.val_split = %lld but %s has %d training images", o->path,
+                      (long long)mt->val_split, name, train->n);
+        val = dataset_split_val(train, (int)mt->val_split, (uint64_t)mt->val_seed);
+    }
+    if (o->train_subset > 0 && o->train_subset < train->n) dataset_truncate(train, (int)o->train_subset);
+    if (o->bn_batches > 0) {
+        /* update_bn semantics (reset, cumulative average over N train-mode batches) with the batches and the
+         * augmentation swap-average draws, so the same seed, batch and subset reproduce phase 3 */
+        Augment aug;
+        bn_recompute(m, train, o->bn_batch, (int)o->bn_batches, phase_seed(mt->seed, 4, 0),
+                     bn_augment_from_meta(mt, &aug));
+    }
+    dataset_free(train);
+    return val;
+}
+
+/* Test loss and accuracy in the file's own batch order (unaugmented, seeded as the phases evaluate). */
+static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int batch, EvalResult *r) {
+    uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
+    double loss = 0;
+    long correct = 0;
+    for (int s = 0; s < test->n; s += batch) {
+        int nb = test->n - s < batch ? test->n - s : batch;
+        for (int j = 0; j < nb; j++) idx[j] = (uint32_t)(s + j);
+        model_set_batch(m, nb);
+        dataset_fill_batch(model_input(m), model_labels(m), test, idx, nb, NULL, mt->seed, 0, 0, (size_t)s);
+        loss += (double)model_forward(m, 0, 1) * nb;
+        correct += model_count_correct(m);
+    }
+    free(idx);
+    r->n = test->n;
+    r->correct = correct;
+    r->acc = test->n ? (double)correct / test->n : NAN;
+    r->loss = test->n ? loss / test->n : NAN;
+}
+
+static void report(const EvalOpts *o, const char *name, const EvalResult *r) {
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "file", o->path);
+        cJSON_AddStringToObject(j, "dataset", name);
+        cJSON_AddNumberToObject(j, "n", r->n);
+        cJSON_AddNumberToObject(j, "bn_recompute", (double)o->bn_batches);
+        cJSON_AddItemToObject(j, "test_loss", json_num9(r->loss));
+        cJSON_AddItemToObject(j, "test_acc", json_num9(r->acc));
+        cJSON_AddNumberToObject(j, "correct", (double)r->correct);
+        if (r->val_n) {
+            cJSON_AddNumberToObject(j, "val_n", r->val_n);
+            cJSON_AddItemToObject(j, "val_loss", json_num9(r->val_loss));
+            cJSON_AddItemToObject(j, "val_acc", json_num9(r->val_acc));
+        }
+        json_print_line(j);
+        return;
+    }
+    printf("%s: %s test n=%d  loss %.6f  acc %.6f (%ld correct)%s\n", o->path, name, r->n, r->loss, r->acc,
+           r->correct, o->bn_batches > 0 ? "  [BN recomputed]" : "");
+    if (r->val_n)
+        printf("%s: %s val  n=%d  loss %.6f  acc %.6f (data.val_split of the training set)\n", o->path, name,
+               r->val_n, r->val_loss, r->val_acc);
+}
+
+static void eval_run(const EvalOpts *o) {
+    CkptMeta mt;
+    Model *m = ckpt_load_model(o->path, &mt, 0);
+    const char *name = o->dataset ? o->dataset : mt.dataset;
+    if (!name[0]) swap_fail("%s: no dataset recorded in the checkpoint; pass --dataset NAME", o->path);
+    Dataset *test = load_test(o, m, &mt, name);
+    Dataset *val = prepare_train_side(o, m, &mt, name);
+    /* test loss is plain cross-entropy whatever smoothing the model trained with */
+    m->spec.label_smoothing = 0.0f;
+    EvalResult r = {0};
+    measure_test(m, test, &mt, o->batch, &r);
+    if (val) {
+        double vc = 0, vcount = 0;
+        eval_dataset(m, val, o->batch, 0, 1, &r.val_loss, &vc, &vcount, NULL);
+        r.val_n = val->n;
+        r.val_loss /= vcount;
+        r.val_acc = vc / vcount;
+        dataset_free(val);
+    }
+    report(o, name, &r);
+    dataset_free(test);
+    model_free(m);
+    ckpt_meta_free(&mt);
+}
+
+int inspect_eval_main(int argc, char **argv) {
+    EvalOpts o = {.batch = 500, .bn_batch = 128};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--data") && next) o.dir = argv[++i];
+        else if (!strcmp(a, "--dataset") && next) o.dataset = argv[++i];
+        else if (!strcmp(a, "--bn-recompute") && next) o.bn_batches = inspect_parse_long(a, argv[++i], 0, 1000000);
+        else if (!strcmp(a, "--subset") && next) o.subset = inspect_parse_long(a, argv[++i], 0, 100000000);
+        else if (!strcmp(a, "--batch") && next) o.batch = (int)inspect_parse_long(a, argv[++i], 1, 65536);
+        else if (!strcmp(a, "--bn-batch") && next) o.bn_batch = (int)inspect_parse_long(a, argv[++i], 1, 65536);
+        else if (!strcmp(a, "--train-subset") && next) o.train_subset = inspect_parse_long(a, argv[++i], 0, 100000000);
+        else if (!strcmp(a, "--json")) o.json = 1;
+        else if (a[0] == '-' || o.path) inspect_usage("eval: unexpected argument");
+        else o.path = a;
+    }
+    if (!o.path) inspect_usage("eval: FILE missing");
+    eval_run(&o);
+    return 0;
+}

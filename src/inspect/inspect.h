@@ -1,0 +1,51 @@
+/* swap-inspect's verbs, one file each, and what they share: loading a checkpoint for inspection, tensor
+ * statistics, argument parsing and JSON numbers. Files are only ever opened read-only. Every verb takes
+ * argv[0] = its own name and returns the process exit status. */
+#ifndef SWAP_INSPECT_H
+#define SWAP_INSPECT_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckpt/ckpt.h"
+#include "nn/model.h"
+
+int inspect_summary_main(int argc, char **argv); /* FILE [--json] */
+int inspect_diff_main(int argc, char **argv);
+int inspect_eval_main(int argc, char **argv);
+int inspect_verify_main(int argc, char **argv);
+int inspect_ls_main(int argc, char **argv);
+int inspect_tensor_main(int argc, char **argv);
+int inspect_export_main(int argc, char **argv);
+int inspect_plot_main(int argc, char **argv);
+int inspect_interpolate_main(int argc, char **argv);
+
+/* The usage text of swap-inspect; inspect_usage prints msg (if any) and it, then exits with the usage status. */
+extern const char *const INSPECT_USAGE;
+_Noreturn void inspect_usage(const char *msg);
+/* An integer option in [lo, hi], else a usage error naming flag. */
+long inspect_parse_long(const char *flag, const char *s, long lo, long hi);
+/* Whether the last argument is --json (the summary, diff and ls verbs take it there). */
+int inspect_wants_json(int argc, char **argv);
+
+typedef struct {
+    double mean, std, min, max, l2;
+    size_t nonfinite, n;
+} Stats;
+/* Over the finite values (NaN/Inf counted apart); min = max = NaN when none is finite. */
+Stats stats_of(const float *x, size_t n);
+
+/* Load for inspection: NaN/Inf and hash mismatches are reported, not fatal; structure problems are fatal. */
+Model *load_lenient(const char *path, CkptMeta *meta, int *hash_ok);
+double last_test_acc(const CkptMeta *m);
+
+/* JSON numbers as the CSVs print them (9 significant digits), so a script can compare the two exactly;
+ * NaN (not measured) becomes null. */
+cJSON *json_num9(double v);
+/* A 64-bit integer exactly (a double would round past 2^53). */
+cJSON *json_u64(uint64_t v);
+cJSON *json_i64(int64_t v);
+/* Print j on one line followed by a newline to stdout, then free it. */
+void json_print_line(cJSON *j);
+
+#endif
