@@ -8,9 +8,10 @@
 
 void ps_init(ParamStore *ps) { memset(ps, 0, sizeof *ps); }
 
-int ps_add(ParamStore *ps, const char *layer, const char *leaf, const char *layer_type, const char *layout,
-           int layer_index, int trainable, int no_decay, int fan_in, int ndim, const int *shape) {
-    xCheck(ps->data == NULL, "ps_add after ps_finalize");
+int ps_declare(ParamStore *ps, const TensorDecl *d) {
+    const char *layer = d->layer, *leaf = d->leaf;
+    const int ndim = d->ndim;
+    xCheck(ps->data == NULL, "tensor declared after ps_finalize");
     xCheck(ndim >= 1 && ndim <= PS_MAX_DIMS, "tensor rank");
     if (ps->n_views == ps->cap_views) {
         ps->cap_views = ps->cap_views ? 2 * ps->cap_views : 32;
@@ -22,19 +23,26 @@ int ps_add(ParamStore *ps, const char *layer, const char *leaf, const char *laye
     xCheck(n > 0 && (size_t)n < sizeof v->name, "tensor name too long");
     snprintf(v->layer, sizeof v->layer, "%s", layer);
     snprintf(v->leaf, sizeof v->leaf, "%s", leaf);
-    v->layer_type = layer_type;
-    v->layout = layout;
-    v->layer_index = layer_index;
-    v->trainable = trainable;
-    v->no_decay = no_decay;
-    v->fan_in = fan_in;
+    v->layer_type = d->layer_type;
+    v->layout = d->layout;
+    v->layer_index = d->layer_index;
+    v->trainable = d->trainable;
+    v->no_decay = d->no_decay;
+    v->fan_in = d->fan_in;
     v->ndim = ndim;
     v->numel = 1;
     for (int i = 0; i < ndim; i++) {
-        v->shape[i] = shape[i];
-        v->numel *= (size_t)shape[i];
+        v->shape[i] = d->shape[i];
+        v->numel *= (size_t)d->shape[i];
     }
     return ps->n_views++;
+}
+
+int ps_add(ParamStore *ps, const char *layer, const char *leaf, const char *layer_type, const char *layout,
+           int layer_index, int trainable, int no_decay, int fan_in, int ndim, const int *shape) {
+    return ps_declare(ps, &(TensorDecl){.layer = layer, .leaf = leaf, .layer_type = layer_type, .layout = layout,
+                                        .layer_index = layer_index, .trainable = trainable, .no_decay = no_decay,
+                                        .fan_in = fan_in, .ndim = ndim, .shape = shape});
 }
 
 void ps_finalize(ParamStore *ps) {

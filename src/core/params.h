@@ -35,8 +35,22 @@ typedef struct {
     float *mom;       /* [n_params] */
 } ParamStore;
 
+/* A tensor to declare, with designated initializers so that every flag reads by name at the call site. */
+typedef struct {
+    const char *layer, *leaf;      /* "layer1.conv", "weight" */
+    const char *layer_type, *layout;
+    int layer_index;
+    int trainable;  /* 0: a buffer (BN running statistics), kept out of gradients and momentum */
+    int no_decay;   /* exempt from weight decay when the optimizer is told so */
+    int fan_in;
+    int ndim;
+    const int *shape;
+} TensorDecl;
+
 void ps_init(ParamStore *ps);
 /* Declare a tensor; offsets are assigned by ps_finalize. Returns the view index. */
+int ps_declare(ParamStore *ps, const TensorDecl *d);
+/* ps_declare with the fields in TensorDecl's order (kept for existing callers). */
 int ps_add(ParamStore *ps, const char *layer, const char *leaf, const char *layer_type, const char *layout,
            int layer_index, int trainable, int no_decay, int fan_in, int ndim, const int *shape);
 /* Assign offsets (trainable first, each group in declaration order) and allocate zeroed buffers. */

@@ -183,8 +183,9 @@ float *model_input(Model *m) { return m->slots[0].x; }
 int *model_labels(Model *m) { return m->labels; }
 const float *model_logits(const Model *m) { return m->slots[m->n_slots - 1].x; }
 
-static float *P(const Model *m, int view) { return view < 0 ? NULL : ps_tensor(&m->ps, view); }
-static float *G(const Model *m, int view) {
+/* A layer's optional tensors (a conv without bias) have view -1: NULL reaches the kernels. */
+static float *param_data(const Model *m, int view) { return view < 0 ? NULL : ps_tensor(&m->ps, view); }
+static float *param_grad(const Model *m, int view) {
     return view < 0 ? NULL : m->ps.grad + m->ps.views[view].offset;
 }
 
@@ -200,7 +201,7 @@ float model_forward(Model *m, int train, int with_loss) {
         switch (l->kind) {
         case L_CONV: {
             int chunk = conv_chunk(&l->conv, n, COL_CAP_FLOATS);
-            conv2d_forward(so->x, si->x, P(m, l->p0), P(m, l->p1), m->col, &l->conv, n, chunk);
+            conv2d_forward(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), m->col, &l->conv, n, chunk);
             break;
         }
         case L_BN: {
@@ -209,17 +210,17 @@ float model_forward(Model *m, int train, int with_loss) {
                 float mom = m->bn_momentum;
                 if (mom < 0) mom = 1.0f / (float)(m->bn_count + 1);
                 if (l->fused)
-                    batchnorm_relu_forward_train(m->slots[l[1].out].x, l->save_mean, l->save_rstd, P(m, l->rmean),
-                                                 P(m, l->rvar), si->x, P(m, l->p0), P(m, l->p1), si->c, plane, mom,
+                    batchnorm_relu_forward_train(m->slots[l[1].out].x, l->save_mean, l->save_rstd, param_data(m, l->rmean),
+                                                 param_data(m, l->rvar), si->x, param_data(m, l->p0), param_data(m, l->p1), si->c, plane, mom,
                                                  m->bn_eps);
                 else
-                    batchnorm_forward_train(so->x, l->save_mean, l->save_rstd, P(m, l->rmean), P(m, l->rvar),
-                                            si->x, P(m, l->p0), P(m, l->p1), si->c, plane, mom, m->bn_eps);
+                    batchnorm_forward_train(so->x, l->save_mean, l->save_rstd, param_data(m, l->rmean), param_data(m, l->rvar),
+                                            si->x, param_data(m, l->p0), param_data(m, l->p1), si->c, plane, mom, m->bn_eps);
             } else if (l->fused) {
-                batchnorm_relu_forward_eval(m->slots[l[1].out].x, si->x, P(m, l->p0), P(m, l->p1), P(m, l->rmean),
-                                            P(m, l->rvar), si->c, plane, m->bn_eps);
+                batchnorm_relu_forward_eval(m->slots[l[1].out].x, si->x, param_data(m, l->p0), param_data(m, l->p1), param_data(m, l->rmean),
+                                            param_data(m, l->rvar), si->c, plane, m->bn_eps);
             } else {
-                batchnorm_forward_eval(so->x, si->x, P(m, l->p0), P(m, l->p1), P(m, l->rmean), P(m, l->rvar),
+                batchnorm_forward_eval(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), param_data(m, l->rmean), param_data(m, l->rvar),
                                        si->c, plane, m->bn_eps);
             }
             break;
@@ -229,7 +230,7 @@ float model_forward(Model *m, int train, int with_loss) {
         case L_GAVGPOOL: global_avgpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
         case L_GMAXPOOL: global_maxpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
         case L_FLATTEN: flatten_forward(so->x, si->x, si->c, n, si->h * si->w); break;
-        case L_LINEAR: linear_forward(so->x, si->x, P(m, l->p0), P(m, l->p1), n, l->fin, l->fout); break;
+        case L_LINEAR: linear_forward(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), n, l->fin, l->fout); break;
         case L_ADD: add_forward(so->x, si->x, m->slots[l->in2].x, cnt); break;
         case L_SCALE: scale_forward(so->x, si->x, l->scale, cnt); break;
         }
@@ -275,17 +276,17 @@ void model_backward(Model *m, float dloss) {
         switch (l->kind) {
         case L_CONV: {
             int chunk = conv_chunk(&l->conv, n, COL_CAP_FLOATS);
-            conv2d_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), m->col, &l->conv, n, chunk);
+            conv2d_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), m->col, &l->conv, n, chunk);
             break;
         }
         case L_BN:
             if (l->fused) {
                 const Slot *sr = &m->slots[l[1].out];
                 (set ? batchnorm_relu_backward_set : batchnorm_relu_backward)(
-                    din, G(m, l->p0), G(m, l->p1), sr->dx, sr->x, si->x, P(m, l->p0), l->save_mean, l->save_rstd,
+                    din, param_grad(m, l->p0), param_grad(m, l->p1), sr->dx, sr->x, si->x, param_data(m, l->p0), l->save_mean, l->save_rstd,
                     si->c, (size_t)n * si->h * si->w);
             } else {
-                batchnorm_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), l->save_mean,
+                batchnorm_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), l->save_mean,
                                    l->save_rstd, si->c, (size_t)n * si->h * si->w);
             }
             break;
@@ -298,7 +299,7 @@ void model_backward(Model *m, float dloss) {
         case L_GAVGPOOL: if (din) global_avgpool_backward(din, so->dx, si->c, n, si->h * si->w); break;
         case L_GMAXPOOL: if (din) global_maxpool_backward(din, so->dx, si->x, so->x, si->c, n, si->h * si->w); break;
         case L_FLATTEN: if (din) flatten_backward(din, so->dx, si->c, n, si->h * si->w); break;
-        case L_LINEAR: linear_backward(din, G(m, l->p0), G(m, l->p1), so->dx, si->x, P(m, l->p0), n, l->fin, l->fout); break;
+        case L_LINEAR: linear_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), n, l->fin, l->fout); break;
         case L_ADD: add_backward(din, m->slots[l->in2].dx, so->dx, cnt); break;
         case L_SCALE: if (din) scale_backward(din, so->dx, l->scale, cnt); break;
         }
@@ -330,7 +331,7 @@ void model_bn_recompute_begin(Model *m) {
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
         if (l->kind != L_BN) continue;
-        float *rm = P(m, l->rmean), *rv = P(m, l->rvar);
+        float *rm = param_data(m, l->rmean), *rv = param_data(m, l->rvar);
         for (int c = 0; c < l->conv.co; c++) { rm[c] = 0.0f; rv[c] = 1.0f; }
     }
     m->bn_count = 0;

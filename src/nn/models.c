@@ -33,8 +33,13 @@ static int conv(Model *m, const char *name, int x, int co, int k, int pad, int b
     conv_dims_init(&l->conv, s.c, co, k, 1, pad, s.h, s.w);
     int fan_in = s.c * k * k;
     int wshape[4] = {co, s.c, k, k}, bshape[1] = {co};
-    l->p0 = ps_add(&m->ps, name, "weight", "conv2d", "OIHW", idx, 1, 0, fan_in, 4, wshape);
-    if (bias) l->p1 = ps_add(&m->ps, name, "bias", "conv2d", "O", idx, 1, 1, fan_in, 1, bshape);
+    l->p0 = ps_declare(&m->ps, &(TensorDecl){.layer = name, .leaf = "weight", .layer_type = "conv2d", .layout = "OIHW",
+                                             .layer_index = idx, .trainable = 1, .fan_in = fan_in, .ndim = 4,
+                                             .shape = wshape});
+    if (bias)
+        l->p1 = ps_declare(&m->ps, &(TensorDecl){.layer = name, .leaf = "bias", .layer_type = "conv2d", .layout = "O",
+                                                 .layer_index = idx, .trainable = 1, .no_decay = 1, .fan_in = fan_in,
+                                                 .ndim = 1, .shape = bshape});
     return finish(m, l, co, l->conv.ho, l->conv.wo, 0);
 }
 
@@ -44,10 +49,18 @@ static int bn(Model *m, const char *name, int x) {
     int idx = m->n_layers - 1;
     l->conv.co = s.c;
     int shape[1] = {s.c};
-    l->p0 = ps_add(&m->ps, name, "weight", "batchnorm2d", "C", idx, 1, 1, 0, 1, shape);
-    l->p1 = ps_add(&m->ps, name, "bias", "batchnorm2d", "C", idx, 1, 1, 0, 1, shape);
-    l->rmean = ps_add(&m->ps, name, "running_mean", "batchnorm2d", "C", idx, 0, 1, 0, 1, shape);
-    l->rvar = ps_add(&m->ps, name, "running_var", "batchnorm2d", "C", idx, 0, 1, 0, 1, shape);
+    /* affine parameters are trained without decay; the running statistics are buffers */
+    TensorDecl d = {.layer = name, .layer_type = "batchnorm2d", .layout = "C", .layer_index = idx, .trainable = 1,
+                    .no_decay = 1, .ndim = 1, .shape = shape};
+    d.leaf = "weight";
+    l->p0 = ps_declare(&m->ps, &d);
+    d.leaf = "bias";
+    l->p1 = ps_declare(&m->ps, &d);
+    d.trainable = 0;
+    d.leaf = "running_mean";
+    l->rmean = ps_declare(&m->ps, &d);
+    d.leaf = "running_var";
+    l->rvar = ps_declare(&m->ps, &d);
     return finish(m, l, s.c, s.h, s.w, 0);
 }
 
@@ -71,8 +84,13 @@ static int linear(Model *m, const char *name, int x, int out, int bias) {
     l->fin = s.c;
     l->fout = out;
     int wshape[2] = {out, s.c}, bshape[1] = {out};
-    l->p0 = ps_add(&m->ps, name, "weight", "linear", "OI", idx, 1, 0, s.c, 2, wshape);
-    if (bias) l->p1 = ps_add(&m->ps, name, "bias", "linear", "O", idx, 1, 1, s.c, 1, bshape);
+    l->p0 = ps_declare(&m->ps, &(TensorDecl){.layer = name, .leaf = "weight", .layer_type = "linear", .layout = "OI",
+                                             .layer_index = idx, .trainable = 1, .fan_in = s.c, .ndim = 2,
+                                             .shape = wshape});
+    if (bias)
+        l->p1 = ps_declare(&m->ps, &(TensorDecl){.layer = name, .leaf = "bias", .layer_type = "linear", .layout = "O",
+                                                 .layer_index = idx, .trainable = 1, .no_decay = 1, .fan_in = s.c,
+                                                 .ndim = 1, .shape = bshape});
     return finish(m, l, out, 1, 1, 1);
 }
 
