@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/json.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
 #include "report/report.h"
@@ -36,13 +37,6 @@ static Score evaluate_val(Phase *p, Model *m, int batch, float *probs) {
     s.loss = ev[0] / ev[2];
     s.acc = ev[1] / ev[2];
     return s;
-}
-
-/* A JSON number, or null for NaN (no validation split). */
-static const char *jnum(char *buf, size_t n, double v) {
-    if (isnan(v)) snprintf(buf, n, "null");
-    else snprintf(buf, n, "%.6f", v);
-    return buf;
 }
 
 typedef struct {
@@ -126,33 +120,6 @@ static void row(const char *name, Score test, Score val) {
 
 static double last_time(const CkptMeta *m) { return m->n_history ? m->history[m->n_history - 1].time_s : 0.0; }
 
-/* WASH/PAPA traffic from the members' checkpoints (state/extra/comm_bytes: bytes sent, steps, picks) as the
- * summary's "communication" object: bytes each member sent, steps, what averaging all parameters every step
- * would have sent, and the ratio. Nothing for independent workers (their checkpoints carry no comm_bytes). */
-static size_t comm_json(char *js, size_t cap, const double (*comm)[3], const int *have, int W, size_t n_params) {
-    double sum = 0, steps = 0;
-    int n = 0;
-    for (int i = 0; i < W; i++)
-        if (have[i] && comm[i][1] > 0) {
-            sum += comm[i][0];
-            steps = comm[i][1] > steps ? comm[i][1] : steps;
-            n++;
-        }
-    if (!n) return 0;
-    const double mean = sum / n, full = (double)n_params * sizeof(float) * steps;
-    size_t len = (size_t)snprintf(js, cap, "  \"communication\": {\"bytes_sent\": [");
-    for (int i = 0, first = 1; i < W; i++)
-        if (have[i] && comm[i][1] > 0) {
-            len += (size_t)snprintf(js + len, cap - len, "%s%.0f", first ? "" : ", ", comm[i][0]);
-            first = 0;
-        }
-    len += (size_t)snprintf(js + len, cap - len,
-                            "], \"bytes_sent_mean\": %.0f, \"steps\": %.0f, \"every_step_average_bytes\": %.0f, "
-                            "\"ratio\": %.6g},\n",
-                            mean, steps, full, full > 0 ? mean / full : 0.0);
-    return len;
-}
-
 /* Ensemble accuracy: mean of the members' softmax outputs. */
 static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, int members) {
     double correct = 0, loss = 0;
@@ -169,242 +136,373 @@ static Score ensemble_score(const double *sum_probs, const Dataset *d, int k, in
     return s;
 }
 
-int main(int argc, char **argv) {
+/* Everything phase 3 reads, measures and writes, so that each step below is a function of it. */
+typedef struct {
     Phase p;
-    phase_start(&p, argc, argv, "EXPERIMENT.lua [--min-workers K] [--set key=value]...", "threads");
-    const double t0 = wall_seconds();
-    const Config *cfg = p.cfg;
-    if (p.comm.size > 1) swap_fail("swap-average runs on one rank (got %d)", p.comm.size);
-    const int W = (int)cfg_int(cfg, "phase2.workers");
-    int need = p.args.min_workers >= 0 ? p.args.min_workers : (int)cfg_int(cfg, "phase3.min_workers");
-    if (need <= 0 || need > W) need = W;
-    const int eval_batch = (int)cfg_int(cfg, "phase3.eval_batch");
-    int bn_batch = (int)cfg_int(cfg, "phase3.bn_batch");
-    if (bn_batch <= 0) bn_batch = (int)cfg_int(cfg, "phase2.batch");
-    const int bn_batches = (int)cfg_int(cfg, "phase3.bn_batches");
+    const Config *cfg;
+    double t0;
+    int W, n_have, eval_batch, greedy, k, nval;
+    size_t ntot;
+    char p1_path[1024], missing[4096];
+    int *have;
+    CkptMeta p1meta, out;
+    Model *m;
+    /* per worker: test and validation scores, phase-2 time, content hash, WASH/PAPA traffic */
+    Score *ws, *wv;
+    double *wtime;
+    char (*whash)[CKPT_HASH_HEX];
+    double (*comm)[3];
+    /* sums over the workers: weights, test and validation softmax outputs */
+    double *avg, *ens, *ens_val;
+    float *probs, *probs_val;
+    Score s_p1, v_p1, s_avg_raw, s_avg, v_avg, s_ens, v_ens, s_soup, v_soup;
+    Augment bn_aug;
+    SoupEval se;
+    int *members, n_members, n_steps;
+    SoupStep *steps;
+    double t1, tmax, t3;
+} Avg;
 
-    char p1_path[1024];
-    phase_path(&p, p1_path, sizeof p1_path, "phase1/model.h5", 0);
-    if (!file_exists(p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", p1_path);
-
-    /* which workers finished */
-    int *have = xCalloc((size_t)W, sizeof *have);
-    int n_have = 0;
-    char missing[4096] = "";
-    for (int i = 0; i < W; i++) {
-        char sub[64], path[1024], err[512];
-        snprintf(sub, sizeof sub, "phase2/worker-%d.h5", i);
-        phase_path(&p, path, sizeof path, sub, 0);
+/* Which workers finished (a checkpoint that verifies); fails below the quorum. */
+static void find_workers(Avg *a) {
+    int need = a->p.args.min_workers >= 0 ? a->p.args.min_workers : (int)cfg_int(a->cfg, "phase3.min_workers");
+    if (need <= 0 || need > a->W) need = a->W;
+    a->have = xCalloc((size_t)a->W, sizeof *a->have);
+    for (int i = 0; i < a->W; i++) {
+        char path[1024], err[512];
+        worker_path(&a->p, path, sizeof path, i);
         if (file_exists(path) && ckpt_verify(path, err, sizeof err) == 0) {
-            have[i] = 1;
-            n_have++;
+            a->have[i] = 1;
+            a->n_have++;
         } else {
-            size_t l = strlen(missing);
-            snprintf(missing + l, sizeof missing - l, "%s%d", l ? ", " : "", i);
+            size_t l = strlen(a->missing);
+            snprintf(a->missing + l, sizeof a->missing - l, "%s%d", l ? ", " : "", i);
             if (file_exists(path)) swap_warn("%s", err);
         }
     }
-    if (n_have < need)
+    if (a->n_have < need)
         swap_fail("%s/phase2: %d of %d workers finished (missing: %s); need %d (use --min-workers to go on with fewer)",
-                  p.dir, n_have, W, missing, need);
-    if (n_have < W) swap_warn("going on with %d of %d workers; missing: %s", n_have, W, missing);
+                  a->p.dir, a->n_have, a->W, a->missing, need);
+    if (a->n_have < a->W) swap_warn("going on with %d of %d workers; missing: %s", a->n_have, a->W, a->missing);
+}
 
-    phase_load_data(&p, 1, 1);
-    CkptMeta p1meta;
-    Model *m = ckpt_load_model(p1_path, &p1meta, 0);
-    phase_check_val_split(&p, &p1meta, p1_path);
-    const int k = m->spec.classes;
-    const size_t ntot = m->ps.n_total;
-    const int nval = p.val ? p.val->n : 0;
-    Score s_p1 = evaluate(&p, m, eval_batch, NULL);
-    Score v_p1 = evaluate_val(&p, m, eval_batch, NULL);
-
-    double *avg = xCalloc(ntot, sizeof *avg);
-    double *ens = xCalloc((size_t)p.test->n * k, sizeof *ens);
-    float *probs = xMalloc((size_t)p.test->n * k * sizeof *probs);
-    Score *ws = xCalloc((size_t)W, sizeof *ws);
-    Score *wv = xCalloc((size_t)W, sizeof *wv);
-    double *ens_val = xCalloc((size_t)nval * k + 1, sizeof *ens_val);
-    float *probs_val = xMalloc(((size_t)nval * k + 1) * sizeof *probs_val);
-    double *wtime = xCalloc((size_t)W, sizeof *wtime);
-    char (*whash)[CKPT_HASH_HEX] = xCalloc((size_t)W, sizeof *whash);
-    const int greedy = !strcmp(cfg_str(cfg, "phase3.soup"), "greedy");
-    if (greedy && !p.val)
+static void setup(Avg *a) {
+    const Config *cfg = a->cfg;
+    if (a->p.comm.size > 1) swap_fail("swap-average runs on one rank (got %d)", a->p.comm.size);
+    a->W = (int)cfg_int(cfg, "phase2.workers");
+    a->eval_batch = (int)cfg_int(cfg, "phase3.eval_batch");
+    int bn_batch = (int)cfg_int(cfg, "phase3.bn_batch");
+    if (bn_batch <= 0) bn_batch = (int)cfg_int(cfg, "phase2.batch");
+    a->se = (SoupEval){.batch = a->eval_batch, .bn_batch = bn_batch, .bn_batches = (int)cfg_int(cfg, "phase3.bn_batches"),
+                       .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0)};
+    phase_path(&a->p, a->p1_path, sizeof a->p1_path, "phase1/model.h5", 0);
+    if (!file_exists(a->p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", a->p1_path);
+    find_workers(a);
+    phase_load_data(&a->p, 1, 1);
+    a->m = ckpt_load_model(a->p1_path, &a->p1meta, 0);
+    phase_check_val_split(&a->p, &a->p1meta, a->p1_path);
+    a->k = a->m->spec.classes;
+    a->ntot = a->m->ps.n_total;
+    a->nval = a->p.val ? a->p.val->n : 0;
+    a->s_p1 = evaluate(&a->p, a->m, a->eval_batch, NULL);
+    a->v_p1 = evaluate_val(&a->p, a->m, a->eval_batch, NULL);
+    const size_t W = (size_t)a->W, nk = (size_t)a->p.test->n * a->k, nvk = (size_t)a->nval * a->k;
+    a->avg = xCalloc(a->ntot, sizeof *a->avg);
+    a->ens = xCalloc(nk, sizeof *a->ens);
+    a->probs = xMalloc(nk * sizeof *a->probs);
+    a->ws = xCalloc(W, sizeof *a->ws);
+    a->wv = xCalloc(W, sizeof *a->wv);
+    a->ens_val = xCalloc(nvk + 1, sizeof *a->ens_val);
+    a->probs_val = xMalloc((nvk + 1) * sizeof *a->probs_val);
+    a->wtime = xCalloc(W, sizeof *a->wtime);
+    a->whash = xCalloc(W, sizeof *a->whash);
+    a->comm = xCalloc(W, sizeof *a->comm);
+    a->greedy = !strcmp(cfg_str(cfg, "phase3.soup"), "greedy");
+    if (a->greedy && !a->p.val)
         swap_fail("phase3.soup = \"greedy\" picks workers by validation accuracy: it needs data.val_split > 0");
-    double (*comm)[3] = xCalloc((size_t)W, sizeof *comm);
-    CkptMeta out;
-    phase_meta(&p, &out, "average", -1, W);
-    for (int i = 0; i < W; i++) {
+    phase_meta(&a->p, &a->out, "average", -1, a->W);
+}
+
+/* Worker i into the sums: weights, test and validation outputs; its scores, time, hash and traffic. */
+static void add_worker(Avg *a, int i) {
+    char path[1024];
+    worker_path(&a->p, path, sizeof path, i);
+    CkptMeta wm;
+    Model *m = a->m;
+    ckpt_load_into(path, m, &wm, 0); /* strict names and shapes: a different architecture is an error */
+    phase_check_val_split(&a->p, &wm, path);
+    if (wm.n_parents < 1 || strcmp(wm.parents[0].hash, a->p1meta.content_hash))
+        swap_fail("%s: trained from a different phase-1 model (parent %s, expected %s from %s)", path,
+                  wm.n_parents ? wm.parents[0].hash : "none", a->p1meta.content_hash, a->p1_path);
+    for (size_t j = 0; j < a->ntot; j++) a->avg[j] += m->ps.data[j];
+    a->ws[i] = evaluate(&a->p, m, a->eval_batch, a->probs);
+    for (size_t j = 0; j < (size_t)a->p.test->n * a->k; j++) a->ens[j] += a->probs[j];
+    a->wv[i] = evaluate_val(&a->p, m, a->eval_batch, a->probs_val);
+    for (size_t j = 0; j < (size_t)a->nval * a->k; j++) a->ens_val[j] += a->probs_val[j];
+    a->wtime[i] = last_time(&wm);
+    snprintf(a->whash[i], sizeof a->whash[i], "%s", wm.content_hash);
+    size_t nc = 0;
+    const double *cb = ckpt_meta_get(&wm, "comm_bytes", CKPT_F64, &nc);
+    if (cb && nc == 3) memcpy(a->comm[i], cb, sizeof a->comm[i]);
+    ckpt_meta_free(&wm);
+}
+
+/* The uniform average (scored before and after the BN update) and the ensemble. */
+static void average(Avg *a) {
+    Model *m = a->m;
+    for (size_t j = 0; j < a->ntot; j++) m->ps.data[j] = (float)(a->avg[j] / a->n_have);
+    a->s_avg_raw = evaluate(&a->p, m, a->eval_batch, NULL);
+    a->se.bn_aug = bn_augment_from_config(a->cfg, &a->bn_aug);
+    bn_recompute(m, a->p.train, a->se.bn_batch, a->se.bn_batches, a->se.bn_seed, a->se.bn_aug);
+    a->s_avg = evaluate(&a->p, m, a->eval_batch, NULL);
+    a->v_avg = evaluate_val(&a->p, m, a->eval_batch, NULL);
+    a->s_ens = ensemble_score(a->ens, a->p.test, a->k, a->n_have);
+    a->v_ens = a->p.val ? ensemble_score(a->ens_val, a->p.val, a->k, a->n_have) : a->v_avg;
+}
+
+/* The output model: the uniform soup above, or the greedy one; its members become its parents. */
+static void choose_soup(Avg *a) {
+    a->members = xMalloc((size_t)a->W * sizeof *a->members);
+    a->steps = xCalloc((size_t)a->W, sizeof *a->steps);
+    a->s_soup = a->s_avg, a->v_soup = a->v_avg;
+    if (a->greedy) {
+        double vacc;
+        a->n_members = greedy_soup(&a->p, a->m, a->have, a->wv, a->W, &a->se, a->members, a->steps, &a->n_steps, &vacc);
+        a->s_soup = evaluate(&a->p, a->m, a->eval_batch, NULL);
+        a->v_soup = evaluate_val(&a->p, a->m, a->eval_batch, NULL);
+    } else {
+        for (int i = 0; i < a->W; i++)
+            if (a->have[i]) a->members[a->n_members++] = i;
+    }
+    int64_t *mem64 = xMalloc(((size_t)a->n_members + 1) * sizeof *mem64);
+    for (int i = 0; i < a->n_members; i++) {
+        char path[1024];
+        worker_path(&a->p, path, sizeof path, a->members[i]);
+        ckpt_meta_add_parent(&a->out, a->whash[a->members[i]], path);
+        mem64[i] = a->members[i];
+    }
+    ckpt_meta_set_soup(&a->out, a->greedy ? "greedy" : "uniform", mem64, a->n_members);
+    free(mem64);
+}
+
+static void save_model(Avg *a, const char *out_path) {
+    EpochRecord rec = ckpt_epoch_record(0);
+    rec.time_s = a->t3;
+    rec.test_loss = a->s_soup.loss;
+    rec.test_acc = a->s_soup.acc;
+    rec.val_loss = a->v_soup.loss;
+    rec.val_acc = a->v_soup.acc;
+    ckpt_meta_add_epoch(&a->out, &rec);
+    a->out.seed = (uint64_t)cfg_int(a->cfg, "seed");
+    ckpt_save(out_path, a->m, &a->out, 0);
+}
+
+/* ---------------------------------------------------------------- summary.json */
+
+#define F6(v) json_number_as((v), "%.6f")
+#define F3(v) json_number_as((v), "%.3f")
+
+static cJSON *phase1_json(const Avg *a) {
+    const CkptMeta *pm = &a->p1meta;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "test_acc", F6(a->s_p1.acc));
+    cJSON_AddItemToObject(o, "test_loss", F6(a->s_p1.loss));
+    cJSON_AddNumberToObject(o, "epochs", pm->n_history);
+    cJSON_AddItemToObject(o, "train_acc", F6(pm->n_history ? pm->history[pm->n_history - 1].train_acc : 0.0));
+    cJSON_AddItemToObject(o, "time_s", F3(a->t1));
+    cJSON_AddStringToObject(o, "hash", pm->content_hash);
+    cJSON_AddItemToObject(o, "val_acc", F6(a->v_p1.acc));
+    return o;
+}
+
+static cJSON *workers_json(const Avg *a) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < a->W; i++) {
+        if (!a->have[i]) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "worker", i);
+        cJSON_AddItemToObject(o, "test_acc", F6(a->ws[i].acc));
+        cJSON_AddItemToObject(o, "test_loss", F6(a->ws[i].loss));
+        cJSON_AddItemToObject(o, "time_s", F3(a->wtime[i]));
+        cJSON_AddItemToObject(o, "val_acc", F6(a->wv[i].acc));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *missing_json(const Avg *a) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < a->W; i++)
+        if (!a->have[i]) cJSON_AddItemToArray(arr, cJSON_CreateNumber(i));
+    return arr;
+}
+
+static cJSON *average_json(const Avg *a) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "test_acc_before_bn", F6(a->s_avg_raw.acc));
+    cJSON_AddItemToObject(o, "test_loss_before_bn", F6(a->s_avg_raw.loss));
+    cJSON_AddItemToObject(o, "test_acc", F6(a->s_avg.acc));
+    cJSON_AddItemToObject(o, "test_loss", F6(a->s_avg.loss));
+    cJSON_AddNumberToObject(o, "bn_batches", a->se.bn_batches);
+    cJSON_AddNumberToObject(o, "bn_batch", a->se.bn_batch);
+    cJSON_AddBoolToObject(o, "bn_augment", a->se.bn_aug != NULL);
+    cJSON_AddItemToObject(o, "val_acc", F6(a->v_avg.acc));
+    return o;
+}
+
+static cJSON *soup_json(const Avg *a) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", a->greedy ? "greedy" : "uniform");
+    cJSON_AddItemToObject(o, "members", cJSON_CreateIntArray(a->members, a->n_members));
+    cJSON_AddItemToObject(o, "val_acc", F6(a->v_soup.acc));
+    cJSON_AddItemToObject(o, "test_acc", F6(a->s_soup.acc));
+    cJSON_AddItemToObject(o, "test_loss", F6(a->s_soup.loss));
+    cJSON *steps = cJSON_AddArrayToObject(o, "steps");
+    for (int t = 0; t < a->n_steps; t++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddNumberToObject(s, "worker", a->steps[t].worker);
+        cJSON_AddItemToObject(s, "val_acc", F6(a->steps[t].val_acc));
+        cJSON_AddBoolToObject(s, "kept", a->steps[t].kept);
+        cJSON_AddItemToArray(steps, s);
+    }
+    return o;
+}
+
+/* WASH/PAPA traffic from the members' checkpoints (state/extra/comm_bytes: bytes sent, steps, picks): bytes each
+ * member sent, steps, what averaging all parameters every step would have sent, and the ratio. NULL for
+ * independent workers (their checkpoints carry no comm_bytes). */
+static cJSON *communication_json(const Avg *a) {
+    double sum = 0, steps = 0;
+    int n = 0;
+    cJSON *sent = cJSON_CreateArray();
+    for (int i = 0; i < a->W; i++)
+        if (a->have[i] && a->comm[i][1] > 0) {
+            sum += a->comm[i][0];
+            steps = a->comm[i][1] > steps ? a->comm[i][1] : steps;
+            n++;
+            cJSON_AddItemToArray(sent, json_number_as(a->comm[i][0], "%.0f"));
+        }
+    if (!n) {
+        cJSON_Delete(sent);
+        return NULL;
+    }
+    const double mean = sum / n, full = (double)a->m->ps.n_params * sizeof(float) * steps;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "bytes_sent", sent);
+    cJSON_AddItemToObject(o, "bytes_sent_mean", json_number_as(mean, "%.0f"));
+    cJSON_AddItemToObject(o, "steps", json_number_as(steps, "%.0f"));
+    cJSON_AddItemToObject(o, "every_step_average_bytes", json_number_as(full, "%.0f"));
+    cJSON_AddItemToObject(o, "ratio", json_number_as(full > 0 ? mean / full : 0.0, "%.6g"));
+    return o;
+}
+
+/* The numbers every tool (collect, plots, tests) reads, in the order readers have always seen them. */
+static cJSON *summary_of(const Avg *a) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", cfg_str(a->cfg, "name"));
+    cJSON_AddStringToObject(o, "model", a->m->name);
+    cJSON_AddStringToObject(o, "dataset", a->p.test->name);
+    cJSON_AddNumberToObject(o, "test_samples", a->p.test->n);
+    cJSON_AddNumberToObject(o, "val_samples", a->nval);
+    cJSON_AddItemToObject(o, "phase1", phase1_json(a));
+    cJSON_AddItemToObject(o, "workers", workers_json(a));
+    cJSON_AddItemToObject(o, "missing_workers", missing_json(a));
+    cJSON_AddItemToObject(o, "average", average_json(a));
+    cJSON_AddItemToObject(o, "soup", soup_json(a));
+    cJSON *ens = cJSON_AddObjectToObject(o, "ensemble");
+    cJSON_AddItemToObject(ens, "test_acc", F6(a->s_ens.acc));
+    cJSON_AddItemToObject(ens, "test_loss", F6(a->s_ens.loss));
+    cJSON_AddItemToObject(ens, "val_acc", F6(a->v_ens.acc));
+    cJSON *p2 = cJSON_AddObjectToObject(o, "phase2");
+    cJSON_AddStringToObject(p2, "mode", cfg_str(a->cfg, "phase2.mode"));
+    cJSON_AddNumberToObject(p2, "workers", a->n_have);
+    cJSON_AddItemToObject(p2, "time_s", F3(a->tmax));
+    cJSON *comm = communication_json(a);
+    if (comm) cJSON_AddItemToObject(o, "communication", comm);
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(o, "phase3"), "time_s", F3(a->t3));
+    cJSON_AddItemToObject(o, "critical_path_s", F3(a->t1 + a->tmax + a->t3));
+    return o;
+}
+
+#undef F6
+#undef F3
+
+static void print_table(const Avg *a) {
+    printf("\n%-28s %10s %10s%s\n", "model", "test acc", "test loss", a->p.val ? "    val acc" : "");
+    row("phase 1", a->s_p1, a->v_p1);
+    for (int i = 0; i < a->W; i++)
+        if (a->have[i]) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "worker %d", i);
+            row(nm, a->ws[i], a->wv[i]);
+        }
+    Score none = {NAN, NAN};
+    row("average (before BN update)", a->s_avg_raw, none);
+    row(a->greedy ? "average (uniform soup)" : "average (SWAP)", a->s_avg, a->v_avg);
+    if (a->greedy) {
+        char nm[48];
+        snprintf(nm, sizeof nm, "greedy soup (%d of %d)", a->n_members, a->n_have);
+        row(nm, a->s_soup, a->v_soup);
+    }
+    row("ensemble of workers", a->s_ens, a->v_ens);
+    if (a->greedy) {
+        printf("greedy soup: workers best-first by validation accuracy; each kept if the soup's val acc does not drop\n");
+        for (int t = 0; t < a->n_steps; t++)
+            printf("  + worker %-4d soup val %6.2f%%  %s\n", a->steps[t].worker, 100 * a->steps[t].val_acc,
+                   a->steps[t].kept ? "kept" : "left out");
+    }
+    printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", a->t1, a->tmax, a->t3);
+}
+
+static void avg_free(Avg *a) {
+    void *bufs[] = {a->avg, a->ens, a->probs, a->ws, a->wv, a->whash, a->members, a->steps,
+                    a->ens_val, a->probs_val, a->wtime, a->comm, a->have};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    ckpt_meta_free(&a->out);
+    ckpt_meta_free(&a->p1meta);
+    model_free(a->m);
+}
+
+/* Writes phase3/model.h5 and summary.json (with the baselines' rows, under the summary lock), prints the table,
+ * then draws the plots (a plotting problem, or no gnuplot, is only a warning). */
+static void write_outputs(Avg *a) {
+    char out_path[1024], sum_path[1024], p1_log[1024];
+    phase_path(&a->p, out_path, sizeof out_path, "phase3/model.h5", 1);
+    phase_path(&a->p, sum_path, sizeof sum_path, "summary.json", 0);
+    save_model(a, out_path);
+    a->t1 = last_time(&a->p1meta);
+    for (int i = 0; i < a->W; i++)
+        if (a->have[i] && a->wtime[i] > a->tmax) a->tmax = a->wtime[i];
+    cJSON *summary = summary_of(a);
+    char *js = json_line(summary);
+    cJSON_Delete(summary);
+    summary_write(&a->p, js, strlen(js));
+    free(js);
+    print_table(a);
+    printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
+    fflush(stdout);
+    phase_path(&a->p, p1_log, sizeof p1_log, "phase1/log.jsonl", 0);
+    if (report_experiment_plots(a->p.dir, p1_log) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), a->p.dir);
+}
+
+int main(int argc, char **argv) {
+    Avg a = {0};
+    phase_start(&a.p, argc, argv, "EXPERIMENT.lua [--min-workers K] [--set key=value]...", "threads");
+    a.t0 = wall_seconds();
+    a.cfg = a.p.cfg;
+    setup(&a);
+    for (int i = 0; i < a.W; i++) {
         if (signals_pending()) { /* nothing written yet: the same command simply starts over */
             printf("%s: signal received before any output was written; run the same command again\n", swap_progname());
             return SWAP_EXIT_PREEMPTED;
         }
-        if (!have[i]) continue;
-        char sub[64], path[1024];
-        snprintf(sub, sizeof sub, "phase2/worker-%d.h5", i);
-        phase_path(&p, path, sizeof path, sub, 0);
-        CkptMeta wm;
-        ckpt_load_into(path, m, &wm, 0); /* strict names and shapes: a different architecture is an error */
-        phase_check_val_split(&p, &wm, path);
-        if (wm.n_parents < 1 || strcmp(wm.parents[0].hash, p1meta.content_hash))
-            swap_fail("%s: trained from a different phase-1 model (parent %s, expected %s from %s)", path,
-                      wm.n_parents ? wm.parents[0].hash : "none", p1meta.content_hash, p1_path);
-        for (size_t j = 0; j < ntot; j++) avg[j] += m->ps.data[j];
-        ws[i] = evaluate(&p, m, eval_batch, probs);
-        for (size_t j = 0; j < (size_t)p.test->n * k; j++) ens[j] += probs[j];
-        wv[i] = evaluate_val(&p, m, eval_batch, probs_val);
-        for (size_t j = 0; j < (size_t)nval * k; j++) ens_val[j] += probs_val[j];
-        wtime[i] = last_time(&wm);
-        snprintf(whash[i], sizeof whash[i], "%s", wm.content_hash);
-        size_t nc = 0;
-        const double *cb = ckpt_meta_get(&wm, "comm_bytes", CKPT_F64, &nc);
-        if (cb && nc == 3) memcpy(comm[i], cb, sizeof comm[i]);
-        ckpt_meta_free(&wm);
+        if (a.have[i]) add_worker(&a, i);
     }
-    for (size_t j = 0; j < ntot; j++) m->ps.data[j] = (float)(avg[j] / n_have);
-    Score s_avg_raw = evaluate(&p, m, eval_batch, NULL);
-    Augment bn_aug;
-    const SoupEval se = {.batch = eval_batch, .bn_batch = bn_batch, .bn_batches = bn_batches,
-                         .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0),
-                         .bn_aug = bn_augment_from_config(cfg, &bn_aug)};
-    bn_recompute(m, p.train, bn_batch, bn_batches, se.bn_seed, se.bn_aug);
-    Score s_avg = evaluate(&p, m, eval_batch, NULL);
-    Score v_avg = evaluate_val(&p, m, eval_batch, NULL);
-    Score s_ens = ensemble_score(ens, p.test, k, n_have);
-    Score v_ens = p.val ? ensemble_score(ens_val, p.val, k, n_have) : v_avg;
-
-    /* the output model: the uniform soup above, or the greedy one */
-    int *members = xMalloc((size_t)W * sizeof *members), n_members = 0, n_steps = 0;
-    SoupStep *steps = xCalloc((size_t)W, sizeof *steps);
-    Score s_soup = s_avg, v_soup = v_avg;
-    if (greedy) {
-        double vacc;
-        n_members = greedy_soup(&p, m, have, wv, W, &se, members, steps, &n_steps, &vacc);
-        s_soup = evaluate(&p, m, eval_batch, NULL);
-        v_soup = evaluate_val(&p, m, eval_batch, NULL);
-    } else {
-        for (int i = 0; i < W; i++)
-            if (have[i]) members[n_members++] = i;
-    }
-    int64_t *mem64 = xMalloc(((size_t)n_members + 1) * sizeof *mem64);
-    for (int i = 0; i < n_members; i++) {
-        char path[1024];
-        worker_path(&p, path, sizeof path, members[i]);
-        ckpt_meta_add_parent(&out, whash[members[i]], path);
-        mem64[i] = members[i];
-    }
-    ckpt_meta_set_soup(&out, greedy ? "greedy" : "uniform", mem64, n_members);
-    const double t3 = wall_seconds() - t0;
-
-    char out_path[1024], sum_path[1024];
-    phase_path(&p, out_path, sizeof out_path, "phase3/model.h5", 1);
-    phase_path(&p, sum_path, sizeof sum_path, "summary.json", 0);
-    EpochRecord rec = ckpt_epoch_record(0);
-    rec.time_s = t3;
-    rec.test_loss = s_soup.loss;
-    rec.test_acc = s_soup.acc;
-    rec.val_loss = v_soup.loss;
-    rec.val_acc = v_soup.acc;
-    ckpt_meta_add_epoch(&out, &rec);
-    out.seed = (uint64_t)cfg_int(cfg, "seed");
-    ckpt_save(out_path, m, &out, 0);
-
-    /* summary: the numbers every tool (collect, plots, tests) reads */
-    const double t1 = last_time(&p1meta);
-    double tmax = 0;
-    for (int i = 0; i < W; i++)
-        if (have[i] && wtime[i] > tmax) tmax = wtime[i];
-    size_t cap = 8192 + (size_t)W * 280, len = 0;
-    char *js = xMalloc(cap);
-    char vb[32];
-#define J(...) len += (size_t)snprintf(js + len, cap - len, __VA_ARGS__)
-    J("{\n  \"name\": \"%s\",\n  \"model\": \"%s\",\n  \"dataset\": \"%s\",\n  \"test_samples\": %d,\n", cfg_str(cfg, "name"),
-      m->name, p.test->name, p.test->n);
-    J("  \"val_samples\": %d,\n", nval);
-    J("  \"phase1\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"epochs\": %d, \"train_acc\": %.6f, \"time_s\": %.3f, "
-      "\"hash\": \"%s\", \"val_acc\": %s},\n",
-      s_p1.acc, s_p1.loss, p1meta.n_history,
-      p1meta.n_history ? p1meta.history[p1meta.n_history - 1].train_acc : 0.0, t1, p1meta.content_hash,
-      jnum(vb, sizeof vb, v_p1.acc));
-    J("  \"workers\": [");
-    int first = 1;
-    for (int i = 0; i < W; i++) {
-        if (!have[i]) continue;
-        J("%s\n    {\"worker\": %d, \"test_acc\": %.6f, \"test_loss\": %.6f, \"time_s\": %.3f, \"val_acc\": %s}",
-          first ? "" : ",", i, ws[i].acc, ws[i].loss, wtime[i], jnum(vb, sizeof vb, wv[i].acc));
-        first = 0;
-    }
-    J("\n  ],\n  \"missing_workers\": [%s],\n", missing);
-    J("  \"average\": {\"test_acc_before_bn\": %.6f, \"test_loss_before_bn\": %.6f, \"test_acc\": %.6f, "
-      "\"test_loss\": %.6f, \"bn_batches\": %d, \"bn_batch\": %d, \"bn_augment\": %s, \"val_acc\": %s},\n",
-      s_avg_raw.acc, s_avg_raw.loss, s_avg.acc, s_avg.loss, bn_batches, bn_batch, se.bn_aug ? "true" : "false",
-      jnum(vb, sizeof vb, v_avg.acc));
-    J("  \"soup\": {\"kind\": \"%s\", \"members\": [", greedy ? "greedy" : "uniform");
-    for (int i = 0; i < n_members; i++) J("%s%d", i ? ", " : "", members[i]);
-    J("], \"val_acc\": %s, \"test_acc\": %.6f, \"test_loss\": %.6f, \"steps\": [", jnum(vb, sizeof vb, v_soup.acc),
-      s_soup.acc, s_soup.loss);
-    for (int t = 0; t < n_steps; t++)
-        J("%s{\"worker\": %d, \"val_acc\": %.6f, \"kept\": %s}", t ? ", " : "", steps[t].worker, steps[t].val_acc,
-          steps[t].kept ? "true" : "false");
-    J("]},\n");
-    J("  \"ensemble\": {\"test_acc\": %.6f, \"test_loss\": %.6f, \"val_acc\": %s},\n", s_ens.acc, s_ens.loss,
-      jnum(vb, sizeof vb, v_ens.acc));
-    J("  \"phase2\": {\"mode\": \"%s\", \"workers\": %d, \"time_s\": %.3f},\n", cfg_str(cfg, "phase2.mode"), n_have, tmax);
-    len += comm_json(js + len, cap - len, (const double(*)[3])comm, have, W, m->ps.n_params);
-    J("  \"phase3\": {\"time_s\": %.3f},\n  \"critical_path_s\": %.3f\n}\n", t3, t1 + tmax + t3);
-#undef J
-    xCheck(len < cap, "summary buffer");
-    summary_write(&p, js, len); /* adds the baselines' rows and the critical path, under the summary lock */
-
-    printf("\n%-28s %10s %10s%s\n", "model", "test acc", "test loss", p.val ? "    val acc" : "");
-    row("phase 1", s_p1, v_p1);
-    for (int i = 0; i < W; i++)
-        if (have[i]) {
-            char nm[32];
-            snprintf(nm, sizeof nm, "worker %d", i);
-            row(nm, ws[i], wv[i]);
-        }
-    Score none = {NAN, NAN};
-    row("average (before BN update)", s_avg_raw, none);
-    row(greedy ? "average (uniform soup)" : "average (SWAP)", s_avg, v_avg);
-    if (greedy) {
-        char nm[48];
-        snprintf(nm, sizeof nm, "greedy soup (%d of %d)", n_members, n_have);
-        row(nm, s_soup, v_soup);
-    }
-    row("ensemble of workers", s_ens, v_ens);
-    if (greedy) {
-        printf("greedy soup: workers best-first by validation accuracy; each kept if the soup's val acc does not drop\n");
-        for (int t = 0; t < n_steps; t++)
-            printf("  + worker %-4d soup val %6.2f%%  %s\n", steps[t].worker, 100 * steps[t].val_acc,
-                   steps[t].kept ? "kept" : "left out");
-    }
-    printf("times: phase 1 %.1f s, phase 2 %.1f s (slowest worker), phase 3 %.1f s\n", t1, tmax, t3);
-    printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
-    fflush(stdout);
-    /* pictures next to the numbers; a plotting problem (or no gnuplot) is only a warning */
-    char p1_log[1024];
-    phase_path(&p, p1_log, sizeof p1_log, "phase1/log.jsonl", 0);
-    if (report_experiment_plots(p.dir, p1_log) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), p.dir);
-
-    free(js);
-    free(avg);
-    free(ens);
-    free(probs);
-    free(ws);
-    free(wv);
-    free(whash);
-    free(members);
-    free(steps);
-    free(mem64);
-    free(ens_val);
-    free(probs_val);
-    free(wtime);
-    free(comm);
-    free(have);
-    ckpt_meta_free(&out);
-    ckpt_meta_free(&p1meta);
-    model_free(m);
-    phase_finish(&p);
+    average(&a);
+    choose_soup(&a);
+    a.t3 = wall_seconds() - a.t0;
+    write_outputs(&a);
+    avg_free(&a);
+    phase_finish(&a.p);
     return 0;
 }

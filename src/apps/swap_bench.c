@@ -46,21 +46,23 @@ static double now_s(clockid_t clk) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int main(int argc, char **argv) {
-    engine_exec_passive_wait(argv);
-    swap_set_progname("swap-bench");
-    const char *name = NULL;
-    long width = 64, batch = -1, threads = -1, steps = -1, warmup = 3, seed = 0;
-    int profile = 0, eval = 0;
+typedef struct {
+    const char *name;
+    long width, batch, threads, steps, warmup, seed;
+    int profile, eval;
+} BenchArgs;
+
+static BenchArgs parse_args(int argc, char **argv) {
+    BenchArgs b = {.width = 64, .batch = -1, .threads = -1, .steps = -1, .warmup = 3};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage();
         if (!strcmp(a, "--profile")) {
-            profile = 1;
+            b.profile = 1;
             continue;
         }
         if (!strcmp(a, "--eval")) {
-            eval = 1;
+            b.eval = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -68,51 +70,86 @@ int main(int argc, char **argv) {
             usage();
         }
         const char *v = argv[++i];
-        if (!strcmp(a, "--model")) name = v;
-        else if (!strcmp(a, "--width")) width = parse_int(a, v, 1, 4096);
-        else if (!strcmp(a, "--batch")) batch = parse_int(a, v, 1, 1 << 20);
-        else if (!strcmp(a, "--threads")) threads = parse_int(a, v, 1, 1024);
-        else if (!strcmp(a, "--steps")) steps = parse_int(a, v, 1, 1 << 24);
-        else if (!strcmp(a, "--warmup")) warmup = parse_int(a, v, 0, 1 << 24);
-        else if (!strcmp(a, "--seed")) seed = parse_int(a, v, 0, INT64_MAX);
+        if (!strcmp(a, "--model")) b.name = v;
+        else if (!strcmp(a, "--width")) b.width = parse_int(a, v, 1, 4096);
+        else if (!strcmp(a, "--batch")) b.batch = parse_int(a, v, 1, 1 << 20);
+        else if (!strcmp(a, "--threads")) b.threads = parse_int(a, v, 1, 1024);
+        else if (!strcmp(a, "--steps")) b.steps = parse_int(a, v, 1, 1 << 24);
+        else if (!strcmp(a, "--warmup")) b.warmup = parse_int(a, v, 0, 1 << 24);
+        else if (!strcmp(a, "--seed")) b.seed = parse_int(a, v, 0, INT64_MAX);
         else {
             fprintf(stderr, "swap-bench: unknown option '%s'\n", a);
             usage();
         }
     }
-    if (!name || batch < 0 || threads < 0 || steps < 0) {
+    if (!b.name || b.batch < 0 || b.threads < 0 || b.steps < 0) {
         fprintf(stderr, "swap-bench: --model, --batch, --threads and --steps are required\n");
         usage();
     }
+    return b;
+}
 
-    engine_set_threads((int)threads);
-
-    const int is_resnet = !strcmp(name, "resnet9");
-    ModelSpec spec = {.in_c = is_resnet ? 3 : 1, .in_h = is_resnet ? 32 : 28, .in_w = is_resnet ? 32 : 28,
-                      .classes = 10, .width = (int)width};
-    Model *m = model_create(name, &spec);
-    model_init(m, (uint64_t)seed);
-    model_set_batch(m, (int)batch);
-
+/* The model on one batch of seeded random inputs and labels. */
+static Model *bench_model(const BenchArgs *b, ModelSpec *spec) {
+    const int is_resnet = !strcmp(b->name, "resnet9");
+    *spec = (ModelSpec){.in_c = is_resnet ? 3 : 1, .in_h = is_resnet ? 32 : 28, .in_w = is_resnet ? 32 : 28,
+                        .classes = 10, .width = (int)b->width};
+    Model *m = model_create(b->name, spec);
+    model_init(m, (uint64_t)b->seed);
+    model_set_batch(m, (int)b->batch);
     Rng r;
-    rng_stream(&r, (uint64_t)seed, RNG_BENCH, 0, 0);
+    rng_stream(&r, (uint64_t)b->seed, RNG_BENCH, 0, 0);
     float *x = model_input(m);
-    const size_t nx = (size_t)batch * spec.in_c * spec.in_h * spec.in_w;
+    const size_t nx = (size_t)b->batch * spec->in_c * spec->in_h * spec->in_w;
     for (size_t i = 0; i < nx; i++) x[i] = rng_normal(&r);
     int *y = model_labels(m);
-    for (long i = 0; i < batch; i++) y[i] = (int)rng_below(&r, (uint32_t)spec.classes);
+    for (long i = 0; i < b->batch; i++) y[i] = (int)rng_below(&r, (uint32_t)spec->classes);
+    return m;
+}
 
+/* Distinct convolution kernels, in layer order, comma-separated. */
+static void conv_kernels(const Model *m, long batch, char *kernels, size_t cap) {
+    kernels[0] = '\0';
+    for (int i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].kind != L_CONV) continue;
+        const char *k = conv2d_kernel(&m->layers[i].conv, (int)batch);
+        const size_t kl = strlen(k), have = strlen(kernels);
+        int seen = 0;
+        for (const char *q = kernels; (q = strstr(q, k)) != NULL; q += kl)
+            if ((q == kernels || q[-1] == ',') && (q[kl] == ',' || q[kl] == '\0')) seen = 1;
+        if (!seen && have + kl + 2 < cap) snprintf(kernels + have, cap - have, "%s%s", have ? "," : "", k);
+    }
+}
+
+static void print_profile(const Model *m, long steps) {
+    double tf = 0, tb = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", m->layers[i].name, 1e3 * m->prof_fwd[i] / steps,
+                1e3 * m->prof_bwd[i] / steps);
+        tf += m->prof_fwd[i];
+        tb += m->prof_bwd[i];
+    }
+    fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", "total", 1e3 * tf / steps, 1e3 * tb / steps);
+}
+
+int main(int argc, char **argv) {
+    engine_exec_passive_wait(argv);
+    swap_set_progname("swap-bench");
+    const BenchArgs b = parse_args(argc, argv);
+    engine_set_threads((int)b.threads);
+    ModelSpec spec;
+    Model *m = bench_model(&b, &spec);
     const SgdConfig sgd = {.momentum = 0.9f, .nesterov = 1, .weight_decay = 5e-4f, .decay_bn_and_bias = 1};
     const float lr = 0.01f;
     float loss = 0.0f;
     double t0 = 0.0, c0 = 0.0;
-    for (long s = 0; s < warmup + steps; s++) {
-        if (s == warmup) {
-            if (profile) model_profile_enable(m);
+    for (long s = 0; s < b.warmup + b.steps; s++) {
+        if (s == b.warmup) {
+            if (b.profile) model_profile_enable(m);
             t0 = now_s(CLOCK_MONOTONIC);
             c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
         }
-        if (eval) {
+        if (b.eval) {
             model_forward(m, 0, 0);
             continue;
         }
@@ -122,43 +159,21 @@ int main(int argc, char **argv) {
         sgd_step(&m->ps, &sgd, lr);
     }
     const double dt = now_s(CLOCK_MONOTONIC) - t0, dc = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    const double step_s = dt / (double)steps;
+    const double step_s = dt / (double)b.steps;
     const double gflops =
-        model_train_flops_per_sample(m) * (eval ? 1.0 / 3.0 : 1.0) * (double)batch / step_s * 1e-9;
-    /* distinct convolution kernels, in layer order */
-    char kernels[1024] = "";
-    for (int i = 0; i < m->n_layers; i++) {
-        if (m->layers[i].kind != L_CONV) continue;
-        const char *k = conv2d_kernel(&m->layers[i].conv, (int)batch);
-        const size_t kl = strlen(k), have = strlen(kernels);
-        int seen = 0;
-        for (const char *q = kernels; (q = strstr(q, k)) != NULL; q += kl)
-            if ((q == kernels || q[-1] == ',') && (q[kl] == ',' || q[kl] == '\0')) seen = 1;
-        if (!seen && have + kl + 2 < sizeof kernels)
-            snprintf(kernels + have, sizeof kernels - have, "%s%s", have ? "," : "", k);
-    }
-    char model_label[32];
-    if (is_resnet) snprintf(model_label, sizeof model_label, "resnet9w%ld", width);
-    else snprintf(model_label, sizeof model_label, "%s", name);
+        model_train_flops_per_sample(m) * (b.eval ? 1.0 / 3.0 : 1.0) * (double)b.batch / step_s * 1e-9;
+    char kernels[1024], model_label[32];
+    conv_kernels(m, b.batch, kernels, sizeof kernels);
+    if (!strcmp(b.name, "resnet9")) snprintf(model_label, sizeof model_label, "resnet9w%ld", b.width);
+    else snprintf(model_label, sizeof model_label, "%s", b.name);
     printf("swap model=%s mode=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
            "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f\n",
-           model_label, eval ? "eval" : "train", batch, threads, m->ps.n_params, steps, loss, 1e3 * step_s,
-           1e3 * dc / (double)steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
-           kernels[0] ? kernels : "none",
-           (double)batch / step_s);
-    if (profile) {
-        double tf = 0, tb = 0;
-        for (int i = 0; i < m->n_layers; i++) {
-            fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", m->layers[i].name, 1e3 * m->prof_fwd[i] / steps,
-                    1e3 * m->prof_bwd[i] / steps);
-            tf += m->prof_fwd[i];
-            tb += m->prof_bwd[i];
-        }
-        fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", "total", 1e3 * tf / steps, 1e3 * tb / steps);
-    }
+           model_label, b.eval ? "eval" : "train", b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
+           1e3 * dc / (double)b.steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
+           kernels[0] ? kernels : "none", (double)b.batch / step_s);
+    if (b.profile) print_profile(m, b.steps);
     model_free(m);
     return 0;
 }

@@ -123,10 +123,8 @@ static int read_format(Rd *r, hid_t root, CkptMeta *m) {
     return 0;
 }
 
-static int read_root(Rd *r, hid_t f, CkptMeta *m) {
-    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
-    if (root < 0) return rfail(r, "cannot open the root group (%s)", h5_last_error());
-    if (read_format(r, root, m) < 0) return -1;
+/* Phase and progress: epoch, step, samples, seed, worker and world. */
+static int read_progress(Rd *r, hid_t root, CkptMeta *m) {
     int64_t v;
     const int64_t BIG = INT64_MAX;
     if (get_str(r, root, "/", "phase", m->phase, sizeof m->phase, 1) < 0) return -1;
@@ -143,7 +141,12 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
     v = 1;
     if (get_int(r, root, "/", "world_size", 0, 1 << 24, &v, 1) < 0) return -1;
     m->world_size = (int)v;
-    /* validation split: absent in files written before it existed (= none) */
+    return 0;
+}
+
+/* The validation split (absent in files written before it existed: none) and a soup's members. */
+static int read_split_and_soup(Rd *r, hid_t root, CkptMeta *m) {
+    const int64_t BIG = INT64_MAX;
     if (get_int(r, root, "/", "val_split", 0, INT32_MAX, &m->val_split, 0) < 0) return -1;
     if (get_int(r, root, "/", "val_seed", 0, BIG, &m->val_seed, 0) < 0) return -1;
     if (get_str(r, root, "/", "val_hash", m->val_hash, sizeof m->val_hash, 0) < 0) return -1;
@@ -158,6 +161,12 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
         free(mem);
         if (rc != 0) return rfail(r, "attribute 'soup_members' is missing or not a list of at most %d integers", MAX_MEMBERS);
     }
+    return 0;
+}
+
+/* Identity hashes and provenance (build, libraries, host, Slurm job). */
+static int read_provenance(Rd *r, hid_t root, CkptMeta *m) {
+    int64_t v;
     if (get_str(r, root, "/", "content_hash", m->content_hash, sizeof m->content_hash, 1) < 0) return -1;
     if (!ckpt_is_hash(m->content_hash)) return rfail(r, "content_hash '%s' is not 32 hex digits", m->content_hash);
     if (get_str(r, root, "/", "momentum_hash", m->momentum_hash, sizeof m->momentum_hash, 0) < 0) return -1;
@@ -184,6 +193,10 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (get_str(r, root, "/", strs[i].name, strs[i].buf, strs[i].cap, 0) < 0) return -1;
 
+    return 0;
+}
+
+static int read_parents(Rd *r, hid_t root, CkptMeta *m) {
     char **hashes = NULL, **paths = NULL;
     size_t nh = 0, np = 0;
     int rc = h5_get_strs(root, "parents", CKPT_MAX_PARENTS, &hashes, &nh);
@@ -209,6 +222,15 @@ static int read_root(Rd *r, hid_t f, CkptMeta *m) {
         h5_free_strs(paths);
     }
     return 0;
+}
+
+static int read_root(Rd *r, hid_t f, CkptMeta *m) {
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    if (root < 0) return rfail(r, "cannot open the root group (%s)", h5_last_error());
+    if (read_format(r, root, m) < 0 || read_progress(r, root, m) < 0 || read_split_and_soup(r, root, m) < 0 ||
+        read_provenance(r, root, m) < 0)
+        return -1;
+    return read_parents(r, root, m);
 }
 
 static int read_config(Rd *r, hid_t f, CkptMeta *m) {

@@ -222,33 +222,27 @@ static void env_or_empty(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s", v ? v : "");
 }
 
-static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, int with_momentum) {
-    char created[32], host[256] = "", ver[32], hash[CKPT_HASH_HEX], chash[CKPT_HASH_HEX];
+/* Content hash of the tensors (from their digests); of the trainable ones' momentum when momentum is true. */
+static void tensors_hash(const Writer *w, const Model *m, int momentum, char *out) {
+    CkptHasher *h = ckpt_hasher_new();
+    for (int i = 0; i < m->ps.n_views; i++) {
+        const TensorView *v = &m->ps.views[i];
+        if (!momentum) ckpt_hasher_tensor(h, v->name, v->ndim, v->shape, w->dig[i]);
+        else if (v->trainable) ckpt_hasher_tensor(h, v->name, v->ndim, v->shape, w->mdig[i]);
+    }
+    ckpt_hasher_done(h, out);
+}
+
+/* What the file is: format, phase and progress, identity hashes, lineage. */
+static int write_identity(hid_t r, const Writer *w, const Model *m, const CkptMeta *meta, const char *chash,
+                          int with_momentum) {
+    char created[32], fmt_version[16], hash[CKPT_HASH_HEX];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    gethostname(host, sizeof host - 1);
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
-    snprintf(ver, sizeof ver, "%u.%u.%u", maj, min, rel);
-    CkptHasher *hc = ckpt_hasher_new();
-    for (int i = 0; i < m->ps.n_views; i++) {
-        const TensorView *v = &m->ps.views[i];
-        ckpt_hasher_tensor(hc, v->name, v->ndim, v->shape, w->dig[i]);
-    }
-    ckpt_hasher_done(hc, hash);
-    const char *resolved = meta->config_resolved ? meta->config_resolved : "";
-    ckpt_hash_bytes(chash, resolved, strlen(resolved));
-    char fmt_version[16], sj[32], saj[32], sat[32];
     snprintf(fmt_version, sizeof fmt_version, "%d.%d", CKPT_FORMAT_MAJOR, CKPT_FORMAT_MINOR);
-    env_or_empty(sj, sizeof sj, "SLURM_JOB_ID");
-    env_or_empty(saj, sizeof saj, "SLURM_ARRAY_JOB_ID");
-    env_or_empty(sat, sizeof sat, "SLURM_ARRAY_TASK_ID");
-    const char *blas = openblas_get_config();
-
-    hid_t r = H5Gopen2(f, "/", H5P_DEFAULT);
-    W(r, "root group");
+    tensors_hash(w, m, 0, hash);
     int rc = 0;
     rc |= h5_attr_str(r, "format", CKPT_FORMAT_NAME);
     rc |= h5_attr_str(r, "format_version", fmt_version);
@@ -271,13 +265,8 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     rc |= h5_attr_str(r, "content_hash", hash);
     rc |= h5_attr_str(r, "config_hash", chash);
     if (with_momentum) {
-        CkptHasher *h = ckpt_hasher_new();
-        for (int i = 0; i < m->ps.n_views; i++) {
-            const TensorView *v = &m->ps.views[i];
-            if (v->trainable) ckpt_hasher_tensor(h, v->name, v->ndim, v->shape, w->mdig[i]);
-        }
         char mhash[CKPT_HASH_HEX];
-        ckpt_hasher_done(h, mhash);
+        tensors_hash(w, m, 1, mhash);
         rc |= h5_attr_str(r, "momentum_hash", mhash);
     }
     const char *ph[CKPT_MAX_PARENTS], *pp[CKPT_MAX_PARENTS];
@@ -287,6 +276,21 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     }
     rc |= h5_attr_strs(r, "parents", ph, (size_t)meta->n_parents);
     rc |= h5_attr_strs(r, "parent_paths", pp, (size_t)meta->n_parents);
+    return rc;
+}
+
+/* Where and how it was made: build, libraries, host, Slurm job. */
+static int write_provenance(hid_t r, const CkptMeta *meta) {
+    char host[256] = "", ver[32], sj[32], saj[32], sat[32];
+    gethostname(host, sizeof host - 1);
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(ver, sizeof ver, "%u.%u.%u", maj, min, rel);
+    env_or_empty(sj, sizeof sj, "SLURM_JOB_ID");
+    env_or_empty(saj, sizeof saj, "SLURM_ARRAY_JOB_ID");
+    env_or_empty(sat, sizeof sat, "SLURM_ARRAY_TASK_ID");
+    const char *blas = openblas_get_config();
+    int rc = 0;
     rc |= h5_attr_str(r, "git_commit", SWAP_GIT_COMMIT);
     rc |= h5_attr_i64(r, "git_dirty", SWAP_GIT_DIRTY);
     rc |= h5_attr_str(r, "compiler", SWAP_COMPILER);
@@ -299,6 +303,17 @@ static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, 
     rc |= h5_attr_str(r, "slurm_job_id", sj);
     rc |= h5_attr_str(r, "slurm_array_job_id", saj);
     rc |= h5_attr_str(r, "slurm_array_task_id", sat);
+    return rc;
+}
+
+static int write_root(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, int with_momentum) {
+    char chash[CKPT_HASH_HEX];
+    const char *resolved = meta->config_resolved ? meta->config_resolved : "";
+    ckpt_hash_bytes(chash, resolved, strlen(resolved));
+    hid_t r = H5Gopen2(f, "/", H5P_DEFAULT);
+    W(r, "root group");
+    int rc = write_identity(r, w, m, meta, chash, with_momentum);
+    rc |= write_provenance(r, meta);
     H5Gclose(r);
     W(rc, "root attributes");
 

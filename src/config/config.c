@@ -141,14 +141,9 @@ static void read_entry(lua_State *L, int mod, Entry *e) {
 
 static int cmp_entry(const void *a, const void *b) { return strcmp(((const Entry *)a)->key, ((const Entry *)b)->key); }
 
-/* Runs inside lua_pcall so any Lua error (including from resolve) is caught. Stack in: path, overrides. */
-static int resolve_protected(lua_State *L) {
-    Config *c = lua_touserdata(L, 1);
-    const char *luadir = lua_tostring(L, 2);
-    const char *path = lua_tostring(L, 3);
-    int n_ov = (int)lua_tointeger(L, 4);
-    const char *const *ov = lua_touserdata(L, 5);
-
+/* What every protected call starts with: package.path on lua/, then require "swap.config". Returns the
+ * module's stack index. */
+static int require_config(lua_State *L, const char *luadir) {
     lua_getglobal(L, "package");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", luadir, luadir);
     lua_setfield(L, -2, "path");
@@ -156,35 +151,42 @@ static int resolve_protected(lua_State *L) {
     lua_getglobal(L, "require");
     lua_pushstring(L, "swap.config");
     lua_call(L, 1, 1);
-    int mod = lua_gettop(L);
+    return lua_gettop(L);
+}
 
-    lua_getfield(L, mod, "resolve");
-    lua_pushstring(L, path);
-    lua_createtable(L, n_ov, 0);
-    for (int i = 0; i < n_ov; i++) {
-        lua_pushstring(L, ov[i]);
+/* A Lua array of n strings on the stack (the --set overrides). */
+static void push_strings(lua_State *L, int n, const char *const *s) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushstring(L, s[i]);
         lua_seti(L, -2, i + 1);
     }
-    lua_call(L, 2, 1);
-    int flat = lua_gettop(L);
+}
 
+/* A fresh, zeroed entry at the end of c->e (capacity *cap, doubled when full). */
+static Entry *push_entry(Config *c, size_t *cap) {
+    if (c->n == *cap) {
+        c->e = xRealloc(c->e, 2 * *cap * sizeof(Entry));
+        memset(c->e + *cap, 0, *cap * sizeof(Entry));
+        *cap *= 2;
+    }
+    return &c->e[c->n++];
+}
+
+/* Every key of the resolved table; then the schema's unset optional keys as V_NIL entries, so that a key
+ * outside the schema is still caught on lookup. */
+static void read_entries(lua_State *L, int mod, int flat, Config *c) {
     size_t cap = 64;
     c->e = xCalloc(cap, sizeof(Entry));
     lua_pushnil(L);
     while (lua_next(L, flat)) {
         if (lua_type(L, -2) == LUA_TSTRING) {
-            if (c->n == cap) {
-                c->e = xRealloc(c->e, 2 * cap * sizeof(Entry));
-                memset(c->e + cap, 0, cap * sizeof(Entry));
-                cap *= 2;
-            }
-            Entry *e = &c->e[c->n++];
+            Entry *e = push_entry(c, &cap);
             e->key = xStrdup(lua_tostring(L, -2));
             read_entry(L, mod, e);
         }
         lua_pop(L, 1);
     }
-    /* Unset optional keys become V_NIL entries, so a key outside the schema is still caught on lookup. */
     lua_getfield(L, mod, "schema");
     lua_Integer n_schema = luaL_len(L, -1);
     for (lua_Integer i = 1; i <= n_schema; i++) {
@@ -192,19 +194,19 @@ static int resolve_protected(lua_State *L) {
         lua_getfield(L, -1, "key");
         lua_pushvalue(L, -1);
         if (lua_rawget(L, flat) == LUA_TNIL) {
-            if (c->n == cap) {
-                c->e = xRealloc(c->e, 2 * cap * sizeof(Entry));
-                memset(c->e + cap, 0, cap * sizeof(Entry));
-                cap *= 2;
-            }
-            c->e[c->n].key = xStrdup(lua_tostring(L, -2));
-            c->e[c->n++].kind = V_NIL;
+            Entry *e = push_entry(c, &cap);
+            e->key = xStrdup(lua_tostring(L, -2));
+            e->kind = V_NIL;
         }
         lua_pop(L, 3);
     }
     lua_pop(L, 1);
     qsort(c->e, c->n, sizeof(Entry), cmp_entry);
-    /* baseline names, from their required setting "baselines.<name>.batch" (sorted, as the keys are) */
+}
+
+/* Baseline names, from their required setting "baselines.<name>.batch" (sorted, as the keys are), and their
+ * printable list ("{}" when none). */
+static void collect_baselines(Config *c) {
     c->bnames = xCalloc(c->n + 1, sizeof(char *));
     size_t blen = 3;
     for (size_t i = 0; i < c->n; i++) {
@@ -225,7 +227,24 @@ static int resolve_protected(lua_State *L) {
         strcat(c->blist, c->bnames[i]);
     }
     if (!c->n_bnames) strcpy(c->blist, "{}");
+}
 
+/* Runs inside lua_pcall so any Lua error (including from resolve) is caught. Stack in: config, lua dir, path,
+ * number of overrides, overrides. */
+static int resolve_protected(lua_State *L) {
+    Config *c = lua_touserdata(L, 1);
+    const char *luadir = lua_tostring(L, 2);
+    const char *path = lua_tostring(L, 3);
+    int n_ov = (int)lua_tointeger(L, 4);
+    const char *const *ov = lua_touserdata(L, 5);
+    int mod = require_config(L, luadir);
+    lua_getfield(L, mod, "resolve");
+    lua_pushstring(L, path);
+    push_strings(L, n_ov, ov);
+    lua_call(L, 2, 1);
+    int flat = lua_gettop(L);
+    read_entries(L, mod, flat, c);
+    collect_baselines(c);
     lua_getfield(L, mod, "format");
     lua_pushvalue(L, flat);
     lua_call(L, 1, 1);
@@ -355,41 +374,8 @@ typedef struct {
     int n;
 } PlanOut;
 
-static int plan_protected(lua_State *L) {
-    PlanOut *out = lua_touserdata(L, 1);
-    const char *luadir = lua_tostring(L, 2);
-    const char *path = lua_tostring(L, 3);
-    int n_ov = (int)lua_tointeger(L, 4);
-    const char *const *ov = lua_touserdata(L, 5);
-    lua_getglobal(L, "package");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", luadir, luadir);
-    lua_setfield(L, -2, "path");
-    lua_pop(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "swap.config");
-    lua_call(L, 1, 1);
-    int mod = lua_gettop(L);
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "swap.sweep");
-    lua_call(L, 1, 1);
-    int sw = lua_gettop(L);
-    lua_createtable(L, n_ov, 0);
-    for (int i = 0; i < n_ov; i++) {
-        lua_pushstring(L, ov[i]);
-        lua_seti(L, -2, i + 1);
-    }
-    int ovt = lua_gettop(L);
-    lua_getfield(L, mod, "resolve");
-    lua_pushstring(L, path);
-    lua_pushvalue(L, ovt);
-    lua_call(L, 2, 1);
-    int base = lua_gettop(L);
-    lua_getfield(L, sw, "plan");
-    lua_pushvalue(L, base);
-    lua_pushvalue(L, ovt);
-    lua_getfield(L, base, "results");
-    lua_call(L, 3, 1);
-    int groups = lua_gettop(L);
+/* The groups of swap.sweep's plan (a table at stack index groups) into out. */
+static void read_groups(lua_State *L, int groups, PlanOut *out) {
     out->n = (int)luaL_len(L, groups);
     out->g = xCalloc((size_t)out->n, sizeof(CfgGroup));
     for (int i = 0; i < out->n; i++) {
@@ -407,17 +393,39 @@ static int plan_protected(lua_State *L) {
         }
         lua_pop(L, 2);
     }
+}
+
+static int plan_protected(lua_State *L) {
+    PlanOut *out = lua_touserdata(L, 1);
+    const char *luadir = lua_tostring(L, 2);
+    const char *path = lua_tostring(L, 3);
+    int n_ov = (int)lua_tointeger(L, 4);
+    const char *const *ov = lua_touserdata(L, 5);
+    int mod = require_config(L, luadir);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "swap.sweep");
+    lua_call(L, 1, 1);
+    int sw = lua_gettop(L);
+    push_strings(L, n_ov, ov);
+    int ovt = lua_gettop(L);
+    lua_getfield(L, mod, "resolve");
+    lua_pushstring(L, path);
+    lua_pushvalue(L, ovt);
+    lua_call(L, 2, 1);
+    int base = lua_gettop(L);
+    lua_getfield(L, sw, "plan");
+    lua_pushvalue(L, base);
+    lua_pushvalue(L, ovt);
+    lua_getfield(L, base, "results");
+    lua_call(L, 3, 1);
+    read_groups(L, lua_gettop(L), out);
     /* every pipeline must resolve (a bad sweep value is an error before anything runs) */
     for (int i = 0; i < out->n; i++)
         for (int k = 0; k < out->g[i].n; k++) {
             const CfgRun *r = &out->g[i].pipelines[k];
             lua_getfield(L, mod, "resolve");
             lua_pushstring(L, path);
-            lua_createtable(L, r->n_ov, 0);
-            for (int j = 0; j < r->n_ov; j++) {
-                lua_pushstring(L, r->ov[j]);
-                lua_seti(L, -2, j + 1);
-            }
+            push_strings(L, r->n_ov, (const char *const *)r->ov);
             lua_call(L, 2, 0);
         }
     return 0;

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,30 +84,11 @@ double last_test_acc(const CkptMeta *m) {
     return NAN;
 }
 
-cJSON *json_num9(double v) {
-    if (!isfinite(v)) return cJSON_CreateNull();
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.9g", v);
-    /* the double nearest the 9-digit text prints back as that text (cJSON tries 15 digits first) */
-    return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
-cJSON *json_u64(uint64_t v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    return cJSON_CreateRaw(buf);
-}
-
-cJSON *json_i64(int64_t v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%" PRId64, v);
-    return cJSON_CreateRaw(buf);
-}
+cJSON *json_num9(double v) { return json_number_as(v, "%.9g"); }
 
 void json_print_line(cJSON *j) {
-    char *text = cJSON_PrintUnformatted(j);
-    if (!text) swap_fail("out of memory printing JSON");
-    puts(text);
-    cJSON_free(text);
+    char *line = json_line(j);
+    fputs(line, stdout);
+    free(line);
     cJSON_Delete(j);
 }

@@ -3,11 +3,11 @@
  * argv[0] = its own name and returns the process exit status. */
 #ifndef SWAP_INSPECT_H
 #define SWAP_INSPECT_H
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ckpt/ckpt.h"
+#include "core/json.h"
 #include "nn/model.h"
 
 int inspect_summary_main(int argc, char **argv); /* FILE [--json] */
@@ -42,9 +42,6 @@ double last_test_acc(const CkptMeta *m);
 /* JSON numbers as the CSVs print them (9 significant digits), so a script can compare the two exactly;
  * NaN (not measured) becomes null. */
 cJSON *json_num9(double v);
-/* A 64-bit integer exactly (a double would round past 2^53). */
-cJSON *json_u64(uint64_t v);
-cJSON *json_i64(int64_t v);
 /* Print j on one line followed by a newline to stdout, then free it. */
 void json_print_line(cJSON *j);
 

@@ -196,160 +196,204 @@ static void csv_point(StrBuf *b, const Point *p) {
     sb_num(b, p->test_acc, "\n");
 }
 
-int inspect_interpolate_main(int argc, char **argv) {
+/* One interpolation: the options, the end models, the data, the geometry and the output files. */
+typedef struct {
     Args a;
-    int rc = parse_args(&a, argc, argv);
-    if (rc >= 0) return rc;
-    if (a.threads > 0) engine_set_threads(a.threads); /* the engine's split: same numbers at any count */
-
-    /* the ends: strict loading into one model, so a different architecture is a one-line error */
     CkptMeta meta[3];
-    Model *m = ckpt_load_model(a.paths[0], &meta[0], 0);
-    const size_t n = m->ps.n_total, np = m->ps.n_params;
-    float *ends[3] = {0};
-    for (int k = 0; k < a.n_models; k++) {
-        if (k) ckpt_load_into(a.paths[k], m, &meta[k], 0);
-        if (strcmp(meta[k].dataset, meta[0].dataset))
-            swap_fail("%s: trained on %s, but %s on %s", a.paths[k], meta[k].dataset, a.paths[0], meta[0].dataset);
-        ends[k] = xMalloc(n * sizeof(float));
-        memcpy(ends[k], m->ps.data, n * sizeof(float));
+    Model *m;
+    float *ends[3];
+    Dataset *train, *test;
+    double uu, uv, vv, dist_ab;
+    char out[PATH_MAX], q[3][PATH_MAX + 200], qt[256];
+    char png[64], csvname[64], gpname[64], ptsname[64];
+    const char *stem;
+    StrBuf csv, gp, pts;
+} Landscape;
+
+/* The ends: strict loading into one model, so a different architecture is a one-line error. */
+static void load_ends(Landscape *L) {
+    Args *a = &L->a;
+    L->m = ckpt_load_model(a->paths[0], &L->meta[0], 0);
+    const size_t n = L->m->ps.n_total;
+    for (int k = 0; k < a->n_models; k++) {
+        if (k) ckpt_load_into(a->paths[k], L->m, &L->meta[k], 0);
+        if (strcmp(L->meta[k].dataset, L->meta[0].dataset))
+            swap_fail("%s: trained on %s, but %s on %s", a->paths[k], L->meta[k].dataset, a->paths[0],
+                      L->meta[0].dataset);
+        L->ends[k] = xMalloc(n * sizeof(float));
+        memcpy(L->ends[k], L->m->ps.data, n * sizeof(float));
     }
     /* the landscape is of the plain cross-entropy, whatever smoothing the models trained with */
-    m->spec.label_smoothing = 0.0f;
+    L->m->spec.label_smoothing = 0.0f;
     char seed_s[32];
-    ckpt_meta_config_value(&meta[0], "seed", seed_s, sizeof seed_s);
-    if (!a.have_seed) a.seed = strtoull(seed_s, NULL, 10);
-    a.bn_aug_on = bn_augment_from_meta(&meta[0], &a.bn_aug) != NULL;
-    Dataset *train = dataset_load(meta[0].dataset, a.data, 1), *test = dataset_load(meta[0].dataset, a.data, 0);
-    if (a.subset > 0 && a.subset < train->n) dataset_truncate(train, a.subset);
-    if (a.subset > 0 && a.subset < test->n) dataset_truncate(test, a.subset);
+    ckpt_meta_config_value(&L->meta[0], "seed", seed_s, sizeof seed_s);
+    if (!a->have_seed) a->seed = strtoull(seed_s, NULL, 10);
+    a->bn_aug_on = bn_augment_from_meta(&L->meta[0], &a->bn_aug) != NULL;
+    L->train = dataset_load(L->meta[0].dataset, a->data, 1);
+    L->test = dataset_load(L->meta[0].dataset, a->data, 0);
+    if (a->subset > 0 && a->subset < L->train->n) dataset_truncate(L->train, a->subset);
+    if (a->subset > 0 && a->subset < L->test->n) dataset_truncate(L->test, a->subset);
+}
 
-    char name[128], out[PATH_MAX], label[3][PATH_MAX + 64], q[3][PATH_MAX + 200], qt[256];
-    ckpt_meta_config_value(&meta[0], "name", name, sizeof name);
+/* Output directory, file names and the quoted labels the pictures carry. */
+static void name_outputs(Landscape *L) {
+    const Args *a = &L->a;
+    char name[128], label[PATH_MAX + 64];
+    ckpt_meta_config_value(&L->meta[0], "name", name, sizeof name);
     if (!name[0]) snprintf(name, sizeof name, "?");
-    gp_quote(qt, sizeof qt, name);
-    if (a.out) snprintf(out, sizeof out, "%s", a.out);
-    else default_out(out, sizeof out, a.paths[0]);
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) swap_fail("%s: cannot create directory (%s)", out, strerror(errno));
-    for (int k = 0; k < a.n_models; k++) {
-        label_of(label[k], sizeof label[k], a.paths[k], &meta[k]);
-        gp_quote(q[k], sizeof q[k], label[k]);
+    gp_quote(L->qt, sizeof L->qt, name);
+    if (a->out) snprintf(L->out, sizeof L->out, "%s", a->out);
+    else default_out(L->out, sizeof L->out, a->paths[0]);
+    if (mkdir(L->out, 0755) != 0 && errno != EEXIST)
+        swap_fail("%s: cannot create directory (%s)", L->out, strerror(errno));
+    for (int k = 0; k < a->n_models; k++) {
+        label_of(label, sizeof label, a->paths[k], &L->meta[k]);
+        gp_quote(L->q[k], sizeof L->q[k], label);
     }
-    /* geometry over the trainable weights (BN statistics are recomputed, not part of the landscape) */
-    double uu = 0, uv = 0, vv = 0;
-    for (size_t i = 0; i < np; i++) {
-        const double u = (double)ends[1][i] - ends[0][i], v = a.n_models > 2 ? (double)ends[2][i] - ends[0][i] : 0.0;
-        uu += u * u;
-        uv += u * v;
-        vv += v * v;
-    }
-    const double dist_ab = sqrt(uu);
-    if (dist_ab == 0) swap_fail("%s and %s hold the same weights: there is no line between them", a.paths[0], a.paths[1]);
+    L->stem = a->n_models == 2 ? "interpolate-line" : "interpolate-plane";
+    snprintf(L->png, sizeof L->png, "%s.png", L->stem);
+    snprintf(L->csvname, sizeof L->csvname, "%s.csv", L->stem);
+    snprintf(L->gpname, sizeof L->gpname, "%s.gp", L->stem);
+    snprintf(L->ptsname, sizeof L->ptsname, "%s-models.csv", L->stem);
+}
 
-    StrBuf csv = {0}, gp = {0}, pts = {0};
-    const char *stem = a.n_models == 2 ? "interpolate-line" : "interpolate-plane";
-    char png[64], csvname[64], gpname[64], ptsname[64];
-    snprintf(png, sizeof png, "%s.png", stem);
-    snprintf(csvname, sizeof csvname, "%s.csv", stem);
-    snprintf(gpname, sizeof gpname, "%s.gp", stem);
-    snprintf(ptsname, sizeof ptsname, "%s-models.csv", stem);
-    printf("%s: %s, BN recompute %d x %d (seed %llu), %d train / %d test samples\n", swap_progname(), stem,
-           a.bn_batches, a.bn_batch, (unsigned long long)a.seed, train->n, test->n);
-    if (a.n_models == 2) {
-        sb_printf(&csv, "alpha,distance,train_loss,train_acc,test_loss,test_acc\n");
-        printf("%8s %10s %10s %9s %10s %9s\n", "alpha", "distance", "train_loss", "train_acc", "test_loss", "test_acc");
-        for (int i = 0; i <= a.steps; i++) {
-            const double al = i == a.steps ? a.to : a.from + (a.to - a.from) * i / a.steps;
-            const double w[3] = {1.0 - al, al, 0.0};
-            Point p = measure(m, &a, train, test, (const float *const *)ends, w);
-            sb_num(&csv, al, ",");
-            sb_num(&csv, al * dist_ab, ",");
-            csv_point(&csv, &p);
-            printf("%8.4f %10.4f %10.4f %8.2f%% %10.4f %8.2f%%\n", al, al * dist_ab, p.train_loss, 100 * p.train_acc,
-                   p.test_loss, 100 * p.test_acc);
+/* Geometry over the trainable weights (BN statistics are recomputed, not part of the landscape). */
+static void geometry(Landscape *L) {
+    const float *const *e = (const float *const *)L->ends;
+    for (size_t i = 0; i < L->m->ps.n_params; i++) {
+        const double u = (double)e[1][i] - e[0][i], v = L->a.n_models > 2 ? (double)e[2][i] - e[0][i] : 0.0;
+        L->uu += u * u;
+        L->uv += u * v;
+        L->vv += v * v;
+    }
+    L->dist_ab = sqrt(L->uu);
+    if (L->dist_ab == 0)
+        swap_fail("%s and %s hold the same weights: there is no line between them", L->a.paths[0], L->a.paths[1]);
+}
+
+static void run_line(Landscape *L) {
+    const Args *a = &L->a;
+    sb_printf(&L->csv, "alpha,distance,train_loss,train_acc,test_loss,test_acc\n");
+    printf("%8s %10s %10s %9s %10s %9s\n", "alpha", "distance", "train_loss", "train_acc", "test_loss", "test_acc");
+    for (int i = 0; i <= a->steps; i++) {
+        const double al = i == a->steps ? a->to : a->from + (a->to - a->from) * i / a->steps;
+        const double w[3] = {1.0 - al, al, 0.0};
+        Point p = measure(L->m, a, L->train, L->test, (const float *const *)L->ends, w);
+        sb_num(&L->csv, al, ",");
+        sb_num(&L->csv, al * L->dist_ab, ",");
+        csv_point(&L->csv, &p);
+        printf("%8.4f %10.4f %10.4f %8.2f%% %10.4f %8.2f%%\n", al, al * L->dist_ab, p.train_loss, 100 * p.train_acc,
+               p.test_loss, 100 * p.test_acc);
+        fflush(stdout);
+    }
+    sb_printf(&L->pts, "model,alpha,distance\nA,0,0\nB,1,");
+    sb_num(&L->pts, L->dist_ab, "\n");
+    gp_begin(&L->gp, L->png, 800, 700);
+    sb_printf(&L->gp,
+              "set multiplot layout 2,1 title \"loss landscape along a line: %s\\nA = %s, B = %s\"\n"
+              "set key outside right top\nset lmargin 12\nset rmargin 18\n"
+              "set xlabel 'alpha (weights = (1 - alpha) A + alpha B; A at 0, B at 1)'\n"
+              "set arrow from 0, graph 0 to 0, graph 1 nohead dt 2\nset arrow from 1, graph 0 to 1, graph 1 nohead dt 2\n"
+              "set ylabel 'loss (cross-entropy)'\nset title 'loss'\n"
+              "plot '%s' skip 1 using 1:3 with linespoints pt 7 lw 2 title 'train', '' skip 1 using 1:5 with "
+              "linespoints pt 5 lw 2 title 'test'\n"
+              "set ylabel 'accuracy (%%)'\nset title 'accuracy'\n"
+              "plot '%s' skip 1 using 1:(100*$4) with linespoints pt 7 lw 2 title 'train', '' skip 1 using "
+              "1:(100*$6) with linespoints pt 5 lw 2 title 'test'\n"
+              "unset multiplot\n",
+              L->qt, L->q[0], L->q[1], L->csvname, L->csvname);
+}
+
+static void plane_script(Landscape *L) {
+    gp_begin(&L->gp, L->png, 1100, 520);
+    sb_printf(&L->gp,
+              "set multiplot layout 1,2 title \"loss landscape on the plane through A, B, C: %s\\nA = %s, B = "
+              "%s, C = %s\"\n"
+              "set xlabel 'distance along A->B (weight-space units)'\nset ylabel 'distance orthogonal, towards "
+              "C (weight-space units)'\n"
+              "set key below\nset palette rgb 33,13,10\nset style textbox opaque noborder\n"
+              "set cblabel 'training loss (cross-entropy)'\nset title 'training loss'\n"
+              "plot '%s' skip 1 using 1:2:6 with image notitle, '%s' skip 1 using 2:3 with points pt 7 ps 1.5 "
+              "lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset 1.5,1.5 "
+              "notitle\n"
+              "set cblabel 'test error (%%)'\nset title 'test error'\n"
+              "plot '%s' skip 1 using 1:2:(100*(1-$9)) with image notitle, '%s' skip 1 using 2:3 with points pt "
+              "7 ps 1.5 lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset "
+              "1.5,1.5 notitle\n"
+              "unset multiplot\n",
+              L->qt, L->q[0], L->q[1], L->q[2], L->csvname, L->ptsname, L->csvname, L->ptsname);
+}
+
+/* Orthonormal plane coordinates: A = (0,0), B = (|B-A|, 0), C = (c1, c2); a grid with a 20% margin. */
+static void run_plane(Landscape *L) {
+    const Args *a = &L->a;
+    const double dist_ab = L->dist_ab, c1 = L->uv / dist_ab, c2sq = L->vv - c1 * c1;
+    if (c2sq <= 1e-12 * L->vv)
+        swap_fail("%s lies on the line through %s and %s: no plane", a->paths[2], a->paths[0], a->paths[1]);
+    const double c2 = sqrt(c2sq);
+    const double x0 = fmin(0.0, c1), x1 = fmax(dist_ab, c1), y0 = 0.0, y1 = c2;
+    const double mx = 0.2 * (x1 - x0), my = 0.2 * (y1 - y0);
+    sb_printf(&L->csv, "x,y,weight_a,weight_b,weight_c,train_loss,train_acc,test_loss,test_acc\n");
+    const int N = a->steps;
+    for (int iy = 0; iy <= N; iy++)
+        for (int ix = 0; ix <= N; ix++) {
+            const double x = x0 - mx + (x1 - x0 + 2 * mx) * ix / N, y = y0 - my + (y1 - y0 + 2 * my) * iy / N;
+            const double g = y / c2, b = (x - g * c1) / dist_ab;
+            const double w[3] = {1.0 - b - g, b, g};
+            Point p = measure(L->m, a, L->train, L->test, (const float *const *)L->ends, w);
+            for (int k = 0; k < 2; k++) sb_num(&L->csv, k ? y : x, ",");
+            for (int k = 0; k < 3; k++) sb_num(&L->csv, w[k], ",");
+            csv_point(&L->csv, &p);
+            printf("point %d/%d  x %.3f y %.3f  train loss %.4f  test acc %.2f%%\n", iy * (N + 1) + ix + 1,
+                   (N + 1) * (N + 1), x, y, p.train_loss, 100 * p.test_acc);
             fflush(stdout);
         }
-        sb_printf(&pts, "model,alpha,distance\nA,0,0\nB,1,");
-        sb_num(&pts, dist_ab, "\n");
-        gp_begin(&gp, png, 800, 700);
-        sb_printf(&gp,
-                  "set multiplot layout 2,1 title \"loss landscape along a line: %s\\nA = %s, B = %s\"\n"
-                  "set key outside right top\nset lmargin 12\nset rmargin 18\n"
-                  "set xlabel 'alpha (weights = (1 - alpha) A + alpha B; A at 0, B at 1)'\n"
-                  "set arrow from 0, graph 0 to 0, graph 1 nohead dt 2\nset arrow from 1, graph 0 to 1, graph 1 nohead dt 2\n"
-                  "set ylabel 'loss (cross-entropy)'\nset title 'loss'\n"
-                  "plot '%s' skip 1 using 1:3 with linespoints pt 7 lw 2 title 'train', '' skip 1 using 1:5 with "
-                  "linespoints pt 5 lw 2 title 'test'\n"
-                  "set ylabel 'accuracy (%%)'\nset title 'accuracy'\n"
-                  "plot '%s' skip 1 using 1:(100*$4) with linespoints pt 7 lw 2 title 'train', '' skip 1 using "
-                  "1:(100*$6) with linespoints pt 5 lw 2 title 'test'\n"
-                  "unset multiplot\n",
-                  qt, q[0], q[1], csvname, csvname);
-    } else {
-        /* orthonormal plane coordinates: A = (0,0), B = (|B-A|, 0), C = (c1, c2) */
-        const double c1 = uv / dist_ab, c2sq = vv - c1 * c1;
-        if (c2sq <= 1e-12 * vv) swap_fail("%s lies on the line through %s and %s: no plane", a.paths[2], a.paths[0], a.paths[1]);
-        const double c2 = sqrt(c2sq);
-        const double x0 = fmin(0.0, c1), x1 = fmax(dist_ab, c1), y0 = 0.0, y1 = c2;
-        const double mx = 0.2 * (x1 - x0), my = 0.2 * (y1 - y0);
-        sb_printf(&csv, "x,y,weight_a,weight_b,weight_c,train_loss,train_acc,test_loss,test_acc\n");
-        const int N = a.steps;
-        for (int iy = 0; iy <= N; iy++)
-            for (int ix = 0; ix <= N; ix++) {
-                const double x = x0 - mx + (x1 - x0 + 2 * mx) * ix / N, y = y0 - my + (y1 - y0 + 2 * my) * iy / N;
-                const double g = y / c2, b = (x - g * c1) / dist_ab;
-                const double w[3] = {1.0 - b - g, b, g};
-                Point p = measure(m, &a, train, test, (const float *const *)ends, w);
-                sb_num(&csv, x, ",");
-                sb_num(&csv, y, ",");
-                sb_num(&csv, w[0], ",");
-                sb_num(&csv, w[1], ",");
-                sb_num(&csv, w[2], ",");
-                csv_point(&csv, &p);
-                printf("point %d/%d  x %.3f y %.3f  train loss %.4f  test acc %.2f%%\n", iy * (N + 1) + ix + 1,
-                       (N + 1) * (N + 1), x, y, p.train_loss, 100 * p.test_acc);
-                fflush(stdout);
-            }
-        sb_printf(&pts, "model,x,y\nA,0,0\nB,");
-        sb_num(&pts, dist_ab, ",0\nC,");
-        sb_num(&pts, c1, ",");
-        sb_num(&pts, c2, "\n");
-        gp_begin(&gp, png, 1100, 520);
-        sb_printf(&gp,
-                  "set multiplot layout 1,2 title \"loss landscape on the plane through A, B, C: %s\\nA = %s, B = "
-                  "%s, C = %s\"\n"
-                  "set xlabel 'distance along A->B (weight-space units)'\nset ylabel 'distance orthogonal, towards "
-                  "C (weight-space units)'\n"
-                  "set key below\nset palette rgb 33,13,10\nset style textbox opaque noborder\n"
-                  "set cblabel 'training loss (cross-entropy)'\nset title 'training loss'\n"
-                  "plot '%s' skip 1 using 1:2:6 with image notitle, '%s' skip 1 using 2:3 with points pt 7 ps 1.5 "
-                  "lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset 1.5,1.5 "
-                  "notitle\n"
-                  "set cblabel 'test error (%%)'\nset title 'test error'\n"
-                  "plot '%s' skip 1 using 1:2:(100*(1-$9)) with image notitle, '%s' skip 1 using 2:3 with points pt "
-                  "7 ps 1.5 lc rgb 'black' title 'models A, B, C', '' skip 1 using 2:3:1 with labels boxed offset "
-                  "1.5,1.5 notitle\n"
-                  "unset multiplot\n",
-                  qt, q[0], q[1], q[2], csvname, ptsname, csvname, ptsname);
+    sb_printf(&L->pts, "model,x,y\nA,0,0\nB,");
+    sb_num(&L->pts, dist_ab, ",0\nC,");
+    sb_num(&L->pts, c1, ",");
+    sb_num(&L->pts, c2, "\n");
+    plane_script(L);
+}
+
+/* CSVs and script, then the picture; exit 1 when no picture came out. */
+static int write_and_draw(Landscape *L) {
+    int wrote = sb_write(&L->csv, L->out, L->csvname) | sb_write(&L->pts, L->out, L->ptsname) |
+                sb_write(&L->gp, L->out, L->gpname);
+    if (wrote) return SWAP_EXIT_ERROR;
+    const char *pngs[] = {L->png};
+    int g = gnuplot_run(L->out, L->gpname, pngs, 1);
+    if (g == REPORT_OK) printf("%s: wrote %s/%s and %s\n", swap_progname(), L->out, L->csvname, L->png);
+    else printf("%s: wrote %s/%s (no picture)\n", swap_progname(), L->out, L->csvname);
+    return g == REPORT_OK ? SWAP_EXIT_OK : SWAP_EXIT_ERROR;
+}
+
+static void landscape_free(Landscape *L) {
+    sb_free(&L->csv);
+    sb_free(&L->gp);
+    sb_free(&L->pts);
+    for (int k = 0; k < L->a.n_models; k++) {
+        free(L->ends[k]);
+        ckpt_meta_free(&L->meta[k]);
     }
-    int wrote = sb_write(&csv, out, csvname) | sb_write(&pts, out, ptsname) | sb_write(&gp, out, gpname);
-    rc = SWAP_EXIT_ERROR;
-    if (!wrote) {
-        const char *pngs[] = {png};
-        int g = gnuplot_run(out, gpname, pngs, 1);
-        if (g == REPORT_OK) printf("%s: wrote %s/%s and %s\n", swap_progname(), out, csvname, png);
-        else printf("%s: wrote %s/%s (no picture)\n", swap_progname(), out, csvname);
-        rc = g == REPORT_OK ? SWAP_EXIT_OK : SWAP_EXIT_ERROR;
-    }
-    sb_free(&csv);
-    sb_free(&gp);
-    sb_free(&pts);
-    for (int k = 0; k < a.n_models; k++) {
-        free(ends[k]);
-        ckpt_meta_free(&meta[k]);
-    }
-    dataset_free(train);
-    dataset_free(test);
-    model_free(m);
+    dataset_free(L->train);
+    dataset_free(L->test);
+    model_free(L->m);
+}
+
+int inspect_interpolate_main(int argc, char **argv) {
+    static Landscape L; /* large (paths and labels): kept off the stack */
+    memset(&L, 0, sizeof L);
+    int rc = parse_args(&L.a, argc, argv);
+    if (rc >= 0) return rc;
+    if (L.a.threads > 0) engine_set_threads(L.a.threads); /* the engine's split: same numbers at any count */
+    load_ends(&L);
+    name_outputs(&L);
+    geometry(&L);
+    printf("%s: %s, BN recompute %d x %d (seed %llu), %d train / %d test samples\n", swap_progname(), L.stem,
+           L.a.bn_batches, L.a.bn_batch, (unsigned long long)L.a.seed, L.train->n, L.test->n);
+    if (L.a.n_models == 2) run_line(&L);
+    else run_plane(&L);
+    rc = write_and_draw(&L);
+    landscape_free(&L);
     return rc;
 }

@@ -13,7 +13,7 @@
 #include "ckpt/ckpt.h"
 #include "core/err.h"
 #include "core/fileio.h"
-#include "report/json.h"
+#include "core/json.h"
 
 /* One training run of the experiment as its checkpoint tells it. */
 typedef struct {
@@ -101,116 +101,141 @@ static void setb(Json *o, const char *k, int b) {
 }
 static Json *member(Json *o, const char *k) { return (Json *)json_get(o, k); }
 
-static void merge(const Phase *p, Json *root) {
+/* Every run of the experiment as its checkpoint tells it: phase 1, the workers, the baselines (in that order). */
+typedef struct {
+    Run *all;
+    int W, B, n_all;
+} Runs;
+
+static Runs read_runs(const Phase *p) {
     const Config *cfg = p->cfg;
-    const int W = (int)cfg_int(cfg, "phase2.workers");
-    const int B = (int)cfg_n_baselines(cfg);
-    const int n_all = 1 + W + B;
-    Run *all = xCalloc((size_t)n_all, sizeof *all);
+    Runs rs = {.W = (int)cfg_int(cfg, "phase2.workers"), .B = (int)cfg_n_baselines(cfg)};
+    rs.n_all = 1 + rs.W + rs.B;
+    rs.all = xCalloc((size_t)rs.n_all, sizeof *rs.all);
     char path[1400], label[96];
     phase_path(p, path, sizeof path, "phase1/model.h5", 0);
-    read_run(&all[0], path, "phase 1");
-    for (int i = 0; i < W; i++) {
+    read_run(&rs.all[0], path, "phase 1");
+    for (int i = 0; i < rs.W; i++) {
         snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", p->dir, i);
         snprintf(label, sizeof label, "worker %d", i);
-        read_run(&all[1 + i], path, label);
+        read_run(&rs.all[1 + i], path, label);
     }
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < rs.B; b++) {
         const char *name = cfg_baseline_name(cfg, (size_t)b);
         char sub[160];
         snprintf(sub, sizeof sub, "baseline-%s/model.h5", name);
         phase_path(p, path, sizeof path, sub, 0);
         snprintf(label, sizeof label, "baseline %s", name);
-        read_run(&all[1 + W + b], path, label);
+        read_run(&rs.all[1 + rs.W + b], path, label);
     }
-    char how[2048];
+    return rs;
+}
+
+/* One baseline's row: what its checkpoint says, its configured batch and (scaled) learning rate. */
+static void baseline_row(Json *o, const Config *cfg, const char *name, const Run *r, const Runs *rs) {
+    char k[192], how[2048];
     int alone;
+    setr(o, "test_acc", r->test_acc, 6);
+    setr(o, "test_loss", r->test_loss, 6);
+    setr(o, "wall_s", r->time_s, 3);
+    setn(o, "images", (double)r->images);
+    setn(o, "epochs", r->epochs);
+    snprintf(k, sizeof k, "baselines.%s.batch", name);
+    const long batch = cfg_int(cfg, k);
+    setn(o, "batch", (double)batch);
+    snprintf(k, sizeof k, "baselines.%s.lr", name);
+    double lr = cfg_num(cfg, k);
+    snprintf(k, sizeof k, "baselines.%s.base_batch", name);
+    const long base = cfg_int(cfg, k);
+    if (base > 0) lr = lr * (double)batch / (double)base;
+    setr(o, "lr", lr, 8);
+    setn(o, "ranks", r->ranks);
+    how_timed(how, sizeof how, r, rs->all, rs->n_all, &alone);
+    setb(o, "alone", alone);
+    Json ms = {.kind = JSON_OBJ};
+    sets(&ms, "test_acc", "test_loss too: the evaluation of model.h5 on the test set after its last epoch "
+                          "(`swap-inspect eval` recomputes it)");
+    sets(&ms, "wall_s", how);
+    sets(&ms, "images", "training samples processed (the checkpoint's samples_seen)");
+    json_set(o, "measured", &ms);
+}
 
-    /* baselines: what their checkpoints say */
+static void merge_baselines(const Phase *p, Json *root, const Runs *rs) {
     json_remove(root, "baselines");
-    if (B > 0) {
-        Json bl = {.kind = JSON_OBJ};
-        for (int b = 0; b < B; b++) {
-            const Run *r = &all[1 + W + b];
-            if (!r->ok) continue;
-            const char *name = cfg_baseline_name(cfg, (size_t)b);
-            char k[192];
-            Json o = {.kind = JSON_OBJ};
-            setr(&o, "test_acc", r->test_acc, 6);
-            setr(&o, "test_loss", r->test_loss, 6);
-            setr(&o, "wall_s", r->time_s, 3);
-            setn(&o, "images", (double)r->images);
-            setn(&o, "epochs", r->epochs);
-            snprintf(k, sizeof k, "baselines.%s.batch", name);
-            const long batch = cfg_int(cfg, k);
-            setn(&o, "batch", (double)batch);
-            snprintf(k, sizeof k, "baselines.%s.lr", name);
-            double lr = cfg_num(cfg, k);
-            snprintf(k, sizeof k, "baselines.%s.base_batch", name);
-            const long base = cfg_int(cfg, k);
-            if (base > 0) lr = lr * (double)batch / (double)base;
-            setr(&o, "lr", lr, 8);
-            setn(&o, "ranks", r->ranks);
-            how_timed(how, sizeof how, r, all, n_all, &alone);
-            setb(&o, "alone", alone);
-            Json ms = {.kind = JSON_OBJ};
-            sets(&ms, "test_acc", "test_loss too: the evaluation of model.h5 on the test set after its last epoch "
-                                  "(`swap-inspect eval` recomputes it)");
-            sets(&ms, "wall_s", how);
-            sets(&ms, "images", "training samples processed (the checkpoint's samples_seen)");
-            json_set(&o, "measured", &ms);
-            json_set(&bl, name, &o);
-        }
-        json_set(root, "baselines", &bl);
+    if (rs->B <= 0) return;
+    Json bl = {.kind = JSON_OBJ};
+    for (int b = 0; b < rs->B; b++) {
+        const Run *r = &rs->all[1 + rs->W + b];
+        if (!r->ok) continue;
+        const char *name = cfg_baseline_name(p->cfg, (size_t)b);
+        Json o = {.kind = JSON_OBJ};
+        baseline_row(&o, p->cfg, name, r, rs);
+        json_set(&bl, name, &o);
     }
+    json_set(root, "baselines", &bl);
+}
 
-    /* images beside phase 3's rows, and the critical path with how each part was measured */
+/* Images beside phase 3's rows of phase 1 and the workers. */
+static void merge_images(Json *root, const Runs *rs) {
+    const Run *all = rs->all;
     Json *p1 = member(root, "phase1");
     Json *ws = member(root, "workers");
     if (p1 && p1->kind == JSON_OBJ && all[0].ok) {
         setn(p1, "images", (double)all[0].images);
         setn(p1, "ranks", all[0].ranks);
     }
+    if (ws && ws->kind == JSON_ARR)
+        for (size_t i = 0; i < ws->n; i++) {
+            double wi = json_num(&ws->items[i], "worker");
+            if (wi >= 0 && wi < rs->W && all[1 + (int)wi].ok)
+                setn(&ws->items[i], "images", (double)all[1 + (int)wi].images);
+        }
+}
+
+/* The critical path (phase 1 + the slowest worker + phase 3) with how each part was measured. */
+static void merge_critical_path(Json *root, const Runs *rs) {
+    const Run *all = rs->all;
     int slow = -1;
     long long w_images = 0;
-    for (int i = 0; i < W; i++)
+    for (int i = 0; i < rs->W; i++)
         if (all[1 + i].ok) {
             w_images += all[1 + i].images;
             if (slow < 0 || all[1 + i].time_s > all[1 + slow].time_s) slow = i;
         }
-    if (ws && ws->kind == JSON_ARR)
-        for (size_t i = 0; i < ws->n; i++) {
-            double wi = json_num(&ws->items[i], "worker");
-            if (wi >= 0 && wi < W && all[1 + (int)wi].ok) setn(&ws->items[i], "images", (double)all[1 + (int)wi].images);
-        }
     const double t3 = json_num(root, "phase3.time_s");
     json_remove(root, "critical_path");
-    if (all[0].ok && slow >= 0 && !isnan(t3)) {
-        const Run *w = &all[1 + slow];
-        Json cp = {.kind = JSON_OBJ};
-        setr(&cp, "total_s", all[0].time_s + w->time_s + t3, 3);
-        setr(&cp, "phase1_s", all[0].time_s, 3);
-        setn(&cp, "phase1_ranks", all[0].ranks);
-        setr(&cp, "worker_s", w->time_s, 3);
-        setn(&cp, "worker", slow);
-        setr(&cp, "phase3_s", t3, 3);
-        setn(&cp, "images", (double)(all[0].images + w->images));
-        setn(&cp, "total_images", (double)(all[0].images + w_images));
-        Json ms = {.kind = JSON_OBJ};
-        how_timed(how, sizeof how, &all[0], all, n_all, &alone);
-        sets(&ms, "phase1_s", how);
-        setb(&cp, "phase1_alone", alone);
-        how_timed(how, sizeof how, w, all, n_all, &alone);
-        char wh[2200];
-        snprintf(wh, sizeof wh, "the slowest worker (worker %d): %s", slow, how);
-        sets(&ms, "worker_s", wh);
-        setb(&cp, "worker_alone", alone);
-        sets(&ms, "phase3_s", "swap-average's wall time (loading, averaging, BN recompute, every evaluation)");
-        sets(&ms, "images", "phase 1 plus the slowest worker; total_images: phase 1 plus every worker");
-        json_set(&cp, "measured", &ms);
-        json_set(root, "critical_path", &cp);
-    }
-    free(all);
+    if (!all[0].ok || slow < 0 || isnan(t3)) return;
+    const Run *w = &all[1 + slow];
+    char how[2048], wh[2200];
+    int alone;
+    Json cp = {.kind = JSON_OBJ}, ms = {.kind = JSON_OBJ};
+    setr(&cp, "total_s", all[0].time_s + w->time_s + t3, 3);
+    setr(&cp, "phase1_s", all[0].time_s, 3);
+    setn(&cp, "phase1_ranks", all[0].ranks);
+    setr(&cp, "worker_s", w->time_s, 3);
+    setn(&cp, "worker", slow);
+    setr(&cp, "phase3_s", t3, 3);
+    setn(&cp, "images", (double)(all[0].images + w->images));
+    setn(&cp, "total_images", (double)(all[0].images + w_images));
+    how_timed(how, sizeof how, &all[0], all, rs->n_all, &alone);
+    sets(&ms, "phase1_s", how);
+    setb(&cp, "phase1_alone", alone);
+    how_timed(how, sizeof how, w, all, rs->n_all, &alone);
+    snprintf(wh, sizeof wh, "the slowest worker (worker %d): %s", slow, how);
+    sets(&ms, "worker_s", wh);
+    setb(&cp, "worker_alone", alone);
+    sets(&ms, "phase3_s", "swap-average's wall time (loading, averaging, BN recompute, every evaluation)");
+    sets(&ms, "images", "phase 1 plus the slowest worker; total_images: phase 1 plus every worker");
+    json_set(&cp, "measured", &ms);
+    json_set(root, "critical_path", &cp);
+}
+
+static void merge(const Phase *p, Json *root) {
+    Runs rs = read_runs(p);
+    merge_baselines(p, root, &rs);
+    merge_images(root, &rs);
+    merge_critical_path(root, &rs);
+    free(rs.all);
 }
 
 /* The lock every summary writer takes (a separate file: summary.json itself is replaced by rename). */

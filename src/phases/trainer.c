@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/json.h"
 #include "core/rng.h"
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
@@ -214,194 +215,250 @@ static void progress(const TrainJob *j, long step, long steps, double loss) {
 
 /* lr_trace: the schedule's rate at 9 evenly spaced points of the epoch (the step nearest each eighth; the last is
  * "lr"), so a plot can draw warmup and decay within an epoch; computed from the schedule, not from training. */
+static cJSON *log_record(const TrainJob *j, const EpochRecord *r, long epoch, long steps, double ips) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "phase", j->phase_name);
+    cJSON_AddNumberToObject(o, "worker", j->worker);
+    cJSON_AddNumberToObject(o, "epoch", r->epoch);
+    cJSON_AddItemToObject(o, "time_s", json_number_as(r->time_s, "%.3f"));
+    cJSON_AddItemToObject(o, "lr", json_number_as(r->lr, "%.6g"));
+    cJSON *trace = cJSON_AddArrayToObject(o, "lr_trace");
+    for (int k = 0; k <= 8; k++) {
+        long s = (k * steps + 4) / 8;
+        if (s < 1) s = 1;
+        cJSON_AddItemToArray(trace, json_number_as(sched_lr(&j->sched, epoch + (double)s / steps), "%.6g"));
+    }
+    cJSON_AddItemToObject(o, "train_loss", json_number_as(r->train_loss, "%.6f"));
+    cJSON_AddItemToObject(o, "train_acc", json_number_as(r->train_acc, "%.6f"));
+    cJSON_AddItemToObject(o, "test_loss", json_number_as(r->test_loss, "%.6f"));
+    cJSON_AddItemToObject(o, "test_acc", json_number_as(r->test_acc, "%.6f"));
+    cJSON_AddItemToObject(o, "val_loss", json_number_as(r->val_loss, "%.6f"));
+    cJSON_AddItemToObject(o, "val_acc", json_number_as(r->val_acc, "%.6f"));
+    cJSON_AddItemToObject(o, "images_per_s", json_number_as(ips, "%.1f"));
+    return o;
+}
+
 static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long steps, double ips) {
     FILE *f = fopen(j->log_path, "a");
     if (!f) {
         swap_warn("%s: cannot append to the epoch log", j->log_path);
         return;
     }
-    char tl[32] = "null", ta[32] = "null", vl[32] = "null", va[32] = "null";
-    if (!isnan(r->test_loss)) snprintf(tl, sizeof tl, "%.6f", r->test_loss);
-    if (!isnan(r->test_acc)) snprintf(ta, sizeof ta, "%.6f", r->test_acc);
-    if (!isnan(r->val_loss)) snprintf(vl, sizeof vl, "%.6f", r->val_loss);
-    if (!isnan(r->val_acc)) snprintf(va, sizeof va, "%.6f", r->val_acc);
-    char trace[256];
-    size_t tl_len = 0;
-    for (int k = 0; k <= 8; k++) {
-        long s = (k * steps + 4) / 8;
-        if (s < 1) s = 1;
-        tl_len += (size_t)snprintf(trace + tl_len, sizeof trace - tl_len, "%s%.6g", k ? "," : "",
-                                   sched_lr(&j->sched, epoch + (double)s / steps));
-    }
-    fprintf(f,
-            "{\"phase\":\"%s\",\"worker\":%d,\"epoch\":%d,\"time_s\":%.3f,\"lr\":%.6g,\"lr_trace\":[%s],\"train_loss\":%.6f,"
-            "\"train_acc\":%.6f,\"test_loss\":%s,\"test_acc\":%s,\"val_loss\":%s,\"val_acc\":%s,\"images_per_s\":%.1f}\n",
-            j->phase_name, j->worker, r->epoch, r->time_s, r->lr, trace, r->train_loss, r->train_acc, tl, ta, vl, va,
-            ips);
+    cJSON *o = log_record(j, r, epoch, steps, ips);
+    char *line = json_line(o); /* one record per line: a reader skips a line a killed writer left half-written */
+    fputs(line, f);
+    free(line);
+    cJSON_Delete(o);
     fclose(f);
 }
 
 static void grads_ready(void *ctx, size_t from) { comm_buckets_ready(ctx, from); }
 
-int train_run(TrainJob *j) {
-    Phase *p = j->p;
-    Model *m = j->m;
-    const Dataset *tr = p->train;
-    const int R = j->data_parallel ? p->comm.size : 1;
-    const int rank = j->data_parallel ? p->comm.rank : 0;
-    const int writer = j->data_parallel ? p->comm.rank == 0 : 1;
-    const int G = j->global_batch;
-    if (G % R) swap_fail("%s.batch: %d is not divisible by %d ranks", j->section, G, R);
-    if (G > tr->n) swap_fail("%s.batch: %d exceeds the %d training samples", j->section, G, tr->n);
-    const long steps = tr->n / G;
-    int lo, hi;
-    dataset_shard(G, rank, R, &lo, &hi);
-    const int nb = hi - lo;
-    model_set_batch(m, nb);
-
+/* One run of the loop: the job, how its batch is sharded over the ranks, where it stands and what it holds. */
+typedef struct {
+    TrainJob *j;
+    Phase *p;
+    Model *m;
+    const Dataset *tr;
+    int R, rank, writer, G, lo, nb, tty;
+    long steps;
     Cursor c;
-    memset(&c, 0, sizeof c);
-    EpochRecord *hist = NULL;
-    int n_hist = 0;
-    int resumed = load_resume(j, &c, &hist, &n_hist);
-    if (!hist) hist = xCalloc((size_t)j->epochs + 1, sizeof *hist);
-    if (resumed && writer)
-        printf("%s: resuming %s at epoch %ld step %ld\n", swap_progname(), j->resume_path, c.epoch + 1,
-               c.step_in_epoch);
+    EpochRecord *hist;
+    int n_hist;
+    uint32_t *perm;
+    CommBuckets *buckets;
+    double t_start, lr;
+    int stop;
+} Run;
 
-    uint32_t *perm = xMalloc((size_t)tr->n * sizeof *perm);
-    CommBuckets *buckets = NULL;
-    if (R > 1) {
-        buckets = comm_buckets_create(m->ps.grad, m->ps.n_params, j->bucket_floats);
-        model_set_grad_ready(m, grads_ready, buckets);
-        if (writer)
-            printf("%s: gradient all-reduce of %zu floats in %d bucket(s)%s\n", j->phase_name, m->ps.n_params,
-                   comm_buckets_count(buckets), comm_buckets_count(buckets) > 1 ? ", overlapped with backward" : "");
+/* Batch sharding, the resume checkpoint if there is one, the overlapped gradient sum. */
+static void run_start(Run *r, TrainJob *j) {
+    memset(r, 0, sizeof *r);
+    r->j = j, r->p = j->p, r->m = j->m, r->tr = j->p->train;
+    r->R = j->data_parallel ? r->p->comm.size : 1;
+    r->rank = j->data_parallel ? r->p->comm.rank : 0;
+    r->writer = j->data_parallel ? r->p->comm.rank == 0 : 1;
+    r->G = j->global_batch;
+    if (r->G % r->R) swap_fail("%s.batch: %d is not divisible by %d ranks", j->section, r->G, r->R);
+    if (r->G > r->tr->n) swap_fail("%s.batch: %d exceeds the %d training samples", j->section, r->G, r->tr->n);
+    r->steps = r->tr->n / r->G;
+    int hi;
+    dataset_shard(r->G, r->rank, r->R, &r->lo, &hi);
+    r->nb = hi - r->lo;
+    model_set_batch(r->m, r->nb);
+    int resumed = load_resume(j, &r->c, &r->hist, &r->n_hist);
+    if (!r->hist) r->hist = xCalloc((size_t)j->epochs + 1, sizeof *r->hist);
+    if (resumed && r->writer)
+        printf("%s: resuming %s at epoch %ld step %ld\n", swap_progname(), j->resume_path, r->c.epoch + 1,
+               r->c.step_in_epoch);
+    r->perm = xMalloc((size_t)r->tr->n * sizeof *r->perm);
+    if (r->R > 1) {
+        r->buckets = comm_buckets_create(r->m->ps.grad, r->m->ps.n_params, j->bucket_floats);
+        model_set_grad_ready(r->m, grads_ready, r->buckets);
+        int nbk = comm_buckets_count(r->buckets);
+        if (r->writer)
+            printf("%s: gradient all-reduce of %zu floats in %d bucket(s)%s\n", j->phase_name, r->m->ps.n_params, nbk,
+                   nbk > 1 ? ", overlapped with backward" : "");
     }
-    const int tty = writer && isatty(2);
-    const double t_start = wall_seconds() - c.elapsed;
+    r->tty = r->writer && isatty(2);
+    r->t_start = wall_seconds() - r->c.elapsed;
+}
+
+static void train_step(Run *r, long s) {
+    TrainJob *j = r->j;
+    Model *m = r->m;
+    const size_t pos = (size_t)s * r->G + r->lo;
+    r->lr = sched_lr(&j->sched, r->c.epoch + (double)(s + 1) / r->steps);
+    dataset_fill_batch(model_input(m), model_labels(m), r->tr, r->perm + pos, r->nb, &j->aug, j->seed,
+                       (int)r->c.epoch, j->worker, pos);
+    sgd_zero_grad(&m->ps);
+    float loss = model_forward(m, 1, 1);
+    r->c.correct += model_count_correct(m);
+    r->c.loss_sum += (double)loss * r->nb;
+    r->c.count += r->nb;
+    model_backward(m, 1.0f / (float)r->R);
+    if (r->buckets) comm_buckets_finish(r->buckets);
+    sgd_step(&m->ps, &j->sgd, (float)r->lr);
+    r->c.global_step++;
+    r->c.samples += r->G;
+    if (j->post_step) j->post_step(j, r->c.global_step, r->lr);
+    if (r->tty) progress(j, s, r->steps, loss);
+}
+
+/* The rest of the current epoch's steps; a signal (on any rank) stops after the step it arrived in. */
+static void run_steps(Run *r) {
+    for (; r->c.step_in_epoch < r->steps; r->c.step_in_epoch++) {
+        train_step(r, r->c.step_in_epoch);
+        int sig = signals_pending();
+        if (r->p->comm.size > 1) sig = comm_max_int(sig);
+        if (sig) {
+            r->c.step_in_epoch++;
+            r->stop = 1;
+            return;
+        }
+    }
+}
+
+/* Loss and accuracy on d, summed over the ranks that share the model. */
+static void evaluate_on(const Run *r, const Dataset *d, double *loss, double *acc) {
+    double ev[3];
+    eval_dataset(r->m, d, r->nb, r->rank, r->R, &ev[0], &ev[1], &ev[2], NULL);
+    if (r->R > 1) comm_sum_doubles(ev, 3);
+    *loss = ev[0] / ev[2];
+    *acc = ev[1] / ev[2];
+}
+
+/* The finished epoch's record: training sums over the ranks, BN buffers in sync, test/validation when due. */
+static EpochRecord epoch_record(Run *r, int last) {
+    const TrainJob *j = r->j;
+    double sums[3] = {r->c.loss_sum, r->c.correct, r->c.count};
+    if (r->R > 1) comm_sum_doubles(sums, 3);
+    EpochRecord rec = {.epoch = (int)r->c.epoch + 1, .lr = r->lr, .train_loss = sums[0] / sums[2],
+                       .train_acc = sums[1] / sums[2], .test_loss = NAN, .test_acc = NAN,
+                       .val_loss = NAN, .val_acc = NAN};
+    sync_bn_buffers(r->j);
+    const int eval_now = (j->eval_every > 0 && (r->c.epoch + 1) % j->eval_every == 0) || last ||
+                         rec.train_acc >= j->stop_train_acc;
+    if (r->p->test && eval_now) evaluate_on(r, r->p->test, &rec.test_loss, &rec.test_acc);
+    if (r->p->val && eval_now) evaluate_on(r, r->p->val, &rec.val_loss, &rec.val_acc);
+    rec.time_s = wall_seconds() - r->t_start;
+    return rec;
+}
+
+static void print_epoch(const Run *r, const EpochRecord *rec, double ips) {
+    const TrainJob *j = r->j;
+    char el[32], eta[32], test[32] = "     -", val[40] = "";
+    fmt_hms(el, sizeof el, rec->time_s);
+    fmt_hms(eta, sizeof eta, rec->time_s / (r->c.epoch + 1) * (j->epochs - r->c.epoch - 1));
+    if (!isnan(rec->test_acc)) snprintf(test, sizeof test, "%6.2f%%", 100 * rec->test_acc);
+    if (r->p->val) {
+        if (isnan(rec->val_acc)) snprintf(val, sizeof val, "  val      -");
+        else snprintf(val, sizeof val, "  val %6.2f%%", 100 * rec->val_acc);
+    }
+    printf("%s w%d epoch %3d/%d  lr %.4f  loss %.4f  train %6.2f%%  test %s%s  %7.0f img/s  elapsed %s  eta %s\n",
+           j->phase_name, j->worker, rec->epoch, j->epochs, r->lr, rec->train_loss, 100 * rec->train_acc, test, val,
+           ips, el, eta);
+    fflush(stdout);
+    append_log(j, rec, r->c.epoch, r->steps, ips);
+}
+
+/* Checkpoint policy between epochs: every checkpoint_every epochs (not after the last, nor when stopping),
+ * as the state at the start of the next epoch. */
+static void periodic_checkpoint(Run *r, int last) {
+    const TrainJob *j = r->j;
+    if (j->checkpoint_every <= 0 || (r->c.epoch + 1) % j->checkpoint_every != 0 || last || r->stop) return;
+    Cursor next = r->c;
+    next.epoch++;
+    next.elapsed = wall_seconds() - r->t_start;
+    if (r->writer) {
+        save_checkpoint(r->j, j->resume_path, &next, r->hist, r->n_hist, 0, NULL);
+        keep_periodic(r->j, (int)next.epoch);
+    }
+}
+
+/* One epoch from where the cursor stands. Returns 0 when the loop must end (a signal mid-epoch, or the
+ * training-accuracy threshold reached). */
+static int run_epoch(Run *r) {
+    TrainJob *j = r->j;
+    dataset_epoch_order(r->perm, (size_t)r->tr->n, j->seed, (int)r->c.epoch, j->worker);
+    const double t_epoch = wall_seconds();
+    const long first_step = r->c.step_in_epoch;
+    run_steps(r);
+    if (r->stop && r->c.step_in_epoch < r->steps) return 0; /* mid-epoch: the caller checkpoints, epoch unfinished */
+    const int last = r->c.epoch + 1 == j->epochs;
+    EpochRecord rec = epoch_record(r, last);
+    const double ips = (double)(r->steps - first_step) * r->G / (wall_seconds() - t_epoch);
+    r->hist[r->n_hist++] = rec;
+    r->c.loss_sum = r->c.correct = r->c.count = 0.0;
+    r->c.step_in_epoch = 0;
+    if (r->writer) print_epoch(r, &rec, ips);
+    j->final_train_acc = rec.train_acc;
+    j->final_test_acc = rec.test_acc;
+    if (rec.train_acc >= j->stop_train_acc) {
+        if (r->writer)
+            printf("%s: training accuracy %.2f%% reached the threshold %.2f%%: stopping\n", swap_progname(),
+                   100 * rec.train_acc, 100 * j->stop_train_acc);
+        r->c.epoch++;
+        return 0;
+    }
+    periodic_checkpoint(r, last);
+    return 1;
+}
+
+/* The final model, or (interrupted) everything needed to continue in the resume checkpoint. */
+static int run_finish(Run *r) {
+    TrainJob *j = r->j;
     int exit_code = SWAP_EXIT_OK;
-    int stop = 0;
-    double lr = 0.0;
-
-    for (; c.epoch < j->epochs && !stop; c.epoch++) {
-        dataset_epoch_order(perm, (size_t)tr->n, j->seed, (int)c.epoch, j->worker);
-        const double t_epoch = wall_seconds();
-        const long first_step = c.step_in_epoch;
-        for (; c.step_in_epoch < steps; c.step_in_epoch++) {
-            const long s = c.step_in_epoch;
-            const size_t pos = (size_t)s * G + lo;
-            lr = sched_lr(&j->sched, c.epoch + (double)(s + 1) / steps);
-            dataset_fill_batch(model_input(m), model_labels(m), tr, perm + pos, nb, &j->aug, j->seed, (int)c.epoch,
-                               j->worker, pos);
-            sgd_zero_grad(&m->ps);
-            float loss = model_forward(m, 1, 1);
-            c.correct += model_count_correct(m);
-            c.loss_sum += (double)loss * nb;
-            c.count += nb;
-            model_backward(m, 1.0f / (float)R);
-            if (buckets) comm_buckets_finish(buckets);
-            sgd_step(&m->ps, &j->sgd, (float)lr);
-            c.global_step++;
-            c.samples += G;
-            if (j->post_step) j->post_step(j, c.global_step, lr);
-            if (tty) progress(j, s, steps, loss);
-            int sig = signals_pending();
-            if (p->comm.size > 1) sig = comm_max_int(sig);
-            if (sig) {
-                c.step_in_epoch++;
-                stop = 1;
-                break;
-            }
-        }
-        if (stop && c.step_in_epoch < steps) break; /* mid-epoch: checkpoint below, epoch not finished */
-        /* epoch finished */
-        double sums[3] = {c.loss_sum, c.correct, c.count};
-        if (R > 1) comm_sum_doubles(sums, 3);
-        EpochRecord r = {.epoch = (int)c.epoch + 1, .lr = lr, .train_loss = sums[0] / sums[2],
-                         .train_acc = sums[1] / sums[2], .test_loss = NAN, .test_acc = NAN,
-                         .val_loss = NAN, .val_acc = NAN};
-        sync_bn_buffers(j);
-        const int last = c.epoch + 1 == j->epochs;
-        const int eval_now = (j->eval_every > 0 && (c.epoch + 1) % j->eval_every == 0) || last ||
-                             r.train_acc >= j->stop_train_acc;
-        if (p->test && eval_now) {
-            double ev[3];
-            eval_dataset(m, p->test, nb, rank, R, &ev[0], &ev[1], &ev[2], NULL);
-            if (R > 1) comm_sum_doubles(ev, 3);
-            r.test_loss = ev[0] / ev[2];
-            r.test_acc = ev[1] / ev[2];
-        }
-        if (p->val && eval_now) {
-            double ev[3];
-            eval_dataset(m, p->val, nb, rank, R, &ev[0], &ev[1], &ev[2], NULL);
-            if (R > 1) comm_sum_doubles(ev, 3);
-            r.val_loss = ev[0] / ev[2];
-            r.val_acc = ev[1] / ev[2];
-        }
-        r.time_s = wall_seconds() - t_start;
-        const double ips = (double)(steps - first_step) * G / (wall_seconds() - t_epoch);
-        hist[n_hist++] = r;
-        c.loss_sum = c.correct = c.count = 0.0;
-        c.step_in_epoch = 0;
-        if (writer) {
-            char el[32], eta[32], test[32] = "     -", val[40] = "";
-            fmt_hms(el, sizeof el, r.time_s);
-            fmt_hms(eta, sizeof eta, r.time_s / (c.epoch + 1) * (j->epochs - c.epoch - 1));
-            if (!isnan(r.test_acc)) snprintf(test, sizeof test, "%6.2f%%", 100 * r.test_acc);
-            if (p->val) {
-                if (isnan(r.val_acc)) snprintf(val, sizeof val, "  val      -");
-                else snprintf(val, sizeof val, "  val %6.2f%%", 100 * r.val_acc);
-            }
-            printf("%s w%d epoch %3d/%d  lr %.4f  loss %.4f  train %6.2f%%  test %s%s  %7.0f img/s  elapsed %s  eta %s\n",
-                   j->phase_name, j->worker, r.epoch, j->epochs, lr, r.train_loss, 100 * r.train_acc, test, val, ips,
-                   el, eta);
-            fflush(stdout);
-            append_log(j, &r, c.epoch, steps, ips);
-        }
-        j->final_train_acc = r.train_acc;
-        j->final_test_acc = r.test_acc;
-        if (r.train_acc >= j->stop_train_acc) {
-            if (writer) printf("%s: training accuracy %.2f%% reached the threshold %.2f%%: stopping\n",
-                               swap_progname(), 100 * r.train_acc, 100 * j->stop_train_acc);
-            c.epoch++;
-            break;
-        }
-        if (j->checkpoint_every > 0 && (c.epoch + 1) % j->checkpoint_every == 0 && !last && !stop) {
-            Cursor next = c;
-            next.epoch++;
-            next.elapsed = wall_seconds() - t_start;
-            if (writer) {
-                save_checkpoint(j, j->resume_path, &next, hist, n_hist, 0, NULL);
-                keep_periodic(j, (int)next.epoch);
-            }
-        }
-    }
-    c.elapsed = wall_seconds() - t_start;
-    j->elapsed_s = c.elapsed;
-    if (stop && (c.epoch < j->epochs)) {
-        /* interrupted: everything needed to continue goes into the resume checkpoint */
+    r->c.elapsed = wall_seconds() - r->t_start;
+    j->elapsed_s = r->c.elapsed;
+    if (r->stop && (r->c.epoch < j->epochs)) {
         float *rank_bn = gather_rank_bn(j);
-        if (writer) {
-            save_checkpoint(j, j->resume_path, &c, hist, n_hist, 0, rank_bn);
+        if (r->writer) {
+            save_checkpoint(j, j->resume_path, &r->c, r->hist, r->n_hist, 0, rank_bn);
             printf("%s: signal received: wrote %s; run the same command again to resume\n", swap_progname(),
                    j->resume_path);
         }
         free(rank_bn);
         exit_code = SWAP_EXIT_PREEMPTED;
-    } else {
-        if (writer) {
-            save_checkpoint(j, j->out_path, &c, hist, n_hist, 1, NULL);
-            if (file_exists(j->resume_path)) unlink(j->resume_path);
-            printf("%s: wrote %s\n", swap_progname(), j->out_path);
-        }
+    } else if (r->writer) {
+        save_checkpoint(j, j->out_path, &r->c, r->hist, r->n_hist, 1, NULL);
+        if (file_exists(j->resume_path)) unlink(j->resume_path);
+        printf("%s: wrote %s\n", swap_progname(), j->out_path);
     }
     fflush(stdout);
-    free(perm);
-    if (buckets) {
-        model_set_grad_ready(m, NULL, NULL);
-        comm_buckets_free(buckets);
+    free(r->perm);
+    if (r->buckets) {
+        model_set_grad_ready(r->m, NULL, NULL);
+        comm_buckets_free(r->buckets);
     }
-    free(hist);
+    free(r->hist);
     return exit_code;
+}
+
+int train_run(TrainJob *j) {
+    Run r;
+    run_start(&r, j);
+    for (; r.c.epoch < j->epochs && !r.stop; r.c.epoch++)
+        if (!run_epoch(&r)) break;
+    return run_finish(&r);
 }

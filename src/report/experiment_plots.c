@@ -10,7 +10,7 @@
 
 #include "core/err.h"
 #include "core/fileio.h"
-#include "report/json.h"
+#include "core/json.h"
 #include "report/report.h"
 
 #define MAX_WORKERS 1024

@@ -1,38 +1,5 @@
-/* A small JSON reader (and writer) for the files the pipeline itself writes (summary.json, the epoch logs' JSON lines):
- * parse into a tree, look values up by path. Not a general-purpose library: no \u surrogate pairs beyond the
- * BMP, numbers as double. */
+/* The JSON reader moved to core (it is not drawing); this name stays for the code that includes it so. */
 #ifndef SWAP_REPORT_JSON_H
 #define SWAP_REPORT_JSON_H
-#include <stddef.h>
-
-typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } JsonKind;
-
-typedef struct Json Json;
-struct Json {
-    JsonKind kind;
-    double num;     /* JSON_NUM, JSON_BOOL (0/1) */
-    char *str;      /* JSON_STR */
-    char **keys;    /* JSON_OBJ: n keys */
-    Json *items;    /* JSON_ARR / JSON_OBJ: n values */
-    size_t n;
-};
-
-/* Parse text into *out. Returns 0, or -1 with a one-line reason (with the byte offset) in err. */
-int json_parse(Json *out, const char *text, char *err, size_t errlen);
-void json_free(Json *j);
-/* Member of an object (NULL if j is not an object or has no such key). */
-const Json *json_get(const Json *j, const char *key);
-/* Dotted path of object members, e.g. "average.test_acc" (NULL if absent). */
-const Json *json_path(const Json *j, const char *path);
-/* The number at a path, or NaN when absent, null or not a number. */
-double json_num(const Json *j, const char *path);
-/* Set member `key` of object obj to *val, taking ownership of val's contents (val is left empty); replaces an
- * existing member in place, else appends. */
-void json_set(Json *obj, const char *key, Json *val);
-/* Remove member `key` of obj if present. */
-void json_remove(Json *obj, const char *key);
-/* JSON text of j (malloc'd, ends with a newline): one line per member at the top and wherever a container
- * holds containers, flat containers on one line. Numbers in the shortest form that reads back exactly. */
-char *json_write(const Json *j);
-
+#include "core/json.h"
 #endif
