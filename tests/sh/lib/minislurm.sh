@@ -10,6 +10,8 @@
 # No cgroups, no slurmdbd: proctrack/linuxproc, task/none, accounting none; finished jobs stay visible to
 # squeue -t all / scontrol show job for an hour (MinJobAge); dependents of failed jobs are cancelled.
 
+source "$(dirname "${BASH_SOURCE[0]}")/slurmconf.sh"
+
 minislurm_available() {
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null &&
     command -v sbatch >/dev/null
@@ -45,43 +47,9 @@ minislurm_start() {
   # for jobs of that same user, so make check works without root
   local slurmd_user=root
   (( $(id -u) == 0 )) || slurmd_user=$user
-  cat > "$d/slurm.conf" <<CONF
-ClusterName=minislurm
-SlurmctldHost=localhost
-SlurmctldPort=$ctl_port
-SlurmdPort=$slurmd_port
-SlurmUser=$user
-SlurmdUser=$slurmd_user
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$d/munge/sock,cred_expire=5
-StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool/%n
-SlurmctldPidFile=$d/run/slurmctld.pid
-SlurmdPidFile=$d/run/slurmd.pid
-SlurmctldLogFile=$d/log/slurmctld.log
-SlurmdLogFile=$d/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=1,sched_interval=1
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=pmi2
-MinJobAge=3600
-DependencyParameters=kill_invalid_depend
-JobRequeue=1
-ReturnToService=2
-KillWait=5
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout=30
-$node State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-CONF
+  slurm_conf "$d" cluster=minislurm host=localhost ctl_port="$ctl_port" slurmd_port="$slurmd_port" user="$user" \
+    slurmd_user="$slurmd_user" nodes="$node State=UNKNOWN" \
+    partition="PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"
   export SLURM_CONF=$d/slurm.conf
   slurmctld -i -f "$SLURM_CONF" || { echo "minislurm: slurmctld failed (see $d/log/slurmctld.log)" >&2; return 1; }
   slurmd -N localhost -f "$SLURM_CONF" || { echo "minislurm: slurmd failed (see $d/log/slurmd.log)" >&2; return 1; }

@@ -20,6 +20,8 @@
 #   netslurm_stop               kill everything in the namespaces, delete them and the cluster directory
 # Set a trap: trap netslurm_stop EXIT
 
+source "$(dirname "${BASH_SOURCE[0]}")/slurmconf.sh"
+
 NETSLURM_DIR=
 NETSLURM_NODES=0
 NETSLURM_TAG=
@@ -92,44 +94,10 @@ netslurm_start() {
 
   local node
   node=$(slurmd -C | head -n 1 | sed -e 's/^NodeName=[^ ]* //' -e 's/ UpTime=.*//')
-  cat > "$d/slurm.conf" <<CONF
-ClusterName=netslurm
-SlurmctldHost=ctl($net.1)
-SlurmctldPort=6817
-SlurmdPort=6818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$d/munge/sock,cred_expire=5
-StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool/%n
-SlurmctldPidFile=$d/run/slurmctld.pid
-SlurmdPidFile=$d/run/slurmd-%n.pid
-SlurmctldLogFile=$d/log/slurmctld.log
-SlurmdLogFile=$d/log/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=1,sched_interval=1
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=pmi2
-MinJobAge=3600
-DependencyParameters=kill_invalid_depend
-JobRequeue=1
-ReturnToService=2
-KillWait=5
-InactiveLimit=0
-MessageTimeout=5
-SlurmctldTimeout=30
-SlurmdTimeout=10
-NodeName=n[1-$n] NodeAddr=$net.[11-$((10 + n))] $node State=UNKNOWN
-PartitionName=debug Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP
-CONF
+  slurm_conf "$d" cluster=netslurm host="ctl($net.1)" ctl_port=6817 slurmd_port=6818 user=root slurmd_user=root \
+    per_node=-%n message_timeout=5 slurmd_timeout=10 \
+    nodes="NodeName=n[1-$n] NodeAddr=$net.[11-$((10 + n))] $node State=UNKNOWN" \
+    partition="PartitionName=debug Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP"
   export SLURM_CONF=$d/slurm.conf
   # controller namespace: hostname "ctl" (slurmctld checks it is the SlurmctldHost), munged there too (its
   # socket is a file, reachable from every namespace)
