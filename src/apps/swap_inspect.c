@@ -1,5 +1,5 @@
 /* swap-inspect: look at archived checkpoints without touching them (files are only ever opened read-only).
- * Each verb lives in src/inspect/<verb>.c; this program only picks one (usage: src/inspect/common.c).
+ * Each verb lives in src/inspect/<verb>.c; this program only holds the usage and picks the verb.
  *   swap-inspect FILE [--json]                    summary: phase, lineage, model, config digest, metrics, tensors
  *   swap-inspect diff A B [--json]                per-tensor distances and config differences
  *   swap-inspect eval FILE [--data DIR] [--subset N] [--batch B] [--bn-recompute N [--bn-batch B]
@@ -18,6 +18,18 @@
 #include "inspect/inspect.h"
 #include "nn/parallel.h"
 
+static const char *USAGE =
+    "usage: swap-inspect FILE [--json]\n"
+    "       swap-inspect diff A B [--json]\n"
+    "       swap-inspect eval FILE [--data DIR] [--dataset NAME] [--subset N] [--batch B]\n"
+    "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--json]\n"
+    "       swap-inspect verify FILE...\n"
+    "       swap-inspect ls DIR [--json]\n"
+    "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
+    "       swap-inspect export FILE --format safetensors -o OUT\n"
+    "       swap-inspect plot RESULTS_DIR\n"
+    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -32,8 +44,9 @@ int main(int argc, char **argv) {
     engine_exec_passive_wait(argv);
     swap_set_progname("swap-inspect");
     engine_set_threads((int)sysconf(_SC_NPROCESSORS_ONLN));
+    inspect_set_usage(USAGE);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fputs(INSPECT_USAGE, argc < 2 ? stderr : stdout);
+        fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? SWAP_EXIT_USAGE : 0;
     }
     for (size_t i = 0; i < sizeof VERBS / sizeof *VERBS; i++)

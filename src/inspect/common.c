@@ -7,21 +7,13 @@
 #include "core/err.h"
 #include "inspect/inspect.h"
 
-const char *const INSPECT_USAGE =
-    "usage: swap-inspect FILE [--json]\n"
-    "       swap-inspect diff A B [--json]\n"
-    "       swap-inspect eval FILE [--data DIR] [--dataset NAME] [--subset N] [--batch B]\n"
-    "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--json]\n"
-    "       swap-inspect verify FILE...\n"
-    "       swap-inspect ls DIR [--json]\n"
-    "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
-    "       swap-inspect export FILE --format safetensors -o OUT\n"
-    "       swap-inspect plot RESULTS_DIR\n"
-    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
+static const char *g_usage;
+
+void inspect_set_usage(const char *text) { g_usage = text; }
 
 _Noreturn void inspect_usage(const char *msg) {
     if (msg) fprintf(stderr, "swap-inspect: %s\n", msg);
-    fputs(INSPECT_USAGE, stderr);
+    if (g_usage) fputs(g_usage, stderr);
     exit(SWAP_EXIT_USAGE);
 }
 

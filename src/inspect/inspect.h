@@ -20,8 +20,9 @@ int inspect_export_main(int argc, char **argv);
 int inspect_plot_main(int argc, char **argv);
 int inspect_interpolate_main(int argc, char **argv);
 
-/* The usage text of swap-inspect; inspect_usage prints msg (if any) and it, then exits with the usage status. */
-extern const char *const INSPECT_USAGE;
+/* The program's usage text (swap-inspect sets it), which inspect_usage prints after msg (if any) before exiting
+ * with the usage status. */
+void inspect_set_usage(const char *text);
 _Noreturn void inspect_usage(const char *msg);
 /* An integer option in [lo, hi], else a usage error naming flag. */
 long inspect_parse_long(const char *flag, const char *s, long lo, long hi);
