@@ -1,3 +1,4 @@
+/* What the swap-inspect verbs share: usage errors, option parsing, statistics, lenient loading, JSON output. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -92,13 +92,11 @@ static void add_stats(cJSON *o, const Stats *s) {
     cJSON_AddItemToObject(o, "nonfinite", json_u64(s->nonfinite));
 }
 
-static cJSON *str_array_of(int n, const char *(*at)(const CkptMeta *, int), const CkptMeta *mt) {
+static cJSON *rng_names(const CkptMeta *mt) {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(at(mt, i)));
+    for (int i = 0; i < mt->n_rngs; i++) cJSON_AddItemToArray(a, cJSON_CreateString(mt->rngs[i].name));
     return a;
 }
-
-static const char *rng_name(const CkptMeta *mt, int i) { return mt->rngs[i].name; }
 
 static cJSON *nums9(const double *v, int n) {
     cJSON *a = cJSON_CreateArray();
@@ -226,7 +224,7 @@ static void summary_json(const char *path, const Model *m, const CkptMeta *mt, i
     cJSON *cursor = cJSON_AddObjectToObject(o, "cursor");
     cJSON_AddItemToObject(cursor, "epoch", json_i64(mt->cursor_epoch));
     cJSON_AddItemToObject(cursor, "step", json_i64(mt->cursor_step));
-    cJSON_AddItemToObject(o, "rng", str_array_of(mt->n_rngs, rng_name, mt));
+    cJSON_AddItemToObject(o, "rng", rng_names(mt));
     cJSON_AddItemToObject(o, "history", history_json(mt));
     cJSON_AddItemToObject(o, "tensors", tensors_json(m));
     json_print_line(o);
