@@ -21,17 +21,19 @@ ConvImpl conv2d_impl(void) {
     if (g_impl == CONV_AUTO) {
         const char *e = getenv("SWAP_CONV");
         if (e && !strcmp(e, "gemm")) g_impl = CONV_GEMM;
-        else if (e && *e && strcmp(e, "onednn") && strcmp(e, "auto"))
-            swap_fail("SWAP_CONV: expected onednn, gemm or auto, got '%s'", e);
+        else if (e && !strcmp(e, "direct") && conv_dnnl_available()) g_impl = CONV_DIRECT;
+        else if (e && *e && strcmp(e, "onednn") && strcmp(e, "auto") && strcmp(e, "direct"))
+            swap_fail("SWAP_CONV: expected onednn, direct, gemm or auto, got '%s'", e);
         else g_impl = conv_dnnl_available() ? CONV_ONEDNN : CONV_GEMM;
     }
-    if (g_impl == CONV_ONEDNN && !conv_dnnl_available()) g_impl = CONV_GEMM;
+    if ((g_impl == CONV_ONEDNN || g_impl == CONV_DIRECT) && !conv_dnnl_available()) g_impl = CONV_GEMM;
     return g_impl;
 }
 
 /* NULL: this layer runs im2col + GEMM (chosen so, or oneDNN cannot do the shape). */
 static ConvPlan *dnnl_plan(const ConvDims *d, int n) {
-    return conv2d_impl() == CONV_ONEDNN ? conv_dnnl_plan(d, n) : NULL;
+    const ConvImpl impl = conv2d_impl();
+    return impl == CONV_GEMM ? NULL : conv_dnnl_plan(d, n, impl == CONV_ONEDNN);
 }
 
 void conv2d_prepare(const ConvDims *d, int n) { (void)dnnl_plan(d, n); }

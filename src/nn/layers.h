@@ -29,7 +29,7 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
 /* Which convolution kernels run: oneDNN's direct convolutions (the default when the build has oneDNN; layouts
  * are converted inside the layer, col is then unused) or im2col + GEMM. CONV_AUTO takes SWAP_CONV=onednn|gemm
  * from the environment, else oneDNN if available. Process-wide; set it before building models. */
-typedef enum { CONV_AUTO, CONV_GEMM, CONV_ONEDNN } ConvImpl;
+typedef enum { CONV_AUTO, CONV_GEMM, CONV_ONEDNN, CONV_DIRECT } ConvImpl;
 void conv2d_set_impl(ConvImpl impl);
 ConvImpl conv2d_impl(void); /* the implementation in effect (never CONV_AUTO) */
 /* Build the kernels for this shape and batch now (outside training steps); otherwise the first call does. */

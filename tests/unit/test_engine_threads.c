@@ -83,7 +83,7 @@ static float *conv_run(const ConvDims *d, int n, int threads, size_t *len) {
     return res;
 }
 
-/* Convolution kernels alone, both implementations, on shapes whose chunks and weight-gradient slots do not
+/* Convolution kernels alone, every implementation (im2col + GEMM, oneDNN direct, oneDNN with Winograd), on shapes whose chunks and weight-gradient slots do not
  * divide evenly among 2 or 3 threads. */
 static void check_conv(ConvImpl impl, int ci, int co, int k, int stride, int pad, int h, int n) {
     conv2d_set_impl(impl);
@@ -104,12 +104,14 @@ static void check_conv(ConvImpl impl, int ci, int co, int k, int stride, int pad
 }
 
 int main(void) {
-    for (int i = 0; i < 2; i++) {
-        const ConvImpl impl = i ? CONV_ONEDNN : CONV_GEMM;
+    const ConvImpl impls[3] = {CONV_GEMM, CONV_DIRECT, CONV_ONEDNN};
+    for (int i = 0; i < 3; i++) {
+        const ConvImpl impl = impls[i];
         check_conv(impl, 19, 21, 3, 1, 1, 9, 11);
         check_conv(impl, 32, 40, 3, 2, 1, 12, 13);
         check_conv(impl, 3, 16, 3, 1, 1, 32, 7);
         check_conv(impl, 64, 64, 3, 1, 1, 4, 37); /* deep layer: big chunks, uneven slots */
+        check_conv(impl, 16, 32, 3, 1, 1, 8, 9);  /* Winograd where the CPU has it */
     }
     check("mlp", 1, 28, 0, 37);
     check("cnn", 1, 28, 0, 19);

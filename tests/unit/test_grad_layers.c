@@ -159,9 +159,10 @@ static void test_conv(int ci, int co, int k, int stride, int pad, int h, int n, 
     char name[96];
     Case c = {.name = name, .fwd = conv_fwd, .bwd = conv_bwd, .n = n, .chunk = chunk, .has_bias = bias};
     conv_dims_init(&c.cd, ci, co, k, stride, pad, h, h);
+    const char *kern = conv2d_kernel(&c.cd, n);
     snprintf(name, sizeof name, "conv %s %d>%d k%d s%d p%d %dx%d n%d%s",
-             strncmp(conv2d_kernel(&c.cd, n), "onednn", 6) ? "gemm" : "dnnl", ci, co, k, stride, pad, h, h, n,
-             bias ? " b" : "");
+             strstr(kern, "wino") ? "wino" : strncmp(kern, "onednn", 6) ? "gemm" : "dnnl", ci, co, k, stride, pad, h,
+             h, n, bias ? " b" : "");
     const ConvDims *d = &c.cd;
     case_add(&c, "x", randn((size_t)ci * n * h * h), (size_t)ci * n * h * h);
     case_add(&c, "w", randn((size_t)co * ci * k * k), (size_t)co * ci * k * k);
@@ -756,13 +757,25 @@ static void test_threads_and_replan(void) {
     free(g3);
 }
 
+/* On a CPU with AVX-512 (oneDNN's avx512_core) the Winograd path must really run, or its cases above would
+ * silently test the direct kernels twice. */
+static void check_wino_ran(void) {
+    ConvDims d;
+    conv_dims_init(&d, 16, 16, 3, 1, 1, 8, 8);
+    const char *k = conv2d_kernel(&d, 5);
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    if (avx512) T_CHECK(strstr(k, "wino") != NULL, "conv 16>16 3x3 on an AVX-512 CPU ran %s, not Winograd", k);
+    printf("  conv 16>16 3x3: %s%s\n", k, avx512 ? "" : " (no AVX-512: no Winograd on this CPU)");
+}
+
 int main(void) {
     rng_seed(&R, getenv("SWAP_TEST_SEED") ? (uint64_t)atoll(getenv("SWAP_TEST_SEED")) : 2024);
     /* Both convolution paths: im2col + GEMM, and oneDNN (when the build has it) whose blocked layouts (8 or 16
      * channels per block) get channel counts that are not multiples of a block, and batches that leave a
      * short last chunk. */
-    const ConvImpl impls[2] = {CONV_GEMM, CONV_ONEDNN};
-    for (int ii = 0; ii < 2; ii++) {
+    const ConvImpl impls[3] = {CONV_GEMM, CONV_DIRECT, CONV_ONEDNN};
+    for (int ii = 0; ii < 3; ii++) {
         conv2d_set_impl(impls[ii]);
         if (conv2d_impl() != impls[ii]) {
             printf("  conv: oneDNN not in this build, its cases skipped\n");
@@ -781,6 +794,13 @@ int main(void) {
         test_conv(16, 24, 1, 1, 0, 6, 3, 3, 1); /* 1x1 on blocked channels */
         test_conv(24, 16, 1, 2, 0, 7, 2, 2, 0); /* 1x1 stride 2, no padding */
         test_conv(5, 18, 3, 1, 2, 5, 2, 2, 1);  /* padding 2 */
+        /* 3x3 stride 1 from 16 channels: Winograd on CONV_ONEDNN where the CPU has it, direct otherwise */
+        test_conv(16, 16, 3, 1, 1, 8, 5, 1, 0);  /* one block, several chunks */
+        test_conv(24, 40, 3, 1, 1, 6, 11, 1, 1); /* channels not a multiple of 16, a short last chunk */
+        test_conv(16, 20, 3, 1, 1, 5, 1, 1, 0);  /* batch 1, odd size */
+        test_conv(32, 16, 3, 1, 0, 7, 3, 1, 0);  /* valid 3x3 */
+        test_conv(16, 16, 3, 1, 2, 4, 2, 1, 1);  /* padding 2 */
+        if (impls[ii] == CONV_ONEDNN) check_wino_ran();
     }
     conv2d_set_impl(CONV_AUTO);
     test_bn(3, 24);
