@@ -15,12 +15,16 @@ of the same tensor in the C parameter store and in the checkpoint (e.g. "layer1.
 {name: ndarray} dict loads 1:1. The architecture is read from the checkpoint's own /model attributes (model,
 width, in_c, in_h, in_w, classes; docs/checkpoint-format.md). Activations in C are CNHW; these modules take
 the usual NCHW (see cnhw_to_nchw). Needs torch, numpy and, for checkpoints, h5py; onnx only for the check of an
-ONNX export. The project's tests use this module (tests/py/test_oracle.py, test_export.py, ...).
+ONNX export; libxxhash (through ctypes) to verify tensor checksums, skipped with a warning without it. The
+project's tests use this module (tests/py/test_oracle.py, test_export.py, ...).
 """
+import ctypes
+import ctypes.util
 import json
 import os
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -208,9 +212,54 @@ def _s(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+class _XXH128(ctypes.Structure):
+    _fields_ = [("low64", ctypes.c_uint64), ("high64", ctypes.c_uint64)]
+
+
+_xxh3_fn = []  # [function or None], looked up once
+
+
+def xxh3_128_hex(a):
+    """XXH3-128 (canonical hex) of a tensor's float32 little-endian bytes, as the C writer stores it in each
+    tensor's `xxh3_128` attribute; None when libxxhash (the library the C side hashes with, so present
+    wherever the project builds) cannot be loaded. ctypes, because Debian ships no Python xxhash."""
+    if not _xxh3_fn:
+        fn = None
+        lib = ctypes.util.find_library("xxhash")
+        try:
+            fn = ctypes.CDLL(lib).XXH3_128bits if lib else None
+        except (OSError, AttributeError):
+            fn = None
+        if fn is not None:
+            fn.restype, fn.argtypes = _XXH128, [ctypes.c_void_p, ctypes.c_size_t]
+        _xxh3_fn.append(fn)
+    if _xxh3_fn[0] is None:
+        return None
+    b = np.ascontiguousarray(a, dtype="<f4")
+    h = _xxh3_fn[0](b.ctypes.data, b.nbytes)
+    return "%016x%016x" % (h.high64, h.low64)  # XXH128_canonicalFromHash: high half first, big-endian
+
+
+def _verify_checksums(path, arrays, stored):
+    """Large tensors are stored without HDF5's Fletcher32 (docs/checkpoint-format.md, Integrity), so a flipped
+    bit there reads back silently: compare every tensor with its stored XXH3-128, as swap-inspect does."""
+    for k, a in arrays.items():
+        want = stored.get(k, "")
+        if not want:
+            continue
+        got = xxh3_128_hex(a)
+        if got is None:
+            warnings.warn("%s: tensor checksums not verified (libxxhash not found)" % path)
+            return
+        if got != want:
+            raise CheckpointError("%s: tensor %s: checksum mismatch (stored %s, data %s): corrupted data"
+                                  % (path, k, want, got))
+
+
 def read_checkpoint(path):
     """Read a swap checkpoint with h5py. Raises CheckpointError (one line naming the file) for a missing,
-    corrupt or foreign file, an unknown model or a tensor the architecture does not have."""
+    corrupt or foreign file (tensor checksums verified), an unknown model or a tensor the architecture does
+    not have."""
     try:
         import h5py
     except ImportError as e:  # pragma: no cover - h5py is a Debian package like torch
@@ -237,11 +286,12 @@ def read_checkpoint(path):
                 classes, width = int(g.attrs["classes"]), int(g.attrs["width"])
             except KeyError as e:
                 raise CheckpointError("%s: /model attribute %s is missing" % (path, e))
-            arrays = {}
+            arrays, stored = {}, {}
 
             def visit(_, obj):
                 if isinstance(obj, h5py.Dataset) and "name" in obj.attrs:
                     arrays[_s(obj.attrs["name"])] = np.asarray(obj[()], dtype=np.float32)
+                    stored[_s(obj.attrs["name"])] = _s(obj.attrs.get("xxh3_128", ""))
             g.visititems(visit)
             norm = {"dataset": _s(g.attrs.get("dataset", "")),
                     "mean": [float(x) for x in g.attrs.get("norm_mean", [])],
@@ -252,6 +302,7 @@ def read_checkpoint(path):
     except Exception as e:  # h5py raises OSError, KeyError, ValueError... on damaged files
         raise CheckpointError("%s: cannot read checkpoint (%s)" % (path, str(e).splitlines()[0] if str(e) else
                                                                    type(e).__name__))
+    _verify_checksums(path, arrays, stored)
     for k, a in arrays.items():
         if not np.all(np.isfinite(a)):
             raise CheckpointError("%s: tensor %s holds NaN or Inf" % (path, k))

@@ -1,8 +1,8 @@
 """python/swap_torch.py, the shipped PyTorch twin and exporter: a checkpoint exported to .pt and loaded back
 into the twin gives swap-inspect eval's test accuracy (to 0.05 points); the .onnx export passes onnx's checker
 and computes the twin's logits (onnx's reference evaluator where this onnx has it, else a small NumPy
-interpreter of the graph's operators); corrupt, foreign or unknown-model checkpoints give a one-line error and
-leave nothing behind. `swap-inspect export --format safetensors` (C) writes the same tensors as the .pt,
+interpreter of the graph's operators); corrupt (truncated, garbage, a flipped bit that only the tensor checksum
+catches), foreign or unknown-model checkpoints give a one-line error and leave nothing behind. `swap-inspect export --format safetensors` (C) writes the same tensors as the .pt,
 read back here by parsing the safetensors layout by hand (8-byte header length, JSON header, raw data)."""
 import gzip, json, os, struct, subprocess, sys, tempfile
 import h5py, numpy as np, torch
@@ -163,9 +163,10 @@ def main():
             if isinstance(o, h5py.Dataset) and o.attrs["name"].decode().endswith(("running_mean", "running_var")):
                 rng = np.random.default_rng(len(o.name))
                 o[...] = (rng.uniform(0.5, 1.5, o.shape) if o.name.endswith("var") else rng.normal(0, 0.3, o.shape))
+                # swap_torch checks per-tensor checksums: restamp the edited tensor (content_hash stays stale)
+                o.attrs["xxh3_128"] = np.bytes_(swap_torch.xxh3_128_hex(o[()]))
         f["model"].visititems(perturb)
     x3 = np.random.default_rng(0).normal(size=(4, 3, 32, 32)).astype(np.float32)
-    # the edited file no longer matches its hashes; swap_torch reads tensors by name (no hash check) like any h5py user
     check_onnx(d, r9, x3)
 
     # 3. safetensors from C: the .pt's names, shapes and values; loads strictly into the twin
@@ -223,7 +224,23 @@ def main():
     with h5py.File(wrong, "r+") as f:
         f["model"].attrs["classes"] = 7  # fc.weight is stored for 10 classes
     expect_clean_error(bad, wrong, os.path.join(bad, "m.pt"), "tensors that do not fit the architecture")
-    for src in (trunc, garbage, unknown, foreign):
+    # one flipped bit inside a tensor stored without HDF5's Fletcher32 (> 256 KiB, contiguous): h5py reads it back
+    # silently, only the stored XXH3-128 catches it
+    assert swap_torch.xxh3_128_hex(np.zeros(1)) is not None, "libxxhash (a build dependency) is not loadable"
+    flipped = os.path.join(bad, "flipped.h5")
+    open(flipped, "wb").write(data)
+    with h5py.File(flipped, "r") as f:
+        big = [o for o in (f["model"][g][t] for g in f["model"] for t in f["model"][g]) if o.chunks is None]
+        assert big, "no contiguous tensor in cnn.h5: the test would not exercise the checksum"
+        at = big[0].id.get_offset() + 1001
+    with open(flipped, "r+b") as f:
+        f.seek(at)
+        byte = f.read(1)[0]
+        f.seek(at)
+        f.write(bytes([byte ^ 0x40]))
+    expect_clean_error(bad, flipped, os.path.join(bad, "m.pt"), "a flipped bit in an unchecksummed tensor")
+    assert "checksum mismatch" in run(CLI + [flipped, "-o", os.path.join(bad, "m.onnx")], bad, ok=False).stderr
+    for src in (trunc, garbage, unknown, foreign, flipped):
         before = set(os.listdir(bad))
         r = run([f"{BIN}/swap-inspect", "export", src, "--format", "safetensors", "-o", os.path.join(bad, "m.st")],
                 bad, ok=False)
