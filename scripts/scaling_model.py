@@ -18,7 +18,7 @@ SWAP critical path with R workers (phase 1 on N = R nodes, phase 2 one node per 
     T_swap(R) = E1 * n_train / B * t_step(R, B) + E2 * n_train * c + T3
 versus small-batch training on one node: T_small = E_small * n_train * c.
 """
-import json, math, sys
+import json, math, os, subprocess, sys
 
 MEAS = sys.argv[1] if len(sys.argv) > 1 else "results/scaling-measurements.jsonl"
 OUT = sys.argv[2] if len(sys.argv) > 2 else "results/scaling-model.json"
@@ -38,8 +38,19 @@ INTERCONNECTS = {
 NODES = {"core": "one core of the measuring machine (measured)",
          "gpu": "GPU-class node: assumed 200x the measured core (a V100-class GPU on these small CNNs)"}
 GPU_SPEEDUP = 200.0
-DATA = {"n_train": 50000, "phase1_epochs": 8, "phase2_epochs": 1, "small_batch_epochs": 8, "phase3_s": 0.0,
-        "source": "lua/experiments/cifar10.lua: phase 1 and the small-batch baseline get 8 epochs, workers 1"}
+RECIPE = "lua/experiments/cifar10.lua"
+
+def recipe_numbers(path):
+    """Epochs and batch read from the recipe itself, so the projection follows it when it is retuned."""
+    code = ('local e = dofile(os.getenv("RECIPE")) print(require("cjson").encode({ p1 = e.phase1.max_epochs, '
+            'p2 = e.phase2.epochs, small = e.baselines.small.epochs, batch = e.phase1.batch }))')
+    return json.loads(subprocess.run(["lua5.4", "-e", code], env={**os.environ, "RECIPE": path}, check=True,
+                                     capture_output=True, text=True).stdout)
+
+rec = recipe_numbers(RECIPE)
+DATA = {"n_train": 50000, "phase1_epochs": rec["p1"], "phase2_epochs": rec["p2"], "small_batch_epochs": rec["small"],
+        "phase1_batch": rec["batch"], "phase3_s": 0.0,
+        "source": f"{RECIPE}: phase1.max_epochs, phase2.epochs (each worker), baselines.small.epochs, phase1.batch"}
 
 def t_ar(N, S, ic, algo):
     if N <= 1: return 0.0
@@ -70,7 +81,7 @@ for mname, m in models.items():
                     e["N"][str(N)] = {"allreduce_s": ta, "batch_half_efficiency": N * ta / c,
                                       "efficiency_at_B4096": 4096 * c / (N * t_step(N, 4096, c, m["grad_bytes"], ic, algo, False)),
                                       "efficiency_at_B4096_overlap": 4096 * c / (N * t_step(N, 4096, c, m["grad_bytes"], ic, algo, True))}
-                B = 1024
+                B = DATA["phase1_batch"]
                 small = DATA["small_batch_epochs"] * DATA["n_train"] * c
                 for R in (2, 4, 8, 16):
                     p1 = DATA["phase1_epochs"] * DATA["n_train"] / B * t_step(R, B, c, m["grad_bytes"], ic, algo, True)
@@ -96,7 +107,7 @@ doc = {
         "t_step": "t_compute + t_allreduce",
         "t_step_overlap": "t_compute/3 + max(2*t_compute/3, t_allreduce)",
         "batch_half_efficiency": "N * t_allreduce / c",
-        "critical_path_s": "phase1_epochs * n_train / B * t_step_overlap(N=R, B=1024) + phase2_epochs * n_train * c + phase3_s",
+        "critical_path_s": "phase1_epochs * n_train / phase1_batch * t_step_overlap(N=R, B=phase1_batch) + phase2_epochs * n_train * c + phase3_s",
         "small_batch_one_node_s": "small_batch_epochs * n_train * c",
     },
     "keys": "projections['<model>/<node>/<interconnect>/<algorithm>']: N -> per node count; critical_path -> R workers "
@@ -108,7 +119,6 @@ tmp = OUT + ".tmp"
 with open(tmp, "w") as f:
     json.dump(doc, f, indent=1, sort_keys=True)
     f.write("\n")
-import os
 os.replace(tmp, OUT)
 
 def fmt_t(s):

@@ -115,6 +115,8 @@ function M.validate(p, where)
   end
   for k, v in pairs(M.defaults) do out[k] = v end
   for k in pairs(M.top_keys) do if p[k] ~= nil then out[k] = p[k] end end
+  -- a failed job is retried by requeueing itself, which --no-requeue forbids
+  if not out.requeue and out.max_retries > 0 then fail("'max_retries' needs requeue = true (retries are requeues)") end
   for i = 1, 4 do
     local ph = out.phase[i]
     local sec = i == 4 and "baselines" or ("phase" .. i)

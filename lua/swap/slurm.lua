@@ -343,7 +343,9 @@ function M.sbatch_lines(ctx, pl, j)
   opt("ntasks", j.ntasks)
   if j.array then opt("array", j.array) end
   if prof.signal_seconds > 0 then opt("signal", "B:USR1@" .. prof.signal_seconds) end
-  if prof.requeue then opt("requeue") end
+  -- Slurm's default (JobRequeue=1) requeues a batch job whose node fails even without --requeue: a profile
+  -- that says requeue = false must say --no-requeue for such a job to fail (NODE_FAIL) instead
+  opt(prof.requeue and "requeue" or "no-requeue")
   opt("open-mode", "append")
   -- paths are also passed on the sbatch command line; here only when they need no quoting
   if shell.sbatch_safe(j.log) then opt("output", j.log) end

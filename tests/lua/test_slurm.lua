@@ -200,6 +200,13 @@ do
   check_err(function() profile.load(prof("return { sbatch = { '--comment=$(id)' } }"), src) end, "sbatch line", "'sbatch'")
   check_err(function() profile.load(prof("return { env = { ['A B'] = 'x' } }"), src) end, "env name", "'env'")
   check_err(function() profile.load(prof("return { signal_seconds = -1 }"), src) end, "signal", "'signal_seconds'")
+  check_err(function() profile.load(prof("return { requeue = false, max_retries = 1 }"), src) end, "retries need requeue",
+    "'max_retries'", "requeue = true")
+  -- requeue = false must be said: Slurm requeues a job after a node failure unless told --no-requeue
+  ctx = make_ctx(BASE, { profile = prof("return { requeue = false }") })
+  local nq = slurm.script(ctx, ctx.pipelines[1], slurm.job(ctx, ctx.pipelines[1], 2))
+  check_has(nq, "#SBATCH --no-requeue\n", "requeue = false")
+  check(not has(nq, "#SBATCH --requeue"), "requeue = false: no --requeue")
   check_err(function() profile.load("no-such-site", src) end, "missing profile", "cannot open")
   check_err(function() profile.load(prof("return { "), src) end, "profile syntax", ".lua:1:")
   -- mpiexec launchers get the task count

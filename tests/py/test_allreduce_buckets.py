@@ -8,7 +8,7 @@ with 2 ranks that sum is the single float addition g0 + g1 (commutative, so whic
 the message it travels in; for more ranks comm.c pins MPICH's algorithm to recursive doubling, whose order
 of additions per element depends on the number of ranks only. Bucketing changes when the sums happen, not
 what they are."""
-import os, re, subprocess, sys, tempfile
+import os, re, shutil, subprocess, sys, tempfile
 import h5py, numpy as np
 
 BIN = os.environ.get("SWAP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "bin"))
@@ -60,6 +60,7 @@ def main():
     moms = [k for k in one if k.startswith("optimizer/")]
     assert moms and all(np.abs(one[k]).max() > 0 for k in moms), "momentum is zero: nothing was trained"
     print(f"ok: {len(one)} tensors bit-identical with 1, 4 and 36 gradient buckets on 2 ranks")
+    shutil.rmtree(d)  # kept on failure (sys.exit above) for a look at the runs
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """Data-parallel phase 1 is the same computation as one big batch: `mlp` (no batch norm) trained 10 steps on
 2 MPI ranks x batch B/2 matches 1 rank x batch B from the same seed, to float tolerance (the gradient sum is
-one MPI_Allreduce over the flat gradient buffer)."""
+one all-reduce over the flat gradient buffer at the default phase1.bucket_mb = 0; test_allreduce_buckets shows
+that any bucket size gives the same bits, so together they cover the bucketed path too)."""
 import os, subprocess, sys, tempfile
 import h5py, numpy as np
 

@@ -74,7 +74,9 @@ ok "submitted tiny: $j1 -> $j2 -> $j3"
 netslurm_wait_jobs 150 "$j1" "$j2" "$j3" || bad "tiny pipeline finished within 150 s"
 log1=results/tiny/slurm/phase1-$j1.out
 hosts=$(sed -n 's/^swap-train: rank hosts (\([0-9]*\) node(s)): \(.*\)$/\1 \2/p' "$log1")
-check "phase 1: 2 ranks on 2 different nodes ($hosts)" bash -c "[[ '$hosts' =~ ^2\ n[1-3]\ n[1-3]$ ]]"
+# the names themselves must differ: the "2 node(s)" count is the program's own, not evidence
+read -r _ h0 h1 <<< "$hosts"
+check "phase 1: 2 ranks on 2 different nodes ($hosts)" bash -c "[[ '$hosts' =~ ^2\ n[1-3]\ n[1-3]$ && '$h0' != '$h1' ]]"
 check "phase 1: overlapped all-reduce in buckets" grep -q "gradient all-reduce of .* in 8 bucket(s), overlapped" "$log1"
 whosts=$(for f in results/tiny/slurm/phase2-"$j2"_*.out; do sed -n 's/^swap-refine: rank hosts (1 node(s)): //p' "$f"; done | sort | tr '\n' ' ')
 check "workers spread over the 3 nodes ($whosts)" test "$whosts" = "n1 n2 n3 "
@@ -180,6 +182,8 @@ sed 's/^/     /' status-p1kill.txt | head -n 20
 check "status exits non-zero" test "$st" != 0
 check "status: phase 1 failed" grep -q "phase 1  job $k1: FAILED" status-p1kill.txt
 check "status: dependents never ran because phase 1 failed" grep -q "DependencyNeverSatisfied" status-p1kill.txt
+# why phase 1 failed: the end of its log names the lost rank (srun's "task 1: Killed")
+check "status: phase 1's log shows rank 1 was killed" grep -q "| .*task 1: Killed" status-p1kill.txt
 check "no phase-1 model written" test ! -e results/p1kill/phase1/model.h5
 if (( fails > 0 )); then cat "$klog" >&2 || true; fi
 
