@@ -5,6 +5,12 @@
 # Rows ending in -eval time a no-grad eval-mode forward (swap-bench --eval, torch.no_grad()).
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w16-eval" (subset of the rows)
 #   SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
+#   TORCH_MALLOC=tuned (default) | default: how glibc's malloc serves PyTorch (below)
+# PyTorch frees and re-allocates its activations every step. With glibc's default malloc, blocks over the mmap
+# threshold go back to the kernel on free and are faulted in again on the next step; on the 2-core KVM machines
+# here that cost PyTorch 2-3x its throughput, varying from run to run (cnn 640-1510 img/s against 2800-2930).
+# PyTorch's CPU tuning guide answers this with jemalloc or tcmalloc; raising glibc's mmap and trim thresholds
+# does the same without a new library. We compare against the faster PyTorch.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
@@ -13,6 +19,12 @@ rounds=${BENCH_ROUNDS:-3}
 threads=${BENCH_THREADS:-2}
 [[ -x $bin/swap-bench ]] || { echo "bench.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
 "$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/deps.sh --test)" >&2; exit 1; }
+
+case ${TORCH_MALLOC:-tuned} in
+  tuned) torch_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295" ;;
+  default) torch_env= ;;
+  *) echo "bench.sh: TORCH_MALLOC must be tuned or default, got '$TORCH_MALLOC'" >&2; exit 2 ;;
+esac
 
 # label | model args | batch | steps
 configs=(
@@ -39,7 +51,7 @@ for cfg in "${configs[@]}"; do
     o=$("$bin/swap-bench" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
     echo "$o"
     # shellcheck disable=SC2086
-    t=$("$py" "$here/scripts/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
+    t=$(env $torch_env "$py" "$here/scripts/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
     echo "$t"
     ours+=("$(field images_per_s "$o")")
     kernel=$(field conv "$o")
@@ -54,7 +66,7 @@ for cfg in "${configs[@]}"; do
     "$tm" "$(awk -v a="$om" -v b="$tm" 'BEGIN {print a / b}')" "$ours_rss" "$torch_rss" "$kernel")")
 done
 echo
-echo "OpenBLAS core: ${blas:-?} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "OpenBLAS core: ${blas:-?} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); PyTorch malloc: ${TORCH_MALLOC:-tuned}; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| model           | batch | threads | ours img/s | torch img/s | ratio | ours RSS MiB | torch RSS MiB | our conv kernel |"
 echo "|-----------------|-------|---------|------------|-------------|-------|--------------|---------------|-----------------|"
