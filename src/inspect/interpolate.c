@@ -210,6 +210,22 @@ typedef struct {
     StrBuf csv, gp, pts;
 } Landscape;
 
+/* The validation split the models recorded is no training data: BN batches and the train columns come from the
+ * rest, as in the phases and `swap-inspect eval`, so an endpoint still equals that file's evaluation. */
+static void hold_out_val(Landscape *L) {
+    const CkptMeta *m0 = &L->meta[0];
+    for (int k = 1; k < L->a.n_models; k++)
+        if (L->meta[k].val_split != m0->val_split || L->meta[k].val_seed != m0->val_seed)
+            swap_fail("%s: validation split %lld (seed %lld), but %s has %lld (seed %lld)", L->a.paths[k],
+                      (long long)L->meta[k].val_split, (long long)L->meta[k].val_seed, L->a.paths[0],
+                      (long long)m0->val_split, (long long)m0->val_seed);
+    if (m0->val_split <= 0) return;
+    if (m0->val_split >= L->train->n)
+        swap_fail("%s: records data.val_split = %lld but %s has %d training images", L->a.paths[0],
+                  (long long)m0->val_split, m0->dataset, L->train->n);
+    dataset_free(dataset_split_val(L->train, (int)m0->val_split, (uint64_t)m0->val_seed));
+}
+
 /* The ends: strict loading into one model, so a different architecture is a one-line error. */
 static void load_ends(Landscape *L) {
     Args *a = &L->a;
@@ -231,6 +247,7 @@ static void load_ends(Landscape *L) {
     a->bn_aug_on = bn_augment_from_meta(&L->meta[0], &a->bn_aug) != NULL;
     L->train = dataset_load(L->meta[0].dataset, a->data, 1);
     L->test = dataset_load(L->meta[0].dataset, a->data, 0);
+    hold_out_val(L);
     if (a->subset > 0 && a->subset < L->train->n) dataset_truncate(L->train, a->subset);
     if (a->subset > 0 && a->subset < L->test->n) dataset_truncate(L->test, a->subset);
 }
@@ -389,7 +406,7 @@ int inspect_interpolate_main(int argc, char **argv) {
     load_ends(&L);
     name_outputs(&L);
     geometry(&L);
-    printf("%s: %s, BN recompute %d x %d (seed %llu), %d train / %d test samples\n", swap_progname(), L.stem,
+    printf("%s: %s, BN recompute %d x %d (seed %lld), %d train / %d test samples\n", swap_progname(), L.stem,
            L.a.bn_batches, L.a.bn_batch, (unsigned long long)L.a.seed, L.train->n, L.test->n);
     if (L.a.n_models == 2) run_line(&L);
     else run_plane(&L);

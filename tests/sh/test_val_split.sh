@@ -45,6 +45,20 @@ assert abs(e["test_acc"] - d["average"]["test_acc"]) < 1e-6, (e, d["average"])
 PY
 ok "swap-inspect eval reports the recorded split's accuracy ($(json_get ev.json 'd["val_acc"]'))"
 
+# swap-inspect interpolate holds the split out too: its endpoint is what swap-inspect eval gives the same file
+# (same BN batches from the same training images; both print 9 significant digits, so exact)
+"$BIN/swap-inspect" interpolate $R/phase1/model.h5 $R/phase3/model.h5 --steps 1 --bn-batches 3 --bn-batch 64 \
+  --batch 100 --subset 256 --threads 1 --out line > interp.log 2>&1 || { cat interp.log; fail "interpolate failed"; }
+"$BIN/swap-inspect" eval $R/phase3/model.h5 --bn-recompute 3 --bn-batch 64 --train-subset 256 --subset 256 \
+  --batch 100 --json > eb.json || fail "swap-inspect eval --bn-recompute"
+/usr/bin/python3 - line/interpolate-line.csv eb.json <<'PY' || fail "interpolation endpoint != swap-inspect eval"
+import csv, json, sys
+row, ref = list(csv.DictReader(open(sys.argv[1])))[-1], json.load(open(sys.argv[2]))
+assert float(row["alpha"]) == 1.0, row
+assert float(row["test_acc"]) == ref["test_acc"] and float(row["test_loss"]) == ref["test_loss"], (row, ref)
+PY
+ok "interpolate recomputes BN without the validation images (endpoint = swap-inspect eval)"
+
 expect_fail() { # expect_fail PATTERN CMD...
   local pat=$1; shift
   set +e; "$@" > out.txt 2> err.txt; local rc=$?; set -e
