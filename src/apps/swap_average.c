@@ -294,6 +294,7 @@ static void save_model(Avg *a, const char *out_path) {
     rec.val_acc = a->v_soup.acc;
     ckpt_meta_add_epoch(&a->out, &rec);
     a->out.seed = (uint64_t)cfg_int(a->cfg, "seed");
+    model_conv_kernels(a->m, a->out.conv, sizeof a->out.conv);
     ckpt_save(out_path, a->m, &a->out, 0);
 }
 

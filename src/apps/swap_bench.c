@@ -107,20 +107,6 @@ static Model *bench_model(const BenchArgs *b, ModelSpec *spec) {
     return m;
 }
 
-/* Distinct convolution kernels, in layer order, comma-separated. */
-static void conv_kernels(const Model *m, long batch, char *kernels, size_t cap) {
-    kernels[0] = '\0';
-    for (int i = 0; i < m->n_layers; i++) {
-        if (m->layers[i].kind != L_CONV) continue;
-        const char *k = conv2d_kernel(&m->layers[i].conv, (int)batch);
-        const size_t kl = strlen(k), have = strlen(kernels);
-        int seen = 0;
-        for (const char *q = kernels; (q = strstr(q, k)) != NULL; q += kl)
-            if ((q == kernels || q[-1] == ',') && (q[kl] == ',' || q[kl] == '\0')) seen = 1;
-        if (!seen && have + kl + 2 < cap) snprintf(kernels + have, cap - have, "%s%s", have ? "," : "", k);
-    }
-}
-
 static void print_profile(const Model *m, long steps) {
     double tf = 0, tb = 0;
     for (int i = 0; i < m->n_layers; i++) {
@@ -165,7 +151,7 @@ int main(int argc, char **argv) {
     const double gflops =
         model_train_flops_per_sample(m) * (b.eval ? 1.0 / 3.0 : 1.0) * (double)b.batch / step_s * 1e-9;
     char kernels[1024], model_label[32];
-    conv_kernels(m, b.batch, kernels, sizeof kernels);
+    model_conv_kernels(m, kernels, sizeof kernels);
     if (!strcmp(b.name, "resnet9")) snprintf(model_label, sizeof model_label, "resnet9w%ld", b.width);
     else snprintf(model_label, sizeof model_label, "%s", b.name);
     printf("swap model=%s mode=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "

@@ -186,6 +186,7 @@ static int read_provenance(Rd *r, hid_t root, CkptMeta *m) {
                 {"blas", m->blas, sizeof m->blas},
                 {"hdf5_version", m->hdf5_version, sizeof m->hdf5_version},
                 {"mpi_version", m->mpi_version, sizeof m->mpi_version},
+                {"conv", m->conv, sizeof m->conv},
                 {"host", m->host, sizeof m->host},
                 {"slurm_job_id", m->slurm_job_id, sizeof m->slurm_job_id},
                 {"slurm_array_job_id", m->slurm_array_job_id, sizeof m->slurm_array_job_id},

@@ -1,4 +1,4 @@
-/* conv2d: oneDNN's direct kernels (conv2d_dnnl.c) when the build has oneDNN, else im2col + one SGEMM per chunk
+/* conv2d: oneDNN's kernels (conv2d_dnnl.c) when the build has oneDNN, else im2col + one SGEMM per chunk
  * of images. With CNHW activations the output of a chunk is a column block of the [co][n*ho*wo] output matrix,
  * so the im2col path needs no transposes anywhere. */
 #include <cblas.h>

@@ -1,8 +1,8 @@
 /* conv2d through oneDNN, the library PyTorch's CPU convolutions run on, driven from C.
  *
  * Outside the layer nothing changes: activations are CNHW, weights OIHW in the flat parameter store. Inside, the
- * batch is cut into chunks of a few images; a thread reorders a chunk into the blocked layout oneDNN's direct
- * kernels want, convolves it and reorders the result back while it is still in cache. Weights are reordered
+ * batch is cut into chunks of a few images; a thread reorders a chunk into the blocked layout oneDNN's kernels
+ * want (Winograd or direct, see wino_shape), convolves it and reorders the result back while it is still in cache. Weights are reordered
  * once per call.
  *
  * Results do not depend on the thread count: every primitive is created for one thread, and the engine's OpenMP
@@ -52,7 +52,7 @@ const char *conv_dnnl_kernel(const ConvPlan *p) {
 /* Blocked input + output floats of one chunk: small enough to stay in L2 between the reorders and the kernel. */
 #define CHUNK_FLOATS ((size_t)96 << 10)
 /* Winograd kernels transform the weights once per call, so they want more images per call: 3 MiB chunks ran
- * ResNet-9 width 64 about 10% faster than 384 KiB ones (results/BENCH.md), at no cost for width 16 or cnn. */
+ * ResNet-9 width 64's eval forward about 12% faster than 384 KiB ones (results/BENCH.md); training was even. */
 #define CHUNK_FLOATS_WINO ((size_t)768 << 10)
 
 /* Per-thread working memory objects of one chunk shape (their data handles point into the thread's buffer). */

@@ -26,8 +26,9 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
                     const ConvDims *d, int n, int chunk);
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk);
-/* Which convolution kernels run: oneDNN's direct convolutions (the default when the build has oneDNN; layouts
- * are converted inside the layer, col is then unused) or im2col + GEMM. CONV_AUTO takes SWAP_CONV=onednn|gemm
+/* Which convolution kernels run: oneDNN (the default when the build has it: Winograd on 3x3 stride-1 layers from
+ * 16 channels where the CPU has a kernel for it, direct elsewhere; layouts are converted inside the layer, col is
+ * then unused), oneDNN's direct kernels only, or im2col + GEMM. CONV_AUTO takes SWAP_CONV=onednn|direct|gemm
  * from the environment, else oneDNN if available. Process-wide; set it before building models. */
 typedef enum { CONV_AUTO, CONV_GEMM, CONV_ONEDNN, CONV_DIRECT } ConvImpl;
 void conv2d_set_impl(ConvImpl impl);

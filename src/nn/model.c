@@ -376,3 +376,17 @@ void model_profile_enable(Model *m) {
     m->prof_fwd = xCalloc((size_t)m->n_layers, sizeof(double));
     m->prof_bwd = xCalloc((size_t)m->n_layers, sizeof(double));
 }
+
+void model_conv_kernels(const Model *m, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (m->cap_batch < 1) return; /* never planned: no kernel has run */
+    for (int i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].kind != L_CONV) continue;
+        const char *k = conv2d_kernel(&m->layers[i].conv, m->cap_batch);
+        const size_t kl = strlen(k), have = strlen(buf);
+        int seen = 0;
+        for (const char *q = buf; (q = strstr(q, k)) != NULL; q += kl)
+            if ((q == buf || q[-1] == ',') && (q[kl] == ',' || q[kl] == '\0')) seen = 1;
+        if (!seen && have + kl + 2 < cap) snprintf(buf + have, cap - have, "%s%s", have ? "," : "", k);
+    }
+}

@@ -82,6 +82,9 @@ Model *model_create(const char *name, const ModelSpec *spec);
 void model_free(Model *m);
 /* PyTorch-default initialization from our seeded RNG. */
 void model_init(Model *m, uint64_t seed);
+/* The distinct convolution kernels the model runs at its planned batch, in layer order, comma-separated
+ * (conv2d_kernel's names; "" for a model without convolutions or never planned for a batch). */
+void model_conv_kernels(const Model *m, char *buf, size_t cap);
 /* Set the active batch size. Within the planned capacity this only re-points buffers (no allocation), so
  * evaluation can run a short last batch; a larger n re-plans the arena (outside training steps). */
 void model_set_batch(Model *m, int n);

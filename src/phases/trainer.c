@@ -102,6 +102,7 @@ static void save_checkpoint(TrainJob *j, const char *path, const Cursor *c, cons
                             int final, const float *rank_bn) {
     CkptMeta meta;
     phase_meta(j->p, &meta, j->phase_name, j->worker, j->n_workers);
+    model_conv_kernels(j->m, meta.conv, sizeof meta.conv);
     meta.epoch = (int)c->epoch;
     meta.step = c->global_step;
     meta.samples_seen = c->samples;

@@ -112,6 +112,7 @@ int main(int argc, char **argv) {
         ckpt_meta_add_epoch(&meta, &r);
     }
     if (nan) m->ps.data[3] = NAN;
+    model_conv_kernels(m, meta.conv, sizeof meta.conv); /* as the phases record it */
     if (loop < 0) {
         ckpt_save(out, m, &meta, momentum);
     } else {
