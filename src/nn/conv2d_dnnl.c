@@ -168,6 +168,38 @@ static const char *impl_name(const_dnnl_primitive_desc_t pd) {
     return s;
 }
 
+/* What every primitive of one chunk shape is described with. */
+typedef struct {
+    dnnl_memory_desc_t s, w, d; /* source, weights, destination: format "any" */
+    dnnl_dims_t strides, pl, pr;
+    dnnl_primitive_attr_t attr;
+} ConvDesc;
+
+/* Primitive k (0 forward, 1 backward-data, 2 backward-weights) with weights layout w: Winograd first where the
+ * plan allows it, else direct. The second chunk shape runs the first one's algorithm (same weight layouts). */
+static dnnl_primitive_desc_t pick(ConvPlan *p, int k, int first, const ConvDesc *c, const dnnl_memory_desc_t *w,
+                                  const_dnnl_primitive_desc_t hint) {
+    static const dnnl_alg_kind_t algs[2] = {dnnl_convolution_winograd, dnnl_convolution_direct};
+    for (int a = first ? 0 : p->alg[k]; a < 2; a++) {
+        if (a == 0 && !p->wino) continue;
+        dnnl_convolution_desc_t cd;
+        dnnl_status_t st =
+            k == 0   ? dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[a], &c->s, w, NULL, &c->d,
+                                                          c->strides, c->pl, c->pr)
+            : k == 1 ? dnnl_convolution_backward_data_desc_init(&cd, algs[a], &c->s, w, &c->d, c->strides, c->pl,
+                                                                c->pr)
+                     : dnnl_convolution_backward_weights_desc_init(&cd, algs[a], &c->s, w, NULL, &c->d, c->strides,
+                                                                   c->pl, c->pr);
+        dnnl_primitive_desc_t pd = NULL;
+        if (st == dnnl_success && dnnl_primitive_desc_create(&pd, &cd, c->attr, g_eng, hint) == dnnl_success) {
+            p->alg[k] = a;
+            return pd;
+        }
+        if (!first) break;
+    }
+    return NULL;
+}
+
 /* Primitives for chunks of sh->nb images. Shape 0 lets oneDNN pick every layout; the other shape must use the
  * same weight layouts (one reordered weight tensor, one gradient layout for the slot sums). */
 static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
@@ -175,61 +207,31 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
     const int nb = sh->nb;
     const dnnl_dims_t sdims = {nb, d->ci, d->h, d->w}, wdims = {d->co, d->ci, d->k, d->k},
                       ddims = {nb, d->co, d->ho, d->wo};
-    const dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad, d->pad};
-    dnnl_dims_t pr = {(d->ho - 1) * d->stride + d->k - d->h - d->pad, (d->wo - 1) * d->stride + d->k - d->w - d->pad};
-    dnnl_memory_desc_t any_s, any_w, any_d;
-    dnnl_convolution_desc_t cd;
-    dnnl_primitive_attr_t attr = NULL;
+    ConvDesc c = {.strides = {d->stride, d->stride},
+                  .pl = {d->pad, d->pad},
+                  .pr = {(d->ho - 1) * d->stride + d->k - d->h - d->pad,
+                         (d->wo - 1) * d->stride + d->k - d->w - d->pad}};
     dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
     const dnnl_memory_desc_t *q;
-    /* the second shape must run the first one's algorithms (same weight layouts) */
-    const dnnl_alg_kind_t ALGS[2] = {dnnl_convolution_winograd, dnnl_convolution_direct};
-    TRY(dnnl_memory_desc_init_by_tag(&any_s, 4, sdims, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&any_w, 4, wdims, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&any_d, 4, ddims, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_primitive_attr_create(&attr));
-    TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    TRY(dnnl_memory_desc_init_by_tag(&c.s, 4, sdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.w, 4, wdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.d, 4, ddims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_primitive_attr_create(&c.attr));
+    TRY(dnnl_primitive_attr_set_scratchpad_mode(c.attr, dnnl_scratchpad_mode_user));
 
-    for (int a = first ? 0 : p->alg[0]; a < 2 && !fpd; a++) {
-        if (a == 0 && !p->wino) continue;
-        if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, ALGS[a], &any_s, first ? &any_w : &p->wf,
-                                               NULL, &any_d, strides, pl, pr) == dnnl_success &&
-            dnnl_primitive_desc_create(&fpd, &cd, attr, g_eng, NULL) == dnnl_success)
-            p->alg[0] = a;
-        else fpd = NULL;
-        if (!first) break;
-    }
-    if (!fpd) goto fail;
+    if (!(fpd = pick(p, 0, first, &c, first ? &c.w : &p->wf, NULL))) goto fail;
     sh->md[M_FSRC] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
     sh->md[M_FDST] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     if (first) p->wf = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     if (scratch_bytes(fpd) > *scratch) *scratch = scratch_bytes(fpd);
 
-    for (int a = first ? 0 : p->alg[1]; a < 2 && !bdpd; a++) {
-        if (a == 0 && !p->wino) continue;
-        if (dnnl_convolution_backward_data_desc_init(&cd, ALGS[a], &any_s, first ? &any_w : &p->wb, &any_d, strides,
-                                                     pl, pr) == dnnl_success &&
-            dnnl_primitive_desc_create(&bdpd, &cd, attr, g_eng, fpd) == dnnl_success)
-            p->alg[1] = a;
-        else bdpd = NULL;
-        if (!first) break;
-    }
-    if (!bdpd) goto fail;
+    if (!(bdpd = pick(p, 1, first, &c, first ? &c.w : &p->wb, fpd))) goto fail;
     sh->md[M_BDS] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0);
     sh->md[M_BDD] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0);
     if (first) p->wb = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
     if (scratch_bytes(bdpd) > *scratch) *scratch = scratch_bytes(bdpd);
 
-    for (int a = first ? 0 : p->alg[2]; a < 2 && !bwpd; a++) {
-        if (a == 0 && !p->wino) continue;
-        if (dnnl_convolution_backward_weights_desc_init(&cd, ALGS[a], &any_s, first ? &any_w : &p->dw, NULL, &any_d,
-                                                        strides, pl, pr) == dnnl_success &&
-            dnnl_primitive_desc_create(&bwpd, &cd, attr, g_eng, fpd) == dnnl_success)
-            p->alg[2] = a;
-        else bwpd = NULL;
-        if (!first) break;
-    }
-    if (!bwpd) goto fail;
+    if (!(bwpd = pick(p, 2, first, &c, first ? &c.w : &p->dw, fpd))) goto fail;
     sh->md[M_WSRC] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0);
     sh->md[M_WDD] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_dst_md, 0);
     q = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
@@ -255,13 +257,13 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
     dnnl_primitive_desc_destroy(fpd);
     dnnl_primitive_desc_destroy(bdpd);
     dnnl_primitive_desc_destroy(bwpd);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_primitive_attr_destroy(c.attr);
     return 1;
 fail:
     if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (bdpd) dnnl_primitive_desc_destroy(bdpd);
     if (bwpd) dnnl_primitive_desc_destroy(bwpd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (c.attr) dnnl_primitive_attr_destroy(c.attr);
     return 0;
 }
 
