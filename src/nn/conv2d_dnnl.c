@@ -2,8 +2,8 @@
  *
  * Outside the layer nothing changes: activations are CNHW, weights OIHW in the flat parameter store. Inside, the
  * batch is cut into chunks of a few images; a thread reorders a chunk into the blocked layout oneDNN's kernels
- * want (Winograd or direct, see wino_shape), convolves it and reorders the result back while it is still in cache. Weights are reordered
- * once per call.
+ * want (Winograd or direct, see wino_shape), convolves it and reorders the result back while it is still in
+ * cache. Weights are reordered once per call.
  *
  * Results do not depend on the thread count: every primitive is created for one thread, and the engine's OpenMP
  * threads share out whole chunks, so a chunk is computed by the same code in the same order whoever runs it.
@@ -75,7 +75,7 @@ struct ConvPlan {
     int n, bimg, chunks, slots, nsh;
     int wino_asked; /* the caller allows Winograd */
     int wino;       /* ... and the shape is one where it pays: each primitive tries it first */
-    int alg[3];     /* index into ALGS that forward, backward-data and backward-weights run */
+    int alg[3];     /* 0 Winograd, 1 direct (pick's order): what forward, backward-data, backward-weights run */
     Shape sh[2];
     size_t off[M_ROLES], tbytes; /* per-thread buffer layout (bytes) */
     dnnl_memory_desc_t uw, wf, wb, dw;

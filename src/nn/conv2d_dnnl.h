@@ -8,7 +8,8 @@ typedef struct ConvPlan ConvPlan;
 /* 1 when the build has oneDNN. */
 int conv_dnnl_available(void);
 /* The plan for a layer shape at batch n, built on first use and kept for the process (primitives, layouts and
- * buffers are made once, outside training steps). NULL if oneDNN is missing or cannot run this shape. */
+ * buffers are made once, outside training steps). wino = 0 keeps to the direct kernels; otherwise Winograd runs
+ * where it pays and oneDNN has it. NULL if oneDNN is missing or cannot run this shape. */
 ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino);
 /* out [co][n][ho][wo] = conv(in [ci][n][h][w], weight [co][ci][k][k]) (no bias; the caller adds it). */
 void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight);
