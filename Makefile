@@ -8,10 +8,10 @@ JOBS       ?= $(shell nproc)
 all: build
 
 deps:
-	@scripts/deps.sh
+	@scripts/dev/deps.sh
 
 deps-test:
-	@scripts/deps.sh --test
+	@scripts/dev/deps.sh --test
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -31,14 +31,14 @@ asan: deps-test
 check: deps-test build asan
 	@rm -f $(BUILD)/ctest-junit.xml
 	@rc=0; (cd $(BUILD) && ctest --output-on-failure --output-junit ctest-junit.xml) || rc=$$?; \
-	  /usr/bin/python3 scripts/ctest_skips.py $(ASAN_BUILD)/ctest-junit.xml $(BUILD)/ctest-junit.xml || rc=1; exit $$rc
+	  /usr/bin/python3 scripts/dev/ctest_skips.py $(ASAN_BUILD)/ctest-junit.xml $(BUILD)/ctest-junit.xml || rc=1; exit $$rc
 
 unit: build
 	cd $(BUILD) && ctest -L unit --output-on-failure
 
 bench: build deps-test
-	scripts/bench.sh
-	scripts/bench_phase1.sh
+	scripts/bench/bench.sh
+	scripts/bench/bench_phase1.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) bin

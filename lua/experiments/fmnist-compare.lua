@@ -1,7 +1,7 @@
 -- Phase-2 modes at equal compute on Fashion-MNIST: SWAP's independent workers, WASH (weight shuffling) and
 -- PAPA (pull toward the population mean), each with 4 members x 2 epochs at batch 128 from the same phase-1
 -- model. On a cluster `swap-slurm submit` runs the three as a sweep; on one machine
--- `scripts/compare_modes.sh` runs phase 1 once and the three phase 2s from it.
+-- `scripts/analysis/compare_modes.sh` runs phase 1 once and the three phase 2s from it.
 return {
   name = "fmnist-compare", dataset = "fashion-mnist", model = "cnn", seed = 1,
   augment = { flip = true },

@@ -3,7 +3,7 @@
  * A step is exactly what a training worker does per batch: zero grads, train-mode forward with loss,
  * backward, SGD (momentum 0.9, Nesterov, weight decay 5e-4). With --eval a step is one eval-mode forward
  * without gradients (BN recompute, evaluation, interpolation). Prints one line of key=value pairs ending in
- * images_per_s=..., the figure scripts/bench.sh compares against the PyTorch twin; conv=... names the
+ * images_per_s=..., the figure scripts/bench/bench.sh compares against the PyTorch twin; conv=... names the
  * convolution kernels that ran (distinct ones, comma-separated). */
 #include <cblas.h>
 #include <errno.h>

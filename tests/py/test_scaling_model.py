@@ -1,4 +1,4 @@
-"""The scaling model in docs/cluster.md stays what scripts/scaling_model.py computes from the committed
+"""The scaling model in docs/cluster.md stays what scripts/analysis/scaling_model.py computes from the committed
 measurements and the current lua/experiments/cifar10.lua: the script's JSON equals results/scaling-model.json
 and every table row it prints appears verbatim in docs/cluster.md. (The critical-path table once kept a
 1-epoch phase 2 after the recipe moved to 3 epochs; this is the check that would have caught it.)"""
@@ -11,10 +11,10 @@ def main():
     os.makedirs(TMP, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=TMP, prefix="scaling.") as d:
         out = os.path.join(d, "model.json")
-        r = subprocess.run(["/usr/bin/python3", "scripts/scaling_model.py", "results/scaling-measurements.jsonl", out],
+        r = subprocess.run(["/usr/bin/python3", "scripts/analysis/scaling_model.py", "results/scaling-measurements.jsonl", out],
                            cwd=SRC, capture_output=True, text=True)
         if r.returncode != 0:
-            sys.exit(f"FAIL: scripts/scaling_model.py exited {r.returncode}\n{r.stderr[-2000:]}")
+            sys.exit(f"FAIL: scripts/analysis/scaling_model.py exited {r.returncode}\n{r.stderr[-2000:]}")
         fresh = json.load(open(out))
     committed = json.load(open(os.path.join(SRC, "results", "scaling-model.json")))
     if fresh != committed:
@@ -26,7 +26,7 @@ def main():
     stale = [l for l in rows if l not in doc]
     if stale:
         sys.exit(f"FAIL: {len(stale)} of {len(rows)} rows of the scaling model are not in docs/cluster.md, e.g.\n"
-                 f"  {stale[0]}\nrerun scripts/scaling_model.py and paste its tables")
+                 f"  {stale[0]}\nrerun scripts/analysis/scaling_model.py and paste its tables")
     print(f"ok: results/scaling-model.json and {len(rows)} table rows of docs/cluster.md match the script")
 
 if __name__ == "__main__":

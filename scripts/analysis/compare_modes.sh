@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SWAP vs WASH vs PAPA at equal compute on one machine: phase 1 once, then each phase-2 mode from the same
 # phase-1 model, then phase 3; prints a Markdown table of accuracies and communication.
-#   scripts/compare_modes.sh [EXPERIMENT.lua] [--set key=value]...
+#   scripts/analysis/compare_modes.sh [EXPERIMENT.lua] [--set key=value]...
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 EXP=${1:-lua/experiments/fmnist-compare.lua}; shift || true
 BIN=$PWD/bin
 read -r name results W < <(EXP="$EXP" lua5.4 -e 'package.path = "lua/?.lua;" .. package.path

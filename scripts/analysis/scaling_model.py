@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Scaling model for SWAP's phase 1 from measured numbers (scripts/measure_scaling.sh) and a stated interconnect.
+"""Scaling model for SWAP's phase 1 from measured numbers (scripts/bench/measure_scaling.sh) and a stated interconnect.
 Writes results/scaling-model.json (machine-readable: inputs, formulas, projections) and prints the Markdown
 tables used in docs/cluster.md.
-    scripts/scaling_model.py [MEASUREMENTS.jsonl] [OUT.json]
+    scripts/analysis/scaling_model.py [MEASUREMENTS.jsonl] [OUT.json]
 
 Per phase-1 step on N nodes with global batch B, compute c seconds per image per node, S gradient bytes:
     t_compute = B/N * c

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The paper-style comparison table from finished runs: small-batch, large-batch, SWAP average and ensemble.
 
-  scripts/swap_table.py --swap results/fmnist/seed1 --swap results/fmnist/seed2 \
+  scripts/analysis/swap_table.py --swap results/fmnist/seed1 --swap results/fmnist/seed2 \
       --small results/fmnist/seed1/small --small results/fmnist/seed2/small [--large DIR ...]
 
 --swap DIR     a SWAP run: DIR/summary.json (swap-average's); its phase 1 is the large-batch row unless --large

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Length of every function in src/ (signature to closing brace), longest first.
 
-    scripts/long_functions.py [--max N] [--top K] [DIR...]
+    scripts/dev/long_functions.py [--max N] [--top K] [DIR...]
 
 Exits 1 if a function is longer than N lines (default 80). A brace counter, not a parser: it expects the
 house style (a function's closing brace alone in column 0; strings and comments with balanced braces)."""

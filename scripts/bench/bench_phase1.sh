@@ -3,10 +3,10 @@
 # 1 rank x 2 threads (same global batch, same data), alternating runs; prints images/s and the ratio. The
 # 2-rank run goes twice: one gradient all-reduce after the backward pass, and bucketed all-reduces overlapped
 # with it (phase1.bucket_mb = BUCKET_MB; 0.05 MiB cuts cnn's 94k gradients into 8 buckets).
-#   scripts/bench_phase1.sh [REPEATS] [TRAIN_SUBSET] [BUCKET_MB]
-#   MPIEXEC="srun --mpi=pmi2 -N2 -n2" scripts/bench_phase1.sh    # ranks on other nodes
+#   scripts/bench/bench_phase1.sh [REPEATS] [TRAIN_SUBSET] [BUCKET_MB]
+#   MPIEXEC="srun --mpi=pmi2 -N2 -n2" scripts/bench/bench_phase1.sh    # ranks on other nodes
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 REPEATS=${1:-3}
 SUBSET=${2:-16384}
 BUCKET_MB=${3:-0.05}

@@ -12,13 +12,13 @@
 # PyTorch's CPU tuning guide answers this with jemalloc or tcmalloc; raising glibc's mmap and trim thresholds
 # does the same without a new library. We compare against the faster PyTorch.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
 py=${PYTHON:-/usr/bin/python3}
 rounds=${BENCH_ROUNDS:-3}
 threads=${BENCH_THREADS:-2}
 [[ -x $bin/swap-bench ]] || { echo "bench.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
-"$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/deps.sh --test)" >&2; exit 1; }
+"$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/dev/deps.sh --test)" >&2; exit 1; }
 
 case ${TORCH_MALLOC:-tuned} in
   tuned) torch_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295" ;;
@@ -51,7 +51,7 @@ for cfg in "${configs[@]}"; do
     o=$("$bin/swap-bench" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
     echo "$o"
     # shellcheck disable=SC2086
-    t=$(env $torch_env "$py" "$here/scripts/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
+    t=$(env $torch_env "$py" "$here/scripts/bench/torch_bench.py" $margs --batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
     echo "$t"
     ours+=("$(field images_per_s "$o")")
     kernel=$(field conv "$o")

@@ -2,9 +2,9 @@
 # How long `swap-slurm status` takes on a 50-pipeline sweep (4 workers each: 300 checkpoints, all verified),
 # no Slurm needed (nothing submitted, so only the files are checked). Stand-in files are copies of one real
 # checkpoint (tests/tools/make_ckpt, the `cnn` model).
-#   scripts/bench_status.sh [BUILD_DIR]       (default build; needs bin/ and BUILD_DIR/tools built)
+#   scripts/bench/bench_status.sh [BUILD_DIR]       (default build; needs bin/ and BUILD_DIR/tools built)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TOOLS=${1:-build}/tools
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench_status.XXXXXX")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Per-process training-step cost against batch size, for the time projection (scripts/project_times.py).
+# Per-process training-step cost against batch size, for the time projection (scripts/analysis/project_times.py).
 # One thread, so the figure is CPU time per step (cpu_ms), which a shared machine inflates far less than
 # wall time. Writes JSON lines {"model","width","batch","cpu_ms","images_per_cpu_s"} to stdout.
-#   scripts/node_throughput.sh "cnn:0 resnet9:8" "8 16 32 64 128 256 512 1024"
+#   scripts/bench/node_throughput.sh "cnn:0 resnet9:8" "8 16 32 64 128 256 512 1024"
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 MODELS=${1:-"cnn:0 resnet9:8"}
 BATCHES=${2:-"8 16 32 64 128 256 512 1024"}
 for mw in $MODELS; do

@@ -31,7 +31,7 @@ def main(paths):
         print(f"   {build}/{name}: {why}")
     if skipped and os.environ.get("SWAP_REQUIRE_ALL_TESTS") == "1":
         print("ctest_skips: SWAP_REQUIRE_ALL_TESTS=1 and tests were skipped: install what they name "
-              "(scripts/deps.sh --test) and provide ../shared")
+              "(scripts/dev/deps.sh --test) and provide ../shared")
         return 1
     return 0
 

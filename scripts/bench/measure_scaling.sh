@@ -4,12 +4,12 @@
 #   - gradient all-reduce time over the veth links for 2 and 3 ranks on 2 and 3 nodes (UCX over TCP), for a
 #     latency-bound buffer (4 KiB), `cnn`'s gradient (94,186 floats) and resnet9-w64's (6,573,120 floats);
 #   - the same 2-rank sums with `tc netem` on every node's link (delay + rate limit);
-#   - scripts/bench_phase1.sh across 2 nodes (one all-reduce vs bucketed, overlapped), with and without netem;
+#   - scripts/bench/bench_phase1.sh across 2 nodes (one all-reduce vs bucketed, overlapped), with and without netem;
 #   - per-image training compute of cnn and resnet9 (swap-bench, process CPU time per step, 1 thread).
-# Writes JSON lines to OUT (default results/scaling-measurements.jsonl); then run scripts/scaling_model.py.
-#   sudo scripts/measure_scaling.sh [OUT]
+# Writes JSON lines to OUT (default results/scaling-measurements.jsonl); then run scripts/analysis/scaling_model.py.
+#   sudo scripts/bench/measure_scaling.sh [OUT]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 SRC=$PWD
 OUT=${1:-results/scaling-measurements.jsonl}
 TOOL=${SWAP_TOOLS:-$SRC/build/tools}/allreduce_time
@@ -53,7 +53,7 @@ nonetem
 bench() { # label
   local s
   # salloc runs the script here (the controller's namespace); its srun puts the 2 ranks on 2 nodes
-  s=$(onctl env MPIEXEC="srun --mpi=pmi2 -N2 -n2" salloc -Q -N2 -n2 scripts/bench_phase1.sh 2 4096 0.05 2>&1 |
+  s=$(onctl env MPIEXEC="srun --mpi=pmi2 -N2 -n2" salloc -Q -N2 -n2 scripts/bench/bench_phase1.sh 2 4096 0.05 2>&1 |
       grep '^phase1\|^ratio')
   echo "$s" | sed "s/^/[$1] /" >&2
   /usr/bin/python3 - "$1" "$s" >> "$T/out.jsonl" <<'PY'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs, skipping those already present (idempotent).
-#   scripts/deps.sh          build + run (make demo)
-#   scripts/deps.sh --test   also what the tests need (make check)
+#   scripts/dev/deps.sh          build + run (make demo)
+#   scripts/dev/deps.sh --test   also what the tests need (make check)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git libopenblas-dev libhdf5-dev hdf5-tools mpich libmpich-dev
       liblua5.4-dev lua5.4 lua-argparse lua-cjson zlib1g-dev libxxhash-dev libcjson-dev libdnnl-dev dataset-fashion-mnist gnuplot-nox)

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 from swap_torch import build_model  # noqa: E402
 
 

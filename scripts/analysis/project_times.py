@@ -4,7 +4,7 @@
 Model (every term is printed with the table so a reader can redo it):
   * a node is this machine: 2 cores, running 2 MPI ranks x 1 thread (how phase 1 runs here);
   * a training step on a node with per-node batch b costs the per-process CPU time of a step at batch b/2,
-    measured with one thread (scripts/node_throughput.sh, CPU time, so a shared machine inflates it little),
+    measured with one thread (scripts/bench/node_throughput.sh, CPU time, so a shared machine inflates it little),
     interpolated log-log between measured batch sizes;
   * data-parallel steps add one ring all-reduce of the gradient over R nodes:
         2 (R-1) alpha + 2 (R-1)/R * 4 P / beta     (alpha latency per message, beta bandwidth, P parameters);
@@ -56,7 +56,7 @@ def step_seconds(pts, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--throughput", required=True, help="JSON lines from scripts/node_throughput.sh")
+    ap.add_argument("--throughput", required=True, help="JSON lines from scripts/bench/node_throughput.sh")
     ap.add_argument("--model", required=True)
     ap.add_argument("--width", type=int, default=0)
     ap.add_argument("--params", type=int, required=True, help="trainable parameters (all-reduce size)")
