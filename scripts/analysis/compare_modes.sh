@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 EXP=${1:-lua/experiments/fmnist-compare.lua}; shift || true
 BIN=$PWD/bin
-read -r name results W < <(EXP="$EXP" lua5.4 -e 'package.path = "lua/?.lua;" .. package.path
+read -r name results _ < <(EXP="$EXP" lua5.4 -e 'package.path = "lua/?.lua;" .. package.path
   local r = require("swap.config").resolve(os.getenv("EXP"), {})
   print(r.name, r.results, r["phase2.workers"])')
 base="$results/$name"

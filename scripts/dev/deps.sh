@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git libopenblas-dev libhdf5-dev hdf5-tools mpich libmpich-dev
       liblua5.4-dev lua5.4 lua-argparse lua-cjson zlib1g-dev libxxhash-dev libcjson-dev libdnnl-dev dataset-fashion-mnist gnuplot-nox)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-onnx slurm-wlm munge iproute2 util-linux clang libclang-rt-14-dev)
+  pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-onnx slurm-wlm munge iproute2 util-linux clang libclang-rt-14-dev
+        shellcheck)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,6 +4,7 @@
 local src = os.getenv("SWAP_SOURCE_DIR") or "."
 package.path = src .. "/lua/?.lua;" .. package.path
 local slurm = require "swap.slurm"
+local sys = require "swap.sys" -- sys.exec: replaced below to stand in for Slurm
 local shell = require "swap.shell"
 local profile = require "swap.profile"
 local sweep = require "swap.sweep"
@@ -22,7 +23,7 @@ local function check_err(fn, label, ...)
   for _, w in ipairs({ ... }) do check(has(e, w), label .. ": error lacks '" .. w .. "': " .. e) end
 end
 
-local real_exec = slurm.exec
+local real_exec = sys.exec
 local tmp = T.tmpdir("test_slurm_lua")
 local function write(path, text, mode)
   -- a mode must be an octal string: a gsub result passed straight through would chmod the file to its count
@@ -366,7 +367,7 @@ do
   local calls = {}
   local next_id = 100
   local states = {} -- id -> scontrol -o line(s)
-  slurm.exec = function(argv)
+  sys.exec = function(argv)
     local cmd = argv[1]
     if cmd == "sbatch" then
       calls[#calls + 1] = argv
@@ -447,7 +448,7 @@ do
 
   -- sbatch failure mid-chain cancels what was submitted
   local n = 0
-  slurm.exec = function(argv)
+  sys.exec = function(argv)
     if argv[1] == "sbatch" then
       n = n + 1
       if n == 2 then return 1, "sbatch: error: invalid partition specified\n" end
@@ -462,7 +463,7 @@ do
   check_err(function() slurm.submit(ctx, {}, quiet()) end, "sbatch failure", "sbatch failed for phase 2",
     "invalid partition", "cancelled 500")
   check(#calls == 1 and calls[1][2] == "500", "submitted phase 1 cancelled after a failure")
-  slurm.exec = real_exec
+  sys.exec = real_exec
 end
 
 -- status of a sweep: one verifier process for all its files ------------------------------------------------------
@@ -520,7 +521,7 @@ end
 do
   local calls = {}
   local next_id = 700
-  slurm.exec = function(argv)
+  sys.exec = function(argv)
     if argv[1] == "sbatch" then
       calls[#calls + 1] = table.concat(argv, " ")
       next_id = next_id + 1
@@ -578,7 +579,7 @@ do
   check(rows[1][col.baseline_small_test_acc] == "0.8700" and rows[1][col.baseline_large_wall_s] == "12.0",
     "collect: baseline columns")
   check(header[#header] == "status", "status stays the last column")
-  slurm.exec = real_exec
+  sys.exec = real_exec
 end
 
 -- Zipped sweep keys and a shared phase 1 ---------------------------------------------------------------------------
@@ -601,7 +602,7 @@ do
   -- phase-2 keys (modes) share one phase 1: one phase-1 job, every array depends on it
   local calls = {}
   local next_id = 800
-  slurm.exec = function(argv)
+  sys.exec = function(argv)
     if argv[1] == "sbatch" then
       calls[#calls + 1] = table.concat(argv, " ")
       next_id = next_id + 1
@@ -643,7 +644,7 @@ do
     check(not has(c, "phase1.sbatch") and not (has(c, "phase2.sbatch") and has(c, "--dependency")), "no phase 1 again: " .. c)
   end
   check(#calls == 7, "three phase 2s, three phase 3s and the unfinished baseline: " .. #calls)
-  slurm.exec = real_exec
+  sys.exec = real_exec
 end
 
 -- collect over seed replicates: mean ± sample standard deviation per row ---------------------------------------------

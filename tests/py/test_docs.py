@@ -28,7 +28,7 @@ def exe_sources(exe):
         return files
     lua = rel("lua", "bin", exe)
     if os.path.exists(lua):
-        return [lua] + glob.glob(rel("lua", "swap", "*.lua"))
+        return [lua] + glob.glob(rel("lua", "swap", "**", "*.lua"), recursive=True)
     return []
 
 def config_keys():
