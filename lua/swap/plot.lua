@@ -30,17 +30,9 @@ function M.rows_from_cells(cell_rows, header)
   return out
 end
 
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then error(path .. ": cannot write (" .. tostring(err) .. ")", 0) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then error(path .. ": cannot write (" .. tostring(rerr) .. ")", 0) end
-end
+local shell = require "swap.shell"
+local sys = require "swap.sys"
+local sh_quote, write_atomic = shell.quote, sys.write_atomic
 
 local function num(v)
   if v == nil or v == "" then return nil end

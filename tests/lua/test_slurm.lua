@@ -466,6 +466,25 @@ do
   sys.exec = real_exec
 end
 
+-- plan and submit of one experiment run one at a time: the second refuses and names the holder, whose death
+-- (even kill -9) releases the lock -----------------------------------------------------------------------------
+do
+  local ctx = make_ctx(BASE, { dir = "locked" })
+  real_exec({ "mkdir", "-p", ctx.base_dir .. "/slurm" })
+  local lockf, mark = ctx.base_dir .. "/slurm/submit.lock", ctx.base_dir .. "/held"
+  local code = string.format('package.path = %q .. package.path; local r = require("swap.sys").lock(%q); ' ..
+    'local f = io.open(%q, "w"); f:write(r and "held" or "busy"); f:close(); io.read("l")', src .. "/lua/?.lua;", lockf, mark)
+  local holder = io.popen("exec lua5.4 -e " .. shell.quote(code), "w")
+  for _ = 1, 500 do if slurm.read(mark) then break end os.execute("sleep 0.01") end
+  check(slurm.read(mark) == "held", "the other process holds the lock")
+  check_err(function() slurm.plan(ctx, quiet()) end, "plan while another holds the lock",
+    "another swap-slurm plan or submit of this experiment is running", " pid ")
+  check(not slurm.exists(ctx.snapshot), "the refused plan wrote nothing")
+  holder:close()
+  slurm.plan(ctx, quiet())
+  check(slurm.exists(ctx.snapshot), "once the holder is gone, plan runs")
+end
+
 -- status of a sweep: one verifier process for all its files ------------------------------------------------------
 do
   local ctx = make_ctx([[return { name = "many", phase2 = { workers = 2 }, sweep = { seed = { 1, 2, 3, 4, 5 } } }]],
@@ -521,13 +540,19 @@ end
 do
   local calls = {}
   local next_id = 700
+  local cancelled, scancels = {}, {}
   sys.exec = function(argv)
     if argv[1] == "sbatch" then
       calls[#calls + 1] = table.concat(argv, " ")
       next_id = next_id + 1
       return 0, tostring(next_id) .. "\n"
     elseif argv[1] == "scontrol" then
-      return 0, "JobId=" .. argv[#argv] .. " JobState=PENDING Reason=Resources ExitCode=0:0\n"
+      local id = argv[#argv]
+      return 0, "JobId=" .. id .. " JobState=" .. (cancelled[id] and "CANCELLED" or "PENDING") .. " Reason=Resources ExitCode=0:0\n"
+    elseif argv[1] == "scancel" then
+      scancels[#scancels + 1] = table.concat(argv, " ", 2)
+      for i = 2, #argv do cancelled[argv[i]] = true end
+      return 0, ""
     elseif argv[1] == "sacct" then return 1, "" end
     return real_exec(argv)
   end
@@ -562,13 +587,31 @@ do
   slurm.status(ctx, out)
   check_has(out.text(), "baseline small job " .. j["baseline-small"] .. ": PENDING", "status shows baseline jobs")
   check_has(out.text(), "results/bl/baseline-small/model.h5 missing", "status shows baseline checkpoints")
-  check_err(function() slurm.submit(ctx, {}, quiet()) end, "active baselines", "still queued or running", j["baseline-small"])
-  -- finished baselines are not submitted again
+  check_err(function() slurm.submit(ctx, {}, quiet()) end, "active baselines", "still queued or running", j["baseline-small"],
+    "submit --replace")
+  check(#calls == 5 and #scancels == 0, "a refused submit submits and cancels nothing")
+  -- plan never touches a queued chain's files: they are what its jobs read when they start (issue: plan rewrote
+  -- slurm/experiment.lua under queued jobs)
+  local snap, s1 = slurm.read(ctx.snapshot), slurm.read(jb.script)
+  write(ctx.experiment, (BL:gsub("epochs = 3", "epochs = 9")))
+  check_err(function() slurm.plan(ctx, quiet()) end, "plan over a queued chain", "still queued or running",
+    "plan would rewrite")
+  check(slurm.read(ctx.snapshot) == snap and slurm.read(jb.script) == s1, "plan left the queued chain's files alone")
+  write(ctx.experiment, BL)
+  -- finished baselines are not submitted again; --replace cancels the queued chain first and keeps it on record
   local o = slurm.outputs(pl)
   write(o.baselines.small, "ok"); write(o.baselines.large, "ok")
   calls = {}
-  slurm.submit(ctx, { force = true }, quiet())
+  local first = rec
+  slurm.submit(ctx, { replace = true }, quiet())
   check(#calls == 3, "verified baselines skipped: " .. #calls)
+  check(#scancels == 1 and scancels[1] == "705 704 703 702 701", "replace cancels the whole earlier chain, dependents " ..
+    "first: " .. tostring(scancels[1]))
+  local rec2 = cjson.decode(slurm.read(ctx.jobs_file))
+  check(rec2.pipelines[1].jobs.phase1 ~= first.pipelines[1].jobs.phase1, "jobs.json follows the new chain")
+  check(type(rec2.replaced) == "table" and #rec2.replaced == 1 and
+    rec2.replaced[1].pipelines[1].jobs.phase1 == first.pipelines[1].jobs.phase1 and #rec2.replaced[1].cancelled == 5,
+    "jobs.json keeps the replaced chain on record with the ids it cancelled")
   -- collect: baseline columns from the summary
   write(o.summary, cjson.encode({ phase1 = { test_acc = 0.8, time_s = 10 }, workers = { { worker = 0, test_acc = 0.85, time_s = 5 } },
     average = { test_acc = 0.86 }, phase3 = { time_s = 1 },
@@ -639,7 +682,7 @@ do
   -- phase 1 done: nothing of it submitted again
   write(slurm.outputs(ctx.pipelines[1]).phase1, "ok")
   calls = {}
-  slurm.submit(ctx, { force = true }, quiet())
+  slurm.submit(ctx, {}, quiet())
   for _, c in ipairs(calls) do
     check(not has(c, "phase1.sbatch") and not (has(c, "phase2.sbatch") and has(c, "--dependency")), "no phase 1 again: " .. c)
   end

@@ -23,78 +23,6 @@ local function resources(ctx, j)
 end
 
 
-local function check_bins(ctx, strict)
-  local missing = {}
-  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average" }) do
-    if not sys.exists(ctx.bin_dir .. "/" .. b) then missing[#missing + 1] = b end
-  end
-  if #missing > 0 then
-    local msg = ctx.bin_dir .. ": missing " .. table.concat(missing, ", ") .. " (build first, or set bin_dir)"
-    if strict then fail(msg) end
-    io.stderr:write("swap-slurm: warning: " .. msg .. "\n")
-  end
-  if not sys.exists(ctx.bin_dir .. "/swap-inspect") then
-    io.stderr:write("swap-slurm: warning: " .. ctx.bin_dir .. "/swap-inspect missing: existing outputs cannot be " ..
-      "verified, so no phase is skipped\n")
-  end
-end
-
-function M.plan(ctx, out)
-  out = out or io.stdout
-  check_bins(ctx, false)
-  local plans = scripts.write_scripts(ctx)
-  out:write(string.format("experiment %s (snapshot %s)\nprofile %s (%s), executables in %s\n%d pipeline%s\n",
-    context.rel(ctx, ctx.experiment), context.rel(ctx, ctx.snapshot), ctx.profile.name, context.rel(ctx, ctx.profile.path), ctx.bin_dir,
-    #plans, #plans == 1 and "" or "s"))
-  for _, p in ipairs(plans) do
-    local pl, w, jobs, g = p.pl, p.work, p.jobs, p.group
-    out:write("\npipeline " .. pl.name .. " -> " .. context.rel(ctx, pl.dir) .. "\n")
-    if pl.suffix then
-      local sw = {}
-      for i = #ctx.overrides + 1, #pl.overrides do
-        local o = pl.overrides[i]
-        if not o:match("^name=") and not o:match("^shared_dir=") then sw[#sw + 1] = o end
-      end
-      out:write("  sweep: " .. table.concat(sw, " ") .. "\n")
-    end
-    local function line(j, what, run, after)
-      out:write(string.format("  %s: %s\n           %s\n           %s\n", j.label, what, resources(ctx, j),
-        run and ("after " .. after) or "skipped: outputs exist and verify"))
-      out:write("           script " .. context.rel(ctx, j.script) .. "\n")
-    end
-    local id1 = g.run1 and "<phase1>" or nil
-    local id2 = (#w.workers > 0) and "<phase2>" or nil
-    local d2, d3 = scripts.dependencies(pl, id1, id2)
-    if #g.pipelines > 1 and not p.first then
-      out:write("  phase 1: shared with pipeline " .. g.pipelines[1].name .. " (" .. context.rel(ctx, g.dir) .. "/phase1)\n")
-    else
-      line(jobs[1], "swap-train" .. (#g.pipelines > 1 and (" (shared by the " .. #g.pipelines .. " pipelines of " ..
-        context.rel(ctx, g.dir) .. ")") or ""), g.run1, "nothing (starts when resources allow)")
-    end
-    local j2 = jobs[2]
-    local what2 = j2.array and ("swap-refine job array --array=" .. j2.array .. " (" .. #w.workers .. " of " ..
-      pl.flat["phase2.workers"] .. " workers)") or ("swap-refine --mode " .. pl.flat["phase2.mode"] ..
-      " as one " .. j2.ntasks .. "-rank MPI job")
-    line(j2, what2, #w.workers > 0, d2 and ("--dependency=" .. d2) or "nothing (phase 1 done)")
-    line(jobs[3], "swap-average", w.run3, d3 and ("--dependency=" .. d3) or "nothing (phases 1-2 done)")
-    if p.first then
-      for _, b in ipairs(config.baseline_names(pl.flat)) do
-        local jb
-        for _, x in ipairs(p.baseline_jobs) do if x.baseline == b then jb = x end end
-        jb = jb or scripts.job(ctx, pl, scripts.BASELINE, nil, b)
-        local f = g.flat
-        line(jb, string.format("swap-train --baseline %s (batch %d, %d epochs, lr %s)", b, f["baselines." .. b .. ".batch"],
-          f["baselines." .. b .. ".epochs"], config.show(config.baseline_lr(f.baselines[b]))),
-          w.state.baselines[b] ~= "ok", "nothing (independent of the SWAP chain: runs beside it)")
-      end
-    end
-    out:write("  preemption: --signal=B:USR1@" .. ctx.profile.signal_seconds .. (ctx.profile.requeue and
-      " --requeue; exit code 3 (checkpointed) requeues the job" or "; no requeue") .. "\n")
-  end
-  out:write("\nnothing submitted (use `swap-slurm submit` to submit)\n")
-  return plans
-end
-
 -- One record per job (or array task group): fields from `scontrol -o show job`.
 function M.query(id)
   local code, out = sys.exec({ "scontrol", "-o", "show", "job", tostring(id) })
@@ -160,22 +88,161 @@ local function active_ids(jobs)
   return ids
 end
 
+-- plan and submit write a chain's files: one at a time per experiment, under a lock on
+-- results/<name>/slurm/submit.lock (released when the command ends, or dies), and never while a submitted
+-- chain is queued or running (its jobs read the scripts and slurm/experiment.lua when they start).
+local function with_lock(ctx, fn)
+  sys.mkdir_p(ctx.base_dir .. "/slurm")
+  local release, holder = sys.lock(ctx.base_dir .. "/slurm/submit.lock")
+  if not release then
+    fail(context.rel(ctx, ctx.base_dir) .. ": another swap-slurm plan or submit of this experiment is running (" ..
+      holder .. ")")
+  end
+  local ok, a, b = pcall(fn)
+  release()
+  if not ok then error(a, 0) end
+  return a, b
+end
+
+local function refuse_active(ctx, act, what)
+  fail(context.rel(ctx, ctx.base_dir) .. ": a submitted chain of this experiment is still queued or running (jobs " ..
+    table.concat(act, ", ") .. ") and reads the files " .. what .. " would rewrite; see `swap-slurm status`, " ..
+    "`swap-slurm cancel`, or `swap-slurm submit --replace` (cancels that chain, then submits)")
+end
+
+-- scancel, dependents first so nothing starts in between.
+local function cancel_ids(ids)
+  table.sort(ids, function(a, b) return tonumber(a) > tonumber(b) end)
+  local code, o = sys.exec({ "scancel", table.unpack(ids) })
+  if code ~= 0 then fail("scancel failed: " .. o:gsub("%s+$", "")) end
+end
+
+-- After scancel a running job still ends (its program checkpoints on TERM): wait until none of `ids` is
+-- queued or running, so the new chain's files are not rewritten under it.
+local function wait_gone(ids, limit_s)
+  local t0 = os.time()
+  while true do
+    local left = {}
+    for _, id in ipairs(ids) do
+      for _, r in ipairs(M.query(id)) do
+        if M.ACTIVE[r.JobState] then left[#left + 1] = id break end
+      end
+    end
+    if #left == 0 then return end
+    if os.time() - t0 >= limit_s then
+      fail("cancelled " .. table.concat(ids, " ") .. " but " .. table.concat(left, " ") .. " still queued or running after " ..
+        limit_s .. " s; nothing submitted")
+    end
+    os.execute("sleep 1")
+  end
+end
+
+local submit_locked -- below submit: the work of submit, under the lock
+
+local function check_bins(ctx, strict)
+  local missing = {}
+  for _, b in ipairs({ "swap-train", "swap-refine", "swap-average" }) do
+    if not sys.exists(ctx.bin_dir .. "/" .. b) then missing[#missing + 1] = b end
+  end
+  if #missing > 0 then
+    local msg = ctx.bin_dir .. ": missing " .. table.concat(missing, ", ") .. " (build first, or set bin_dir)"
+    if strict then fail(msg) end
+    io.stderr:write("swap-slurm: warning: " .. msg .. "\n")
+  end
+  if not sys.exists(ctx.bin_dir .. "/swap-inspect") then
+    io.stderr:write("swap-slurm: warning: " .. ctx.bin_dir .. "/swap-inspect missing: existing outputs cannot be " ..
+      "verified, so no phase is skipped\n")
+  end
+end
+
+function M.plan(ctx, out)
+  out = out or io.stdout
+  check_bins(ctx, false)
+  local plans = with_lock(ctx, function()
+    local old = M.read_jobs(ctx)
+    local act = old and active_ids(old) or {}
+    if #act > 0 then refuse_active(ctx, act, "plan") end
+    return scripts.write_scripts(ctx)
+  end)
+  out:write(string.format("experiment %s (snapshot %s)\nprofile %s (%s), executables in %s\n%d pipeline%s\n",
+    context.rel(ctx, ctx.experiment), context.rel(ctx, ctx.snapshot), ctx.profile.name, context.rel(ctx, ctx.profile.path), ctx.bin_dir,
+    #plans, #plans == 1 and "" or "s"))
+  for _, p in ipairs(plans) do
+    local pl, w, jobs, g = p.pl, p.work, p.jobs, p.group
+    out:write("\npipeline " .. pl.name .. " -> " .. context.rel(ctx, pl.dir) .. "\n")
+    if pl.suffix then
+      local sw = {}
+      for i = #ctx.overrides + 1, #pl.overrides do
+        local o = pl.overrides[i]
+        if not o:match("^name=") and not o:match("^shared_dir=") then sw[#sw + 1] = o end
+      end
+      out:write("  sweep: " .. table.concat(sw, " ") .. "\n")
+    end
+    local function line(j, what, run, after)
+      out:write(string.format("  %s: %s\n           %s\n           %s\n", j.label, what, resources(ctx, j),
+        run and ("after " .. after) or "skipped: outputs exist and verify"))
+      out:write("           script " .. context.rel(ctx, j.script) .. "\n")
+    end
+    local id1 = g.run1 and "<phase1>" or nil
+    local id2 = (#w.workers > 0) and "<phase2>" or nil
+    local d2, d3 = scripts.dependencies(pl, id1, id2)
+    if #g.pipelines > 1 and not p.first then
+      out:write("  phase 1: shared with pipeline " .. g.pipelines[1].name .. " (" .. context.rel(ctx, g.dir) .. "/phase1)\n")
+    else
+      line(jobs[1], "swap-train" .. (#g.pipelines > 1 and (" (shared by the " .. #g.pipelines .. " pipelines of " ..
+        context.rel(ctx, g.dir) .. ")") or ""), g.run1, "nothing (starts when resources allow)")
+    end
+    local j2 = jobs[2]
+    local what2 = j2.array and ("swap-refine job array --array=" .. j2.array .. " (" .. #w.workers .. " of " ..
+      pl.flat["phase2.workers"] .. " workers)") or ("swap-refine --mode " .. pl.flat["phase2.mode"] ..
+      " as one " .. j2.ntasks .. "-rank MPI job")
+    line(j2, what2, #w.workers > 0, d2 and ("--dependency=" .. d2) or "nothing (phase 1 done)")
+    line(jobs[3], "swap-average", w.run3, d3 and ("--dependency=" .. d3) or "nothing (phases 1-2 done)")
+    if p.first then
+      for _, b in ipairs(config.baseline_names(pl.flat)) do
+        local jb
+        for _, x in ipairs(p.baseline_jobs) do if x.baseline == b then jb = x end end
+        jb = jb or scripts.job(ctx, pl, scripts.BASELINE, nil, b)
+        local f = g.flat
+        line(jb, string.format("swap-train --baseline %s (batch %d, %d epochs, lr %s)", b, f["baselines." .. b .. ".batch"],
+          f["baselines." .. b .. ".epochs"], config.show(config.baseline_lr(f.baselines[b]))),
+          w.state.baselines[b] ~= "ok", "nothing (independent of the SWAP chain: runs beside it)")
+      end
+    end
+    out:write("  preemption: --signal=B:USR1@" .. ctx.profile.signal_seconds .. (ctx.profile.requeue and
+      " --requeue; exit code 3 (checkpointed) requeues the job" or "; no requeue") .. "\n")
+  end
+  out:write("\nnothing submitted (use `swap-slurm submit` to submit)\n")
+  return plans
+end
+
 function M.submit(ctx, opts, out)
   out = out or io.stdout
   opts = opts or {}
   check_bins(ctx, true)
   local cjson = require "cjson"
+  return with_lock(ctx, function() return submit_locked(ctx, opts, out) end)
+end
+
+submit_locked = function(ctx, opts, out)
+  local cjson = require "cjson"
   local old = M.read_jobs(ctx)
-  if old and not opts.force then
-    local act = active_ids(old)
-    if #act > 0 then
-      fail("jobs of this experiment are still queued or running (" .. table.concat(act, ", ") ..
-        "); use `swap-slurm status`, `swap-slurm cancel`, or submit --force")
-    end
+  local act = old and active_ids(old) or {}
+  if #act > 0 and not opts.replace then refuse_active(ctx, act, "submit") end
+  -- a replaced chain stays on record in jobs.json (status and cancel follow the new one)
+  local replaced = old and type(old.replaced) == "table" and old.replaced or {}
+  if #act > 0 then
+    cancel_ids(act)
+    out:write("cancelled the earlier chain: " .. table.concat(act, " ") .. "\n")
+    wait_gone(act, opts.wait_s or 300)
+    old.replaced = nil
+    old.cancelled, old.cancelled_at = act, os.date("!%Y-%m-%dT%H:%M:%SZ")
+    replaced[#replaced + 1] = old
   end
   local plans = scripts.write_scripts(ctx)
   local record = { experiment = ctx.experiment, snapshot = ctx.snapshot, submit_dir = ctx.cwd, profile = ctx.profile.path,
-    bin_dir = ctx.bin_dir, submitted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), pipelines = {} }
+    bin_dir = ctx.bin_dir, submitted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), pipelines = {},
+    replaced = #replaced > 0 and replaced or nil }
   local function save() sys.write_atomic(ctx.jobs_file, cjson.encode(record) .. "\n") end
   local history = io.open(ctx.base_dir .. "/slurm/submit.log", "a") -- one line per submitted pipeline, never rewritten
   local submitted = {}
@@ -349,10 +416,7 @@ function M.cancel(ctx, out)
     out:write("nothing to cancel: no job of this experiment is queued or running\n")
     return ids
   end
-  -- dependents first, so nothing starts in between
-  table.sort(ids, function(a, b) return tonumber(a) > tonumber(b) end)
-  local code, o = sys.exec({ "scancel", table.unpack(ids) })
-  if code ~= 0 then fail("scancel failed: " .. o:gsub("%s+$", "")) end
+  cancel_ids(ids)
   out:write("cancelled " .. table.concat(ids, " ") .. "\n")
   return ids
 end
