@@ -298,6 +298,13 @@ do
   check_err(function() shell.check_sbatch("x", "a\nb") end, "sbatch check", "not allowed in an #SBATCH line")
 end
 
+-- scontrol for the wrapper: `-o show job ID` answers JobState=$FAKE_STATE (RUNNING), anything else (requeue) is
+-- logged in $ARGS_OUT.scontrol
+local FAKE_SCONTROL = [[#!/bin/bash
+if [ "$1" = -o ] && [ "$2" = show ]; then echo "JobId=$4 JobState=${FAKE_STATE:-RUNNING} Reason=None"; exit 0; fi
+echo "$@" >> "$ARGS_OUT.scontrol"
+]]
+
 -- Preemption: USR1 to the batch shell reaches the program; exit 3 requeues --------------------------------------
 do
   local pbin = tmp .. "/pbin"
@@ -310,7 +317,7 @@ for i in $(seq 1 100); do sleep 0.1; done
 exit 0
 ]], "0755")
   for _, b in ipairs({ "swap-refine", "swap-average", "swap-inspect" }) do write(pbin .. "/" .. b, stand_in, "0755") end
-  write(pbin .. "/scontrol", "#!/bin/bash\necho \"$@\" >> \"$ARGS_OUT.scontrol\"\n", "0755")
+  write(pbin .. "/scontrol", FAKE_SCONTROL, "0755")
   local exp = write(tmp .. "/pre/exp.lua", BASE)
   local ctx = slurm.load({ experiment = exp, bin_dir = pbin, root = src, cwd = tmp .. "/pre" })
   slurm.write_scripts(ctx)
@@ -332,6 +339,13 @@ exit 0
   check_has(out, "rc=3", "after max_requeues the job fails with 3")
   check(slurm.read(af .. ".scontrol") == nil, "no requeue beyond max_requeues")
   os.remove(af .. ".started")
+  -- scancel sends TERM too: a cancelled job checkpoints and ends, it does not requeue itself (it did, so
+  -- `swap-slurm cancel` and `submit --replace` could not stop a running phase)
+  _, out = sh("SLURM_JOB_ID=777 SLURM_RESTART_COUNT=0 FAKE_STATE='COMPLETING Comment=swap-slurm-cancel' bash -c " .. shell.quote(run) .. " 2>&1")
+  check_has(out, "rc=3", "a cancelled job exits with the program's code")
+  check_has(out, "was cancelled; not requeueing", "and says why it does not requeue")
+  check(slurm.read(af .. ".scontrol") == nil, "no requeue of a cancelled job")
+  os.remove(af .. ".started")
   _, out = sh("unset SLURM_JOB_ID; bash -c " .. shell.quote(run))
   check_has(out, "rc=3", "outside Slurm exit 3 is passed through")
 end
@@ -341,7 +355,7 @@ do
   local pbin = tmp .. "/rbin"
   write(pbin .. "/swap-train", "#!/bin/bash\necho boom >&2\nexit 1\n", "0755")
   for _, b in ipairs({ "swap-refine", "swap-average", "swap-inspect" }) do write(pbin .. "/" .. b, stand_in, "0755") end
-  write(pbin .. "/scontrol", "#!/bin/bash\necho \"$@\" >> \"$ARGS_OUT.scontrol\"\n", "0755")
+  write(pbin .. "/scontrol", FAKE_SCONTROL, "0755")
   local prof = write(tmp .. "/retry/site.lua", "return { mpi = \"srun --mpi=pmi2\", max_retries = 2 }")
   local exp = write(tmp .. "/retry/exp.lua", (BASE:gsub("^return {", "return { profile = \"" .. prof .. "\",")))
   local ctx = slurm.load({ experiment = exp, bin_dir = pbin, root = src, cwd = tmp .. "/retry" })
@@ -540,18 +554,24 @@ end
 do
   local calls = {}
   local next_id = 700
-  local cancelled, scancels = {}, {}
+  local cancelled, scancels, marked = {}, {}, {}
   sys.exec = function(argv)
     if argv[1] == "sbatch" then
       calls[#calls + 1] = table.concat(argv, " ")
       next_id = next_id + 1
       return 0, tostring(next_id) .. "\n"
+    elseif argv[1] == "scontrol" and argv[2] == "update" then
+      marked[argv[3]:match("^JobId=(%d+)$")] = argv[4] == "Comment=swap-slurm-cancel" or nil
+      return 0, ""
     elseif argv[1] == "scontrol" then
       local id = argv[#argv]
       return 0, "JobId=" .. id .. " JobState=" .. (cancelled[id] and "CANCELLED" or "PENDING") .. " Reason=Resources ExitCode=0:0\n"
     elseif argv[1] == "scancel" then
       scancels[#scancels + 1] = table.concat(argv, " ", 2)
-      for i = 2, #argv do cancelled[argv[i]] = true end
+      for i = 2, #argv do
+        check(marked[argv[i]], "job " .. argv[i] .. " marked as cancelled by swap-slurm before scancel")
+        cancelled[argv[i]] = true
+      end
       return 0, ""
     elseif argv[1] == "sacct" then return 1, "" end
     return real_exec(argv)

@@ -110,9 +110,11 @@ local function refuse_active(ctx, act, what)
     "`swap-slurm cancel`, or `swap-slurm submit --replace` (cancels that chain, then submits)")
 end
 
--- scancel, dependents first so nothing starts in between.
+-- scancel, dependents first so nothing starts in between. Each job is marked first (Comment=swap-slurm-cancel):
+-- scancel's TERM looks like preemption to the batch script, which would checkpoint and requeue the job.
 local function cancel_ids(ids)
   table.sort(ids, function(a, b) return tonumber(a) > tonumber(b) end)
+  for _, id in ipairs(ids) do sys.exec({ "scontrol", "update", "JobId=" .. id, "Comment=swap-slurm-cancel" }) end
   local code, o = sys.exec({ "scancel", table.unpack(ids) })
   if code ~= 0 then fail("scancel failed: " .. o:gsub("%s+$", "")) end
 end

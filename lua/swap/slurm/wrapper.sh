@@ -35,7 +35,17 @@ swap_run() {
   return "$swap_rc"
 }
 
+# scancel also sends TERM, and a cancelled job must end, not requeue itself; the state then says COMPLETING as it
+# may for other ends, so swap-slurm cancel (and submit --replace) mark the job first (Comment=swap-slurm-cancel)
+swap_cancelled() {
+  scontrol -o show job "$SLURM_JOB_ID" 2>/dev/null | grep -Eq 'Comment=swap-slurm-cancel|JobState=CANCELLED'
+}
+
 swap_finish() {
+  if [ "$1" -ne 0 ] && [ -n "${SLURM_JOB_ID:-}" ] && swap_cancelled; then
+    echo "swap: job $SLURM_JOB_ID was cancelled; not requeueing (exit $1)" >&2
+    exit "$1"
+  fi
   if [ "$1" -eq 3 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     if [ "${SLURM_RESTART_COUNT:-0}" -lt "$SWAP_MAX_REQUEUES" ]; then
       echo "swap: checkpoint written; requeueing job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0})" >&2
