@@ -16,6 +16,7 @@
 #include "phases/summary.h"
 #include "phases/trainer.h"
 #include "report/report.h"
+#include "phases/version.h"
 
 typedef struct {
     double loss, acc;
@@ -487,6 +488,7 @@ static void write_outputs(Avg *a) {
 }
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     Avg a = {0};
     phase_start(&a.p, argc, argv, "EXPERIMENT.lua [--min-workers K] [--set key=value]...", "threads");
     a.t0 = wall_seconds();

@@ -19,6 +19,7 @@
 #include "nn/model.h"
 #include "nn/parallel.h"
 #include "optim/sgd.h"
+#include "phases/version.h"
 
 static void usage(void) {
     fprintf(stderr,
@@ -119,6 +120,7 @@ static void print_profile(const Model *m, long steps) {
 }
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     engine_exec_passive_wait(argv);
     swap_set_progname("swap-bench");
     const BenchArgs b = parse_args(argc, argv);

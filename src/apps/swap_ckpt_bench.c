@@ -11,6 +11,7 @@
 
 #include "ckpt/ckpt.h"
 #include "core/err.h"
+#include "phases/version.h"
 
 static double now(void) {
     struct timespec t;
@@ -92,6 +93,7 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     swap_set_progname(argv[0]);
     int width = 64, reps = 5;
     const char *dir = "/tmp";

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "inspect/inspect.h"
 #include "nn/parallel.h"
+#include "phases/version.h"
 
 static const char *USAGE =
     "usage: swap-inspect FILE [--json]\n"
@@ -41,6 +42,7 @@ static const struct {
 };
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     engine_exec_passive_wait(argv);
     swap_set_progname("swap-inspect");
     engine_set_threads((int)sysconf(_SC_NPROCESSORS_ONLN));

@@ -9,6 +9,7 @@
 #include "core/fileio.h"
 #include "phases/trainer.h"
 #include "phases/wash.h"
+#include "phases/version.h"
 
 static int worker_from_env(void) {
     const char *s = getenv("SLURM_ARRAY_TASK_ID");
@@ -20,6 +21,7 @@ static int worker_from_env(void) {
 }
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     Phase p;
     phase_start(&p, argc, argv,
                 "EXPERIMENT.lua [--worker I] [--mode independent|wash|papa] [--set key=value]...",

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "phases/summary.h"
 #include "report/report.h"
+#include "phases/version.h"
 
 #define MAX_ARGS 256
 
@@ -275,6 +276,7 @@ static void refresh_summary(const Config *cfg) {
 }
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     swap_set_progname(argv[0]);
     const char *exp = NULL, *only = NULL;
     char *sets[64];

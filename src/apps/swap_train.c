@@ -9,8 +9,10 @@
 #include "core/err.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
+#include "phases/version.h"
 
 int main(int argc, char **argv) {
+    if (phase_version(argc, argv) == 0) return 0;
     Phase p;
     phase_start(&p, argc, argv, "EXPERIMENT.lua [--baseline NAME] [--set key=value]...", "phase1.threads");
     const Config *cfg = p.cfg;

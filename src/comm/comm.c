@@ -1,6 +1,7 @@
 #include "comm/comm.h"
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,17 +73,19 @@ void comm_init(Comm *c, int *argc, char ***argv) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &c->local_size);
     MPI_Comm_free(&node);
+    comm_library_version(c->version, sizeof c->version);
+    gather_hosts(c);
+    swap_set_exit_hook(abort_hook);
+}
+
+/* First line only: "MPICH Version: 4.0.2" style. MPI allows the call before MPI_Init (for --version). */
+void comm_library_version(char *out, size_t cap) {
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
     MPI_Get_library_version(lib, &len);
-    /* first line only: "MPICH Version: 4.0.2" style */
     char *nl = strchr(lib, '\n');
     if (nl) *nl = 0;
-    size_t vl = strlen(lib) < sizeof c->version - 1 ? strlen(lib) : sizeof c->version - 1;
-    memcpy(c->version, lib, vl);
-    c->version[vl] = 0;
-    gather_hosts(c);
-    swap_set_exit_hook(abort_hook);
+    snprintf(out, cap, "%s", lib);
 }
 
 void comm_finalize(void) { MPI_Finalize(); }

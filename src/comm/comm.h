@@ -14,6 +14,7 @@ typedef struct {
 } Comm;
 
 void comm_init(Comm *c, int *argc, char ***argv);
+void comm_library_version(char *out, size_t cap); /* the MPI library's, also before comm_init */
 void comm_finalize(void);
 void comm_sum_floats(float *buf, size_t n);    /* in place, all ranks */
 void comm_sum_doubles(double *buf, size_t n);  /* in place, all ranks */

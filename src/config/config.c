@@ -37,7 +37,12 @@ struct Config {
     size_t n;
 };
 
-/* lua/ holds swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/../lua, else the source tree's (compile time). */
+#ifndef SWAP_LUA_RELDIR
+#define SWAP_LUA_RELDIR "../share/swap/lua"
+#endif
+
+/* lua/ holds swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/SWAP_LUA_RELDIR (installed, wherever the tree was
+ * moved), else <exe dir>/../lua (the source tree's bin/), else the source tree's (compile time). */
 static void find_lua_dir(char *out, size_t cap) {
     char probe[4200];
     const char *env = getenv("SWAP_LUA_DIR");
@@ -54,11 +59,14 @@ static void find_lua_dir(char *out, size_t cap) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            snprintf(probe, sizeof probe, "%s/../lua/swap/config.lua", exe);
-            if (file_exists(probe)) {
-                probe[strlen(probe) - strlen("/swap/config.lua")] = '\0';
-                snprintf(out, cap, "%s", probe);
-                return;
+            static const char *const rel[] = {SWAP_LUA_RELDIR, "../lua"};
+            for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+                snprintf(probe, sizeof probe, "%s/%s/swap/config.lua", exe, rel[i]);
+                if (file_exists(probe)) {
+                    probe[strlen(probe) - strlen("/swap/config.lua")] = '\0';
+                    snprintf(out, cap, "%s", probe);
+                    return;
+                }
             }
         }
     }
