@@ -2,8 +2,9 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
 
-.PHONY: all build deps deps-test demo check unit asan bench clean
+.PHONY: all build deps deps-test demo check unit asan bench install clean
 
 all: build
 
@@ -39,6 +40,10 @@ unit: build
 bench: build deps-test
 	scripts/bench/bench.sh
 	scripts/bench/bench_phase1.sh
+
+# Install into PREFIX (GNU layout; relocatable: the tree may be moved after). See README "Installing".
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) bin

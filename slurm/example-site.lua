@@ -13,7 +13,7 @@ return {
   modules = { "gcc/12.2.0", "mpich/4.0.2", "hdf5/1.12.2", "openblas/0.3.21" },
   source = { "/etc/profile.d/modules.sh" },
   env = { OMP_PROC_BIND = "close", OMP_PLACES = "cores" },
-  bin_dir = nil,                      -- default: bin/ next to swap-slurm
+  bin_dir = nil,                      -- default: the executables beside swap-slurm
   signal_seconds = 300,               -- USR1 five minutes before the time limit
   requeue = true,
   max_requeues = 20,

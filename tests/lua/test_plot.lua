@@ -107,7 +107,7 @@ end
 -- without gnuplot on PATH: the message, the CSVs, no PNGs
 local nogp = tmp .. "/nogp"
 os.execute("mkdir -p '" .. nogp .. "'")
-for _, tool in ipairs({ "sh", "mkdir", "lua5.4" }) do
+for _, tool in ipairs({ "sh", "mkdir", "sync", "lua5.4" }) do -- (sync: swap.sys.write_atomic)
   local p = io.popen("command -v " .. tool):read("l")
   if p then os.execute("ln -sf '" .. p .. "' '" .. nogp .. "/" .. tool .. "'") end
 end

@@ -102,7 +102,7 @@ def main():
                         checked["keys"] += 1
                         if key not in keys and key not in ("k", "key") and not key.startswith("baselines."):
                             problems.append(f"{where}: --set {key}: not a configuration key (docs/config.md)")
-                mk = re.match(r"\s*(?:\$ )?make\s+([\w-]+(?:\s+[\w-]+)*)", seg)
+                mk = re.match(r"\s*(?:\$ )?make\s+([\w-]+(?:=\S*)?(?:\s+[\w-]+(?:=\S*)?)*)", seg)
                 if mk:
                     for t in mk.group(1).split():
                         if "=" in t:

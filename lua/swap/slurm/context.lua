@@ -10,7 +10,8 @@ local M = {}
 local function fail(msg) error(msg, 0) end
 
 -- opts: experiment (path), overrides (list of "k=v"), profile (name/path, overrides the experiment's),
--- bin_dir, root (repository root: slurm/ profiles live there), cwd (submit directory).
+-- bin_dir, default_bin_dir (used when neither bin_dir nor the profile names one), root (where slurm/ profiles
+-- live: the repository, or <prefix>/share/swap installed), cwd (submit directory).
 function M.load(opts)
   local cwd = opts.cwd or sys.cwd()
   local tbl, source, imports = config.load_file(opts.experiment)
@@ -24,7 +25,7 @@ function M.load(opts)
     profile = prof,
     cwd = cwd,
     root = opts.root,
-    bin_dir = sys.abspath(opts.bin_dir or prof.bin_dir or (opts.root .. "/bin"), cwd),
+    bin_dir = sys.abspath(opts.bin_dir or prof.bin_dir or opts.default_bin_dir or (opts.root .. "/bin"), cwd),
     results = sys.abspath(base.results, cwd),
   }
   ctx.base_dir = ctx.results .. "/" .. base.name
