@@ -70,72 +70,95 @@ M.schema = {
   { key = "optim.weight_decay", type = "number", default = 5e-4, min = 0, max = 1, doc = "L2 weight decay." },
   { key = "optim.decay_bn_bias", type = "boolean", default = false,
     doc = "Apply weight decay to batch-norm parameters and biases too." },
+}
 
-  -- phase 1: large-batch data-parallel SGD
-  { key = "phase1.ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks (data-parallel replicas)." },
-  { key = "phase1.threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
-  { key = "phase1.batch", type = "int", default = 512, min = 1, doc = "Global batch size (split evenly over ranks)." },
-  { key = "phase1.base_batch", type = "int", default = 0, min = 0,
-    doc = "Batch the lr was tuned for: lr is scaled by batch/base_batch (0 = no scaling)." },
-  { key = "phase1.lr", type = "number", gt = 0, default = 0.1, max = 1e4, doc = "Peak learning rate." },
-  { key = "phase1.warmup", type = "number", default = 0, min = 0, max = 1,
-    doc = "Fraction of max_epochs spent in linear warm-up." },
-  { key = "phase1.schedule", type = "string", default = "linear", choices = SCHEDULES, doc = "Learning-rate schedule." },
-  { key = "phase1.final_lr_frac", type = "number", default = 0, min = 0, max = 1,
-    doc = "Final lr as a fraction of the peak (linear, cosine)." },
-  { key = "phase1.knots", type = "knots", default = {},
-    doc = "Piecewise-linear schedule as {epoch, multiplier} pairs (schedule = \"knots\")." },
-  { key = "phase1.step_every", type = "number", default = 0, min = 0,
-    doc = "Epochs between lr steps (schedule = \"step\"; must then be > 0)." },
-  { key = "phase1.gamma", type = "number", default = 0.1, gt = 0, max = 1, doc = "Step decay factor (schedule = \"step\")." },
-  { key = "phase1.max_epochs", type = "int", default = 10, gt = 0, max = 1e6, doc = "Epoch budget." },
-  { key = "phase1.stop_train_acc", type = "number", default = 1.0, gt = 0, max = 1,
-    doc = "Stop phase 1 once training accuracy reaches this, in (0, 1]." },
-  { key = "phase1.checkpoint_every", type = "int", default = 1, min = 0,
-    doc = "Epochs between checkpoints (0 = only at the end)." },
-  { key = "phase1.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
-  { key = "phase1.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
-  { key = "phase1.bucket_mb", type = "number", default = 0, min = 0, max = 1024,
+-- Trainer settings: phase 1, phase 2 and every baseline train a model with SGD, and share these, described once.
+-- A section lists the ones it has (trainer_entries), with its own default and, where its meaning differs (a
+-- phase-2 batch is per worker; a baseline inherits from phase 1), its own doc or bounds.
+local TRAINER = {
+  ranks = { type = "int", min = 1, max = 65536, doc = "MPI ranks (data-parallel replicas)." },
+  threads = { type = "int", min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
+  batch = { type = "int", min = 1, doc = "Global batch size (split evenly over ranks)." },
+  base_batch = { type = "int", min = 0, doc = "Batch the lr was tuned for: lr is scaled by batch/base_batch (0 = no scaling)." },
+  lr = { type = "number", gt = 0, max = 1e4, doc = "Peak learning rate." },
+  warmup = { type = "number", min = 0, max = 1, doc = "Fraction of the epoch budget spent in linear warm-up." },
+  schedule = { type = "string", choices = SCHEDULES, doc = "Learning-rate schedule." },
+  final_lr_frac = { type = "number", min = 0, max = 1, doc = "Final lr as a fraction of the peak (linear, cosine)." },
+  knots = { type = "knots", doc = "Piecewise-linear schedule as {epoch, multiplier} pairs (schedule = \"knots\")." },
+  step_every = { type = "number", min = 0, doc = "Epochs between lr steps (schedule = \"step\"; must then be > 0)." },
+  gamma = { type = "number", gt = 0, max = 1, doc = "Step decay factor (schedule = \"step\")." },
+  epochs = { type = "int", gt = 0, max = 1e6, doc = "Epoch budget." },
+  stop_train_acc = { type = "number", max = 1, doc = "Stop once an epoch's training accuracy reaches this." },
+  eval_every = { type = "int", min = 0, doc = "Epochs between test evaluations (0 = never)." },
+  checkpoint_every = { type = "int", min = 0, doc = "Epochs between resumable checkpoints (0 = only at the end)." },
+  keep_checkpoints = { type = "int", min = 1, max = 1000, doc = "Periodic checkpoints kept." },
+}
+
+-- Schema entries "<prefix>.<leaf>" (just "<leaf>" when prefix is nil) from items { leaf, field = value, ... }:
+-- an item with a type is a setting of its own; otherwise TRAINER[like or leaf] with the item's fields over it.
+local function trainer_entries(prefix, items)
+  local out = {}
+  for _, it in ipairs(items) do
+    local e = {}
+    if not it.type then
+      for k, v in pairs(TRAINER[it.like or it[1]] or error("config: no trainer setting " .. (it.like or it[1]))) do e[k] = v end
+    end
+    for k, v in pairs(it) do if k ~= 1 and k ~= "like" then e[k] = v end end
+    e.key = prefix and (prefix .. "." .. it[1]) or it[1]
+    out[#out + 1] = e
+  end
+  return out
+end
+
+local function append(list, entries)
+  for _, e in ipairs(entries) do list[#list + 1] = e end
+end
+
+-- phase 1: large-batch data-parallel SGD
+append(M.schema, trainer_entries("phase1", {
+  { "ranks", default = 1 }, { "threads", default = 0 }, { "batch", default = 512 }, { "base_batch", default = 0 },
+  { "lr", default = 0.1 }, { "warmup", default = 0 }, { "schedule", default = "linear" },
+  { "final_lr_frac", default = 0 }, { "knots", default = {} }, { "step_every", default = 0 }, { "gamma", default = 0.1 },
+  { "max_epochs", like = "epochs", default = 10 },
+  { "stop_train_acc", default = 1.0, gt = 0, doc = "Stop phase 1 once training accuracy reaches this, in (0, 1]." },
+  { "checkpoint_every", default = 1 }, { "keep_checkpoints", default = 1 }, { "eval_every", default = 1 },
+  { "bucket_mb", type = "number", default = 0, min = 0, max = 1024,
     doc = "Gradient all-reduce bucket (MiB), started as backward finishes it (0 = one all-reduce after backward)." },
+}))
 
-  -- phase 2: small-batch refinement by W workers
-  { key = "phase2.mode", type = "string", default = "independent", choices = { "independent", "wash", "papa" },
+-- phase 2: small-batch refinement by W workers
+append(M.schema, trainer_entries("phase2", {
+  { "mode", type = "string", default = "independent", choices = { "independent", "wash", "papa" },
     doc = "independent = W separate jobs (SWAP); wash/papa = one W-rank MPI job that mixes weights." },
-  { key = "phase2.workers", type = "int", default = 4, min = 1, max = 100000, doc = "Number of workers W." },
-  { key = "phase2.parallel", type = "int", default = 0, min = 0, max = 100000,
+  { "workers", type = "int", default = 4, min = 1, max = 100000, doc = "Number of workers W." },
+  { "parallel", type = "int", default = 0, min = 0, max = 100000,
     doc = "Workers running at once (Slurm array throttle %P; 0 = as many as resources allow)." },
-  { key = "phase2.ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks per worker." },
-  { key = "phase2.threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
-  { key = "phase2.batch", type = "int", default = 128, min = 1, doc = "Batch size per worker (split over its ranks)." },
-  { key = "phase2.lr", type = "number", default = 0.05, gt = 0, max = 1e4, doc = "Peak learning rate." },
-  { key = "phase2.warmup", type = "number", default = 0, min = 0, max = 1, doc = "Fraction of epochs in linear warm-up." },
-  { key = "phase2.schedule", type = "string", default = "linear", choices = { "constant", "linear", "cosine" },
-    doc = "Learning-rate schedule." },
-  { key = "phase2.final_lr_frac", type = "number", default = 0, min = 0, max = 1,
-    doc = "Final lr as a fraction of the peak (linear, cosine)." },
-  { key = "phase2.epochs", type = "int", default = 2, min = 0, max = 1e6, doc = "Epochs each worker trains." },
-  { key = "phase2.reset_momentum", type = "boolean", default = true, doc = "Start phase 2 with zero momentum buffers." },
-  { key = "phase2.eval_every", type = "int", default = 1, min = 0, doc = "Epochs between test evaluations (0 = never)." },
-  { key = "phase2.checkpoint_every", type = "int", default = 1, min = 0,
-    doc = "Epochs between checkpoints (0 = only at the end)." },
-  { key = "phase2.keep_checkpoints", type = "int", default = 1, min = 1, max = 1000, doc = "Periodic checkpoints kept." },
-  { key = "phase2.wash.p", type = "number", default = 0.01, min = 0, max = 1,
+  { "ranks", default = 1, doc = "MPI ranks per worker." }, { "threads", default = 0 },
+  { "batch", default = 128, doc = "Batch size per worker (split over its ranks)." }, { "lr", default = 0.05 },
+  { "warmup", default = 0 }, { "schedule", default = "linear", choices = { "constant", "linear", "cosine" } },
+  { "final_lr_frac", default = 0 },
+  { "epochs", default = 2, min = 0, gt = false, doc = "Epochs each worker trains." }, -- (0 allowed: no gt bound)
+  { "reset_momentum", type = "boolean", default = true, doc = "Start phase 2 with zero momentum buffers." },
+  { "eval_every", default = 1 }, { "checkpoint_every", default = 1 }, { "keep_checkpoints", default = 1 },
+  { "wash.p", type = "number", default = 0.01, min = 0, max = 1,
     doc = "WASH: probability of shuffling each parameter per step." },
-  { key = "phase2.wash.scale_by_w", type = "boolean", default = true,
+  { "wash.scale_by_w", type = "boolean", default = true,
     doc = "WASH: divide p by (1 - 1/W): a random permutation of W members leaves an entry where it was with " ..
       "probability 1/W, so p then is the rate at which entries actually move." },
-  { key = "phase2.wash.layer_decay", type = "boolean", default = true,
+  { "wash.layer_decay", type = "boolean", default = true,
     doc = "WASH: decay p linearly with layer position, p_l = p * (1 - l/(L-1)) for trainable tensor l of L in " ..
       "network order (p at the input, 0 at the output); false: p for every tensor." },
-  { key = "phase2.wash.shuffle_momentum", type = "boolean", default = false, doc = "WASH: shuffle momentum buffers too." },
-  { key = "phase2.wash.p_schedule", type = "string", default = "constant", choices = { "constant", "linear" },
+  { "wash.shuffle_momentum", type = "boolean", default = false, doc = "WASH: shuffle momentum buffers too." },
+  { "wash.p_schedule", type = "string", default = "constant", choices = { "constant", "linear" },
     doc = "WASH: p constant or decayed linearly to 0." },
-  { key = "phase2.papa.every", type = "int", default = 10, min = 1, doc = "PAPA: steps between pulls toward the average." },
-  { key = "phase2.papa.alpha", type = "number", default = 0.99, min = 0, max = 1,
+  { "papa.every", type = "int", default = 10, min = 1, doc = "PAPA: steps between pulls toward the average." },
+  { "papa.alpha", type = "number", default = 0.99, min = 0, max = 1,
     doc = "PAPA: weights <- alpha*weights + (1-alpha)*average." },
-  { key = "phase2.papa.lr_scaled", type = "boolean", default = false, doc = "PAPA: scale (1-alpha) by lr/peak lr." },
+  { "papa.lr_scaled", type = "boolean", default = false, doc = "PAPA: scale (1-alpha) by lr/peak lr." },
+}))
 
-  -- phase 3: average, recompute batch-norm statistics, evaluate
+-- phase 3: average, recompute batch-norm statistics, evaluate
+append(M.schema, {
   { key = "phase3.bn_batches", type = "int", default = 100, min = 0, doc = "Batches used to recompute BN statistics." },
   { key = "phase3.bn_batch", type = "int", default = 0, min = 0, doc = "Batch size for BN recomputation (0 = phase2.batch)." },
   { key = "phase3.bn_augment", type = "boolean", default = true,
@@ -145,37 +168,28 @@ M.schema = {
   { key = "phase3.soup", type = "string", default = "uniform", choices = { "uniform", "greedy" },
     doc = "uniform = average every worker; greedy = add workers best-first by validation accuracy, each only if the soup's validation accuracy (BN recomputed) does not drop (needs data.val_split)." },
   { key = "phase3.eval_batch", type = "int", default = 1000, min = 1, doc = "Batch size for evaluation." },
-}
+})
 
 -- One baseline: a model trained from scratch like phase 1 (same data, augmentation, initialisation and data
 -- seed), with its own batch and schedule. `inherit` names the phase-1 key a field copies when it is not given.
-M.baseline_schema = {
-  { key = "batch", type = "int", min = 1, required = true, doc = "Global batch size (split evenly over ranks)." },
-  { key = "epochs", type = "int", gt = 0, max = 1e6, inherit = "phase1.max_epochs", doc = "Epoch budget." },
-  { key = "lr", type = "number", gt = 0, max = 1e4, optional = true,
+M.baseline_schema = trainer_entries(nil, {
+  { "batch", required = true },
+  { "epochs", inherit = "phase1.max_epochs" },
+  { "lr", optional = true,
     doc = "Peak learning rate at base_batch. Unset: phase1.lr, scaled linearly from phase 1's batch " ..
       "(phase1.base_batch if set, else phase1.batch)." },
-  { key = "base_batch", type = "int", min = 0, optional = true,
+  { "base_batch", optional = true,
     doc = "Batch the lr was tuned for: lr is scaled by batch/base_batch, the rule phase 1 uses (0 = no scaling). " ..
       "Unset: phase1.base_batch (or, when lr is unset too, the batch phase1.lr belongs to)." },
-  { key = "ranks", type = "int", default = 1, min = 1, max = 65536, doc = "MPI ranks (data-parallel replicas)." },
-  { key = "threads", type = "int", default = 0, min = 0, max = 4096, doc = "Threads per rank (0 = top-level threads)." },
-  { key = "warmup", type = "number", min = 0, max = 1, inherit = "phase1.warmup",
-    doc = "Fraction of epochs spent in linear warm-up." },
-  { key = "schedule", type = "string", choices = SCHEDULES, inherit = "phase1.schedule", doc = "Learning-rate schedule." },
-  { key = "final_lr_frac", type = "number", min = 0, max = 1, inherit = "phase1.final_lr_frac",
-    doc = "Final lr as a fraction of the peak (linear, cosine)." },
-  { key = "knots", type = "knots", inherit = "phase1.knots", doc = "{epoch, multiplier} pairs (schedule = \"knots\")." },
-  { key = "step_every", type = "number", min = 0, inherit = "phase1.step_every", doc = "Epochs between lr steps (\"step\")." },
-  { key = "gamma", type = "number", gt = 0, max = 1, inherit = "phase1.gamma", doc = "Step decay factor (\"step\")." },
-  { key = "stop_train_acc", type = "number", default = 0, min = 0, max = 1,
+  { "ranks", default = 1 }, { "threads", default = 0 },
+  { "warmup", inherit = "phase1.warmup" }, { "schedule", inherit = "phase1.schedule" },
+  { "final_lr_frac", inherit = "phase1.final_lr_frac" }, { "knots", inherit = "phase1.knots" },
+  { "step_every", inherit = "phase1.step_every" }, { "gamma", inherit = "phase1.gamma" },
+  { "stop_train_acc", default = 0, min = 0,
     doc = "Stop once an epoch's training accuracy reaches this (0 = never: the whole epoch budget runs)." },
-  { key = "eval_every", type = "int", min = 0, inherit = "phase1.eval_every", doc = "Epochs between test evaluations." },
-  { key = "checkpoint_every", type = "int", min = 0, inherit = "phase1.checkpoint_every",
-    doc = "Epochs between resumable checkpoints (0 = only at the end)." },
-  { key = "keep_checkpoints", type = "int", min = 1, max = 1000, inherit = "phase1.keep_checkpoints",
-    doc = "Periodic checkpoints kept." },
-}
+  { "eval_every", inherit = "phase1.eval_every" }, { "checkpoint_every", inherit = "phase1.checkpoint_every" },
+  { "keep_checkpoints", inherit = "phase1.keep_checkpoints" },
+})
 M.baseline_by_key = {}
 for _, e in ipairs(M.baseline_schema) do M.baseline_by_key[e.key] = e end
 M.BASELINE_NAME = "^[A-Za-z0-9_-]+$"
