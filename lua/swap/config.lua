@@ -34,6 +34,12 @@ M.schema = {
     doc = "Directory holding the dataset files (unset = the dataset's default location)." },
   { key = "model", type = "string", default = "cnn", choices = { "mlp", "cnn", "resnet9" }, doc = "Network architecture." },
   { key = "width", type = "int", default = 64, min = 1, max = 4096, doc = "Base channel width of the model." },
+  { key = "precision", type = "string", default = "fp32", choices = { "fp32", "bf16" },
+    doc = "Arithmetic of the convolutions: \"bf16\" multiplies bf16-rounded inputs, weights and output gradients " ..
+      "with fp32 accumulation (needs AVX512_BF16); weights, optimizer, batch norm, loss and all-reduce stay fp32 " ..
+      "either way. Recorded in checkpoints; see README \"Precision\"." },
+  { key = "allow_precision_change", type = "boolean", default = false,
+    doc = "Let a phase resume or continue from a checkpoint recorded in the other precision (refused otherwise)." },
   { key = "seed", type = "int", default = 1, min = 0, max = 2 ^ 53, doc = "Base random seed (workers derive theirs from it)." },
   { key = "threads", type = "int", default = 0, min = 0, max = 4096,
     doc = "Threads per process for phases that do not set their own (0 = all cores available)." },
@@ -625,6 +631,10 @@ local function cross_check(flat, where)
   if flat["phase3.soup"] == "greedy" then
     need(flat["data.val_split"] > 0, "phase3.soup", "phase3.soup = \"greedy\" picks workers by validation accuracy: " ..
       "it needs a validation split (set data.val_split, e.g. 5000)")
+  end
+  if flat["precision"] == "bf16" then
+    need(flat["model"] ~= "mlp", "precision", "precision \"bf16\" runs the convolutions in bf16; model \"mlp\" has " ..
+      "none (its linear layers stay fp32): use precision = \"fp32\"")
   end
   if flat["phase2.mode"] ~= "independent" then
     need(flat["phase2.workers"] >= 2, "phase2.workers", "phase2.mode \"" .. flat["phase2.mode"] .. "\" needs phase2.workers >= 2")

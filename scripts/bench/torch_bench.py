@@ -2,14 +2,19 @@
 """PyTorch CPU twin of bin/swap-bench: training-step throughput of the same model at the same batch and threads.
 
 Usage: torch_bench.py --model {mlp,cnn,resnet9} [--width W] --batch B --threads T --steps S [--warmup N] [--eval]
+                      [--precision fp32|bf16] [--channels-last]
 A step is opt.zero_grad(set_to_none=True); CrossEntropyLoss(model(x), y).backward(); opt.step() with SGD
 (lr 0.01, momentum 0.9, Nesterov, weight decay 5e-4) on seeded random data, timed with perf_counter after the
 warm-up steps; with --eval it is model(x) in eval mode under torch.no_grad(). Prints one key=value line ending
 in images_per_s=..., like swap-bench.
+--precision bf16 runs the forward (and so the matching backward) under torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's own mixed precision; --channels-last converts the model and the input to channels_last, as PyTorch's CPU
+performance guide advises for convolutions (with bf16 that is what runs oneDNN's blocked bf16 kernels).
 
 Model definitions are python/swap_torch.py, the PyTorch twins the oracle tests compare our engine with.
 """
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -33,6 +38,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval", action="store_true")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ap.add_argument("--channels-last", action="store_true")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -44,10 +51,19 @@ def main():
     x = torch.randn(a.batch, *shape)
     y = torch.randint(0, 10, (a.batch,))
     lossf = nn.CrossEntropyLoss()
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def amp():
+        if a.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = lossf(model(x), y)
+        with amp():
+            loss = lossf(model(x), y)
         loss.backward()
         opt.step()
         return loss
@@ -56,7 +72,7 @@ def main():
         model.eval()
 
         def step():  # noqa: F811
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 model(x)
             return torch.zeros(())
 
@@ -69,7 +85,8 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     label = f"resnet9w{a.width}" if a.model == "resnet9" else a.model
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch model={label} mode={'eval' if a.eval else 'train'} batch={a.batch} threads={a.threads} params={params} steps={a.steps} "
+    print(f"torch model={label} mode={'eval' if a.eval else 'train'} precision={a.precision} "
+          f"channels_last={int(a.channels_last)} batch={a.batch} threads={a.threads} params={params} steps={a.steps} "
           f"loss={loss.item():.4f} step_ms={1e3 * dt / a.steps:.2f} cpu_ms={1e3 * dc / a.steps:.2f} "
           f"peak_rss_mib={rss:.0f} version={torch.__version__} "
           f"images_per_s={a.batch * a.steps / dt:.1f}")

@@ -202,6 +202,7 @@ static void setup(Avg *a) {
     phase_load_data(&a->p, 1, 1);
     a->m = ckpt_load_model(a->p1_path, &a->p1meta, 0);
     phase_check_val_split(&a->p, &a->p1meta, a->p1_path);
+    phase_check_precision(&a->p, &a->p1meta, a->p1_path);
     a->k = a->m->spec.classes;
     a->ntot = a->m->ps.n_total;
     a->nval = a->p.val ? a->p.val->n : 0;
@@ -232,6 +233,7 @@ static void add_worker(Avg *a, int i) {
     Model *m = a->m;
     ckpt_load_into(path, m, &wm, 0); /* strict names and shapes: a different architecture is an error */
     phase_check_val_split(&a->p, &wm, path);
+    phase_check_precision(&a->p, &wm, path);
     if (wm.n_parents < 1 || strcmp(wm.parents[0].hash, a->p1meta.content_hash))
         swap_fail("%s: trained from a different phase-1 model (parent %s, expected %s from %s)", path,
                   wm.n_parents ? wm.parents[0].hash : "none", a->p1meta.content_hash, a->p1_path);

@@ -24,9 +24,10 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: swap-bench --model {mlp|cnn|resnet9} [--width W] --batch B --threads T --steps S "
-            "[--warmup N] [--seed X] [--eval] [--profile]\n"
+            "[--warmup N] [--seed X] [--eval] [--profile] [--precision fp32|bf16]\n"
             "  mlp/cnn take 1x28x28 inputs, resnet9 3x32x32 (width W, default 64); 10 classes.\n"
             "  --eval times a no-grad eval-mode forward instead of a training step.\n"
+            "  --precision bf16 runs the convolutions in bf16 (needs AVX512_BF16; see layers.h).\n"
             "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
             "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");
     exit(SWAP_EXIT_USAGE);
@@ -51,6 +52,7 @@ typedef struct {
     const char *name;
     long width, batch, threads, steps, warmup, seed;
     int profile, eval;
+    Precision prec;
 } BenchArgs;
 
 static BenchArgs parse_args(int argc, char **argv) {
@@ -78,6 +80,10 @@ static BenchArgs parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--steps")) b.steps = parse_int(a, v, 1, 1 << 24);
         else if (!strcmp(a, "--warmup")) b.warmup = parse_int(a, v, 0, 1 << 24);
         else if (!strcmp(a, "--seed")) b.seed = parse_int(a, v, 0, INT64_MAX);
+        else if (!strcmp(a, "--precision")) {
+            if (nn_precision_parse(v, &b.prec) != 0)
+                swap_fail_code(SWAP_EXIT_USAGE, "--precision: expected fp32 or bf16, got '%s'", v);
+        }
         else {
             fprintf(stderr, "swap-bench: unknown option '%s'\n", a);
             usage();
@@ -125,6 +131,7 @@ int main(int argc, char **argv) {
     swap_set_progname("swap-bench");
     const BenchArgs b = parse_args(argc, argv);
     engine_set_threads((int)b.threads);
+    nn_set_precision(b.prec);
     ModelSpec spec;
     Model *m = bench_model(&b, &spec);
     const SgdConfig sgd = {.momentum = 0.9f, .nesterov = 1, .weight_decay = 5e-4f, .decay_bn_and_bias = 1};
@@ -156,9 +163,9 @@ int main(int argc, char **argv) {
     model_conv_kernels(m, kernels, sizeof kernels);
     if (!strcmp(b.name, "resnet9")) snprintf(model_label, sizeof model_label, "resnet9w%ld", b.width);
     else snprintf(model_label, sizeof model_label, "%s", b.name);
-    printf("swap model=%s mode=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
+    printf("swap model=%s mode=%s precision=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
            "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f\n",
-           model_label, b.eval ? "eval" : "train", b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
+           model_label, b.eval ? "eval" : "train", nn_precision_name(b.prec), b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
            1e3 * dc / (double)b.steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
            kernels[0] ? kernels : "none", (double)b.batch / step_s);
     if (b.profile) print_profile(m, b.steps);

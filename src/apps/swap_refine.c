@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     CkptMeta parent;
     Model *m = ckpt_load_model(parent_path, &parent, 1);
     phase_check_val_split(&p, &parent, parent_path);
+    phase_check_precision(&p, &parent, parent_path);
     if (strcmp(m->name, cfg_str(cfg, "model")))
         swap_fail("%s: holds model '%s' but the experiment says '%s'", parent_path, m->name, cfg_str(cfg, "model"));
     ModelSpec want = phase_model_spec(&p);

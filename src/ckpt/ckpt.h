@@ -58,6 +58,7 @@ typedef struct {
     int worker, n_workers, world_size;
     char mpi_version[128];        /* from the caller: src/ckpt does not call MPI */
     char conv[384];               /* from the caller: the convolution kernels the model ran (they change the sums) */
+    char precision[8];            /* from the caller: "fp32" or "bf16" (layers.h); files without it read as fp32 */
     char *config_source;          /* experiment file text (owned; ckpt_meta_set_config) */
     char *config_resolved;        /* "key = value" lines (owned) */
     char dataset[32];             /* dataset name the model was trained on */

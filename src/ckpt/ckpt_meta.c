@@ -12,6 +12,7 @@
 void ckpt_meta_init(CkptMeta *meta) {
     memset(meta, 0, sizeof *meta);
     snprintf(meta->phase, sizeof meta->phase, "unknown");
+    snprintf(meta->precision, sizeof meta->precision, "fp32");
     meta->n_workers = 1;
     meta->world_size = 1;
 }

@@ -193,6 +193,11 @@ static int read_provenance(Rd *r, hid_t root, CkptMeta *m) {
                 {"slurm_array_task_id", m->slurm_array_task_id, sizeof m->slurm_array_task_id}};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (get_str(r, root, "/", strs[i].name, strs[i].buf, strs[i].cap, 0) < 0) return -1;
+    /* files from before 2026-12-05 have no precision: everything then ran in fp32 */
+    if (get_str(r, root, "/", "precision", m->precision, sizeof m->precision, 0) < 0) return -1;
+    if (!m->precision[0]) snprintf(m->precision, sizeof m->precision, "fp32");
+    if (strcmp(m->precision, "fp32") && strcmp(m->precision, "bf16"))
+        return rfail(r, "attribute 'precision' is '%s', expected fp32 or bf16", m->precision);
 
     return 0;
 }

@@ -300,6 +300,7 @@ static int write_provenance(hid_t r, const CkptMeta *meta) {
     rc |= h5_attr_str(r, "hdf5_version", ver);
     rc |= h5_attr_str(r, "mpi_version", meta->mpi_version);
     rc |= h5_attr_str(r, "conv", meta->conv);
+    rc |= h5_attr_str(r, "precision", meta->precision[0] ? meta->precision : "fp32");
     rc |= h5_attr_str(r, "host", host);
     rc |= h5_attr_str(r, "slurm_job_id", sj);
     rc |= h5_attr_str(r, "slurm_array_job_id", saj);

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "inspect/inspect.h"
+#include "nn/layers.h"
 
 static const char *g_usage;
 
@@ -28,6 +29,15 @@ long inspect_parse_long(const char *flag, const char *s, long lo, long hi) {
         inspect_usage(msg);
     }
     return v;
+}
+
+void inspect_set_precision(const char *name, const char *path) {
+    Precision p;
+    if (nn_precision_parse(name, &p) != 0) swap_fail("%s: precision '%s': expected fp32 or bf16", path, name);
+    if (p == PREC_BF16 && nn_bf16_missing())
+        swap_fail("%s: computed in bf16, and this CPU lacks %s; pass --precision fp32 to evaluate in fp32", path,
+                  nn_bf16_missing());
+    nn_set_precision(p);
 }
 
 int inspect_wants_json(int argc, char **argv) { return argc > 1 && !strcmp(argv[argc - 1], "--json"); }

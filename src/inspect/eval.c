@@ -11,6 +11,7 @@
 
 typedef struct {
     const char *path, *dir, *dataset;
+    const char *precision; /* NULL: the precision the file records */
     long bn_batches, train_subset, subset;
     int bn_batch, batch, json;
 } EvalOpts;
@@ -108,6 +109,7 @@ static void report(const EvalOpts *o, const char *name, const EvalResult *r) {
 static void eval_run(const EvalOpts *o) {
     CkptMeta mt;
     Model *m = ckpt_load_model(o->path, &mt, 0);
+    inspect_set_precision(o->precision ? o->precision : mt.precision, o->path);
     const char *name = o->dataset ? o->dataset : mt.dataset;
     if (!name[0]) swap_fail("%s: no dataset recorded in the checkpoint; pass --dataset NAME", o->path);
     Dataset *test = load_test(o, m, &mt, name);
@@ -141,6 +143,7 @@ int inspect_eval_main(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && next) o.batch = (int)inspect_parse_long(a, argv[++i], 1, 65536);
         else if (!strcmp(a, "--bn-batch") && next) o.bn_batch = (int)inspect_parse_long(a, argv[++i], 1, 65536);
         else if (!strcmp(a, "--train-subset") && next) o.train_subset = inspect_parse_long(a, argv[++i], 0, 100000000);
+        else if (!strcmp(a, "--precision") && next) o.precision = argv[++i];
         else if (!strcmp(a, "--json")) o.json = 1;
         else if (a[0] == '-' || o.path) inspect_usage("eval: unexpected argument");
         else o.path = a;

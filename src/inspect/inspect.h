@@ -26,6 +26,9 @@ void inspect_set_usage(const char *text);
 _Noreturn void inspect_usage(const char *msg);
 /* An integer option in [lo, hi], else a usage error naming flag. */
 long inspect_parse_long(const char *flag, const char *s, long lo, long hi);
+/* Run the model's convolutions in precision name ("fp32" or "bf16"; a file records the one it was trained in):
+ * bf16 on a CPU without AVX512_BF16 fails with a one-line message naming what is missing and path. */
+void inspect_set_precision(const char *name, const char *path);
 /* Whether the last argument is --json (the summary, diff and ls verbs take it there). */
 int inspect_wants_json(int argc, char **argv);
 

@@ -230,6 +230,7 @@ static void hold_out_val(Landscape *L) {
 static void load_ends(Landscape *L) {
     Args *a = &L->a;
     L->m = ckpt_load_model(a->paths[0], &L->meta[0], 0);
+    inspect_set_precision(L->meta[0].precision, a->paths[0]); /* the arithmetic the first end was trained in */
     const size_t n = L->m->ps.n_total;
     for (int k = 0; k < a->n_models; k++) {
         if (k) ckpt_load_into(a->paths[k], L->m, &L->meta[k], 0);

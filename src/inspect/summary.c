@@ -45,6 +45,7 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
            mt->compiler, mt->cflags);
     printf("libraries    HDF5 %s  MPI %s\n             %s\n", mt->hdf5_version,
            mt->mpi_version[0] ? mt->mpi_version : "(none)", mt->blas);
+    printf("precision    %s\n", mt->precision);
     if (mt->conv[0]) printf("conv         %s\n", mt->conv);
     printf("host         %s", mt->host);
     if (mt->slurm_job_id[0]) printf("  slurm job %s", mt->slurm_job_id);
@@ -127,6 +128,7 @@ static cJSON *provenance_json(const CkptMeta *mt) {
     cJSON_AddStringToObject(o, "hdf5_version", mt->hdf5_version);
     cJSON_AddStringToObject(o, "mpi_version", mt->mpi_version);
     cJSON_AddStringToObject(o, "conv", mt->conv);
+    cJSON_AddStringToObject(o, "precision", mt->precision);
     cJSON_AddStringToObject(o, "host", mt->host);
     cJSON_AddStringToObject(o, "slurm_job_id", mt->slurm_job_id);
     cJSON_AddStringToObject(o, "slurm_array_job_id", mt->slurm_array_job_id);

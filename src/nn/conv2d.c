@@ -12,6 +12,7 @@
 #include "nn/parallel.h"
 
 static ConvImpl g_impl = CONV_AUTO;
+static Precision g_prec = PREC_FP32;
 static void gemm_backward(float *din, float *dweight, const float *dout, const float *in, const float *weight,
                           float *col, const ConvDims *d, int n, int chunk);
 
@@ -30,10 +31,39 @@ ConvImpl conv2d_impl(void) {
     return g_impl;
 }
 
-/* NULL: this layer runs im2col + GEMM (chosen so, or oneDNN cannot do the shape). */
+const char *nn_bf16_missing(void) { return conv_dnnl_bf16_missing(); }
+
+void nn_set_precision(Precision p) {
+    if (p == PREC_BF16) {
+        const char *missing = nn_bf16_missing();
+        if (missing) swap_fail("precision bf16: this CPU lacks %s; use precision = \"fp32\"", missing);
+        if (conv2d_impl() == CONV_GEMM)
+            swap_fail("precision bf16: SWAP_CONV=gemm computes in fp32 only; unset SWAP_CONV or use onednn/direct");
+    }
+    g_prec = p;
+}
+
+Precision nn_precision(void) { return g_prec; }
+
+const char *nn_precision_name(Precision p) { return p == PREC_BF16 ? "bf16" : "fp32"; }
+
+int nn_precision_parse(const char *s, Precision *p) {
+    if (!strcmp(s, "fp32")) *p = PREC_FP32;
+    else if (!strcmp(s, "bf16")) *p = PREC_BF16;
+    else return -1;
+    return 0;
+}
+
+/* NULL: this layer runs im2col + GEMM (chosen so, or oneDNN cannot do the shape). In bf16 a shape oneDNN cannot
+ * run is an error rather than a silent fp32 fallback. */
 static ConvPlan *dnnl_plan(const ConvDims *d, int n) {
     const ConvImpl impl = conv2d_impl();
-    return impl == CONV_GEMM ? NULL : conv_dnnl_plan(d, n, impl == CONV_ONEDNN);
+    if (impl == CONV_GEMM) return NULL;
+    ConvPlan *p = conv_dnnl_plan(d, n, impl == CONV_ONEDNN, g_prec == PREC_BF16);
+    if (!p && g_prec == PREC_BF16)
+        swap_fail("precision bf16: oneDNN has no bf16 kernel for a %dx%d convolution %d->%d channels on %dx%d "
+                  "(stride %d)", d->k, d->k, d->ci, d->co, d->h, d->w, d->stride);
+    return p;
 }
 
 void conv2d_prepare(const ConvDims *d, int n) { (void)dnnl_plan(d, n); }

@@ -5,6 +5,10 @@
  * want (Winograd or direct, see wino_shape), convolves it and reorders the result back while it is still in
  * cache. Weights are reordered once per call.
  *
+ * In bf16 (nn_set_precision) the same reorders round the fp32 input, weights and output gradient to bf16 on their
+ * way into the blocked layouts; the kernels multiply bf16 pairs (AVX512_BF16's vdpbf16ps), accumulate in fp32 and
+ * write fp32 outputs, input gradients and weight gradients, so nothing outside this file sees a bf16 number.
+ *
  * Results do not depend on the thread count: every primitive is created for one thread, and the engine's OpenMP
  * threads share out whole chunks, so a chunk is computed by the same code in the same order whoever runs it.
  * The weight gradient sums over the batch: chunks are dealt, in order, to a fixed number of slots (SLOTS, or
@@ -25,8 +29,9 @@
 #ifndef SWAP_HAVE_DNNL
 
 int conv_dnnl_available(void) { return 0; }
-ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino) {
-    (void)d; (void)n; (void)wino;
+const char *conv_dnnl_bf16_missing(void) { return "oneDNN (this build has none)"; }
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
+    (void)d; (void)n; (void)wino; (void)bf16;
     return NULL;
 }
 void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
@@ -74,6 +79,7 @@ struct ConvPlan {
     ConvDims d;
     int n, bimg, chunks, slots, nsh;
     int wino_asked; /* the caller allows Winograd */
+    int bf16;       /* bf16 sources, weights and output gradients; fp32 outputs and gradients (see build_shape) */
     int wino;       /* ... and the shape is one where it pays: each primitive tries it first */
     int alg[3];     /* 0 Winograd, 1 direct (pick's order): what forward, backward-data, backward-weights run */
     Shape sh[2];
@@ -100,6 +106,15 @@ static struct {
 static int g_nthr;
 
 int conv_dnnl_available(void) { return 1; }
+
+/* oneDNN's own view of the CPU, so ONEDNN_MAX_CPU_ISA caps it as it caps the kernels. Without AVX512_BF16 oneDNN
+ * 2.6 emulates bf16 on plain AVX-512 (several instructions per dot product) or falls back to reference C code. */
+const char *conv_dnnl_bf16_missing(void) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16)
+        return NULL;
+    return "AVX512_BF16 (avx512_bf16 in /proc/cpuinfo; oneDNN would only emulate it)";
+}
 
 #define DN(call)                                                                                                 \
     do {                                                                                                         \
@@ -168,9 +183,13 @@ static const char *impl_name(const_dnnl_primitive_desc_t pd) {
     return s;
 }
 
-/* What every primitive of one chunk shape is described with. */
+/* What every primitive of one chunk shape is described with. In bf16 the tensors a primitive reads are bf16 (lp)
+ * and the ones it writes fp32 (f): forward reads s_lp, w_lp and writes d_f; backward-data reads d_lp, w_lp and
+ * writes s_f; backward-weights reads s_lp, d_lp and writes w_f. The kernels accumulate in fp32, so keeping the
+ * outputs fp32 costs no speed in the kernel and spares a second rounding (PyTorch's autocast rounds them to
+ * bf16). In fp32 lp and f are the same. */
 typedef struct {
-    dnnl_memory_desc_t s, w, d; /* source, weights, destination: format "any" */
+    dnnl_memory_desc_t s_lp, w_lp, d_lp, s_f, w_f, d_f; /* format "any" */
     dnnl_dims_t strides, pl, pr;
     dnnl_primitive_attr_t attr;
 } ConvDesc;
@@ -184,12 +203,12 @@ static dnnl_primitive_desc_t pick(ConvPlan *p, int k, int first, const ConvDesc 
         if (a == 0 && !p->wino) continue;
         dnnl_convolution_desc_t cd;
         dnnl_status_t st =
-            k == 0   ? dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[a], &c->s, w, NULL, &c->d,
-                                                          c->strides, c->pl, c->pr)
-            : k == 1 ? dnnl_convolution_backward_data_desc_init(&cd, algs[a], &c->s, w, &c->d, c->strides, c->pl,
+            k == 0   ? dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[a], &c->s_lp, w, NULL,
+                                                          &c->d_f, c->strides, c->pl, c->pr)
+            : k == 1 ? dnnl_convolution_backward_data_desc_init(&cd, algs[a], &c->s_f, w, &c->d_lp, c->strides, c->pl,
                                                                 c->pr)
-                     : dnnl_convolution_backward_weights_desc_init(&cd, algs[a], &c->s, w, NULL, &c->d, c->strides,
-                                                                   c->pl, c->pr);
+                     : dnnl_convolution_backward_weights_desc_init(&cd, algs[a], &c->s_lp, w, NULL, &c->d_lp,
+                                                                   c->strides, c->pl, c->pr);
         dnnl_primitive_desc_t pd = NULL;
         if (st == dnnl_success && dnnl_primitive_desc_create(&pd, &cd, c->attr, g_eng, hint) == dnnl_success) {
             p->alg[k] = a;
@@ -213,25 +232,29 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
                          (d->wo - 1) * d->stride + d->k - d->w - d->pad}};
     dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
     const dnnl_memory_desc_t *q;
-    TRY(dnnl_memory_desc_init_by_tag(&c.s, 4, sdims, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&c.w, 4, wdims, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&c.d, 4, ddims, dnnl_f32, dnnl_format_tag_any));
+    const dnnl_data_type_t lp = p->bf16 ? dnnl_bf16 : dnnl_f32;
+    TRY(dnnl_memory_desc_init_by_tag(&c.s_lp, 4, sdims, lp, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.w_lp, 4, wdims, lp, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.d_lp, 4, ddims, lp, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.s_f, 4, sdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.w_f, 4, wdims, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&c.d_f, 4, ddims, dnnl_f32, dnnl_format_tag_any));
     TRY(dnnl_primitive_attr_create(&c.attr));
     TRY(dnnl_primitive_attr_set_scratchpad_mode(c.attr, dnnl_scratchpad_mode_user));
 
-    if (!(fpd = pick(p, 0, first, &c, first ? &c.w : &p->wf, NULL))) goto fail;
+    if (!(fpd = pick(p, 0, first, &c, first ? &c.w_lp : &p->wf, NULL))) goto fail;
     sh->md[M_FSRC] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
     sh->md[M_FDST] = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     if (first) p->wf = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     if (scratch_bytes(fpd) > *scratch) *scratch = scratch_bytes(fpd);
 
-    if (!(bdpd = pick(p, 1, first, &c, first ? &c.w : &p->wb, fpd))) goto fail;
+    if (!(bdpd = pick(p, 1, first, &c, first ? &c.w_lp : &p->wb, fpd))) goto fail;
     sh->md[M_BDS] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0);
     sh->md[M_BDD] = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0);
     if (first) p->wb = *dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
     if (scratch_bytes(bdpd) > *scratch) *scratch = scratch_bytes(bdpd);
 
-    if (!(bwpd = pick(p, 2, first, &c, first ? &c.w : &p->dw, fpd))) goto fail;
+    if (!(bwpd = pick(p, 2, first, &c, first ? &c.w_f : &p->dw, fpd))) goto fail;
     sh->md[M_WSRC] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0);
     sh->md[M_WDD] = *dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_dst_md, 0);
     q = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
@@ -288,12 +311,13 @@ static int chunk_images(const ConvDims *d, int n, int wino) {
     return b < 1 ? 1 : (int)b;
 }
 
-static ConvPlan *build_plan(const ConvDims *d, int n, int wino) {
+static ConvPlan *build_plan(const ConvDims *d, int n, int wino, int bf16) {
     ConvPlan *p = xCalloc(1, sizeof *p);
     p->d = *d;
     p->n = n;
     p->wino_asked = wino;
-    p->wino = wino && wino_shape(d);
+    p->bf16 = bf16;
+    p->wino = wino && !bf16 && wino_shape(d); /* oneDNN 2.6 has no bf16 Winograd */
     p->bimg = chunk_images(d, n, p->wino);
     p->chunks = (n + p->bimg - 1) / p->bimg;
     p->slots = p->chunks < SLOTS ? p->chunks : SLOTS;
@@ -403,11 +427,11 @@ static int same_dims(const ConvDims *a, const ConvDims *b) {
            a->h == b->h && a->w == b->w;
 }
 
-ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino) {
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
     for (ConvPlan *p = g_plans; p; p = p->next)
-        if (p->n == n && p->wino_asked == wino && same_dims(&p->d, d)) return p;
+        if (p->n == n && p->wino_asked == wino && p->bf16 == bf16 && same_dims(&p->d, d)) return p;
     if (!g_eng) DN(dnnl_engine_create(&g_eng, dnnl_cpu, 0));
-    ConvPlan *p = build_plan(d, n, wino);
+    ConvPlan *p = build_plan(d, n, wino, bf16);
     if (!p) return NULL;
     ensure_threads(p, omp_get_max_threads());
     p->next = g_plans;

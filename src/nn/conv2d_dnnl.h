@@ -7,10 +7,13 @@ typedef struct ConvPlan ConvPlan;
 
 /* 1 when the build has oneDNN. */
 int conv_dnnl_available(void);
+/* NULL when oneDNN runs bf16 natively on this CPU, else the instruction set it lacks (a phrase for messages). */
+const char *conv_dnnl_bf16_missing(void);
 /* The plan for a layer shape at batch n, built on first use and kept for the process (primitives, layouts and
  * buffers are made once, outside training steps). wino = 0 keeps to the direct kernels; otherwise Winograd runs
- * where it pays and oneDNN has it. NULL if oneDNN is missing or cannot run this shape. */
-ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino);
+ * where it pays and oneDNN has it. bf16 = 1: the kernels read bf16 copies of the input, weights and output
+ * gradient (rounded to nearest even in the layout reorders) and write fp32 (direct kernels only). NULL if oneDNN is missing or cannot run this shape. */
+ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16);
 /* out [co][n][ho][wo] = conv(in [ci][n][h][w], weight [co][ci][k][k]) (no bias; the caller adds it). */
 void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight);
 /* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. */

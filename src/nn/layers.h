@@ -33,6 +33,22 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
 typedef enum { CONV_AUTO, CONV_GEMM, CONV_ONEDNN, CONV_DIRECT } ConvImpl;
 void conv2d_set_impl(ConvImpl impl);
 ConvImpl conv2d_impl(void); /* the implementation in effect (never CONV_AUTO) */
+/* Arithmetic precision of the convolutions, process-wide like conv2d_set_impl (set it before building models).
+ * PREC_FP32 (default): everything fp32. PREC_BF16: conv2d_forward/backward round their input, weights and output
+ * gradient to bf16, multiply in bf16 and accumulate and write in fp32 (oneDNN's direct kernels; Winograd and
+ * im2col+gemm have no bf16 form). Every other layer, the parameters, the gradients the callers see, the
+ * optimizer and the loss stay fp32; linear layers stay fp32 too (the classifiers of cnn and resnet9 are under
+ * 0.1% of a step's FLOPs). Signatures do not change: tensors outside the layer are fp32 in both precisions. */
+typedef enum { PREC_FP32, PREC_BF16 } Precision;
+/* Fails (one line, naming the missing instruction set) for PREC_BF16 on a CPU or build without native bf16
+ * convolutions, or with SWAP_CONV=gemm. */
+void nn_set_precision(Precision p);
+Precision nn_precision(void);
+const char *nn_precision_name(Precision p); /* "fp32" / "bf16", the config and checkpoint spelling */
+/* 0 and *p set for "fp32" or "bf16", else -1. */
+int nn_precision_parse(const char *s, Precision *p);
+/* NULL when this CPU and build run bf16 convolutions natively, else what is missing (for messages and skips). */
+const char *nn_bf16_missing(void);
 /* Build the kernels for this shape and batch now (outside training steps); otherwise the first call does. */
 void conv2d_prepare(const ConvDims *d, int n);
 /* What conv2d_forward/backward run for this shape and batch: "onednn:<fwd>/<bwd data>/<bwd weights>" with

@@ -13,6 +13,7 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
     meta->seed = (uint64_t)cfg_int(p->cfg, "seed");
     snprintf(meta->mpi_version, sizeof meta->mpi_version, "%s", p->comm.version);
     ckpt_meta_set_config(meta, config_source(p->cfg), config_resolved(p->cfg));
+    snprintf(meta->precision, sizeof meta->precision, "%s", nn_precision_name(nn_precision()));
     meta->val_split = p->val_split;
     meta->val_seed = (int64_t)p->val_seed;
     snprintf(meta->val_hash, sizeof meta->val_hash, "%s", p->val_hash);
@@ -34,4 +35,11 @@ void phase_check_val_split(const Phase *p, const CkptMeta *meta, const char *pat
               "the model may have trained on validation images; rerun the earlier phases with the same data.val_split",
               path, (long long)meta->val_split, (long long)meta->val_seed, p->val_split,
               (unsigned long long)p->val_seed);
+}
+
+void phase_check_precision(const Phase *p, const CkptMeta *meta, const char *path) {
+    const char *now = nn_precision_name(nn_precision());
+    if (!strcmp(meta->precision, now) || cfg_bool(p->cfg, "allow_precision_change")) return;
+    swap_fail("%s: computed in precision %s but this run computes in %s; set allow_precision_change = true to "
+              "continue from it anyway", path, meta->precision, now);
 }

@@ -107,6 +107,10 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     }
     p->threads = (int)t;
     engine_set_threads(p->threads);
+    Precision prec;
+    if (nn_precision_parse(cfg_str(p->cfg, "precision"), &prec) != 0)
+        swap_fail("%s: precision: expected fp32 or bf16, got '%s'", config_path(p->cfg), cfg_str(p->cfg, "precision"));
+    nn_set_precision(prec); /* a one-line refusal on a CPU without AVX512_BF16 */
     if (p->comm.rank == 0) {
         printf("%s: experiment %s (%s), %d rank(s) x %d thread(s)\n", swap_progname(), cfg_str(p->cfg, "name"),
                config_path(p->cfg), p->comm.size, p->threads);

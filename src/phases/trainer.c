@@ -130,6 +130,7 @@ static int load_resume(TrainJob *j, Cursor *c, EpochRecord **hist, int *n_hist) 
     ckpt_clean_temps(j->resume_path);
     CkptMeta meta;
     ckpt_load_into(j->resume_path, j->m, &meta, 1);
+    phase_check_precision(j->p, &meta, j->resume_path);
     size_t ncur = 0, nacc = 0;
     const int64_t *cur = ckpt_meta_get(&meta, "cursor", CKPT_I64, &ncur);
     const double *acc = ckpt_meta_get(&meta, "epoch_sums", CKPT_F64, &nacc);

@@ -62,5 +62,9 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
 /* A checkpoint this phase builds on must have been trained with this run's validation split (else it has seen
  * validation images): a one-line error naming the file otherwise. */
 void phase_check_val_split(const Phase *p, const CkptMeta *meta, const char *path);
+/* Fails when the checkpoint at path was computed in another precision than this run's, unless the config sets
+ * allow_precision_change (bf16 and fp32 round differently, so a silent switch would break bit-identical resume
+ * and mix two arithmetics in one model's history). */
+void phase_check_precision(const Phase *p, const CkptMeta *meta, const char *path);
 
 #endif

@@ -121,6 +121,12 @@ expect_err("greedy needs a split", write("greedy.lua", "return { name = 'x',\n p
   "greedy.lua:2:", "data.val_split")
 check(err_of(write("greedy2.lua", "return { name = 'x', data = { val_split = 10 }, phase3 = { soup = 'greedy' } }\n")) == nil,
   "greedy with a validation split resolves")
+-- precision: fp32 by default, bf16 accepted for models with convolutions, refused for mlp (nothing would run bf16)
+check(config.resolve(write("prec.lua", "return { name = 'x' }\n"))["precision"] == "fp32", "precision defaults to fp32")
+check(err_of(write("prec2.lua", "return { name = 'x', precision = 'bf16' }\n")) == nil, "precision bf16 resolves for cnn")
+expect_err("precision bf16 with mlp", write("prec3.lua", "return { name = 'x', model = 'mlp',\n precision = 'bf16' }\n"),
+  nil, "prec3.lua:2:", "mlp")
+expect_err("precision fp16", write("prec4.lua", "return { name = 'x', precision = 'fp16' }\n"), nil, "precision")
 expect_err("knots needed", write("knots.lua", "return { name = 'x', phase1 = { schedule = 'knots' } }\n"), nil,
   "needs phase1.knots")
 expect_err("bad knot", write("knots2.lua", "return { name = 'x', phase1 = { knots = {{0, 1}, {5}} } }\n"), nil,

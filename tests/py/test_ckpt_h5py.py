@@ -37,12 +37,13 @@ def read_checkpoint(path):
         assert s(a["format"]) == "swap-checkpoint" and s(a["format_version"]).split(".")[0] == "1"
         for k in ("created_utc", "phase", "epoch", "step", "samples_seen", "seed", "worker", "n_workers",
                   "world_size", "content_hash", "parents", "parent_paths", "git_commit", "git_dirty", "compiler",
-                  "cflags", "build_type", "blas", "hdf5_version", "mpi_version", "conv", "host", "slurm_job_id",
+                  "cflags", "build_type", "blas", "hdf5_version", "mpi_version", "conv", "precision", "host", "slurm_job_id",
                   "slurm_array_job_id", "slurm_array_task_id", "config_hash", "val_split", "val_seed", "val_hash"):
             assert k in a, f"root attribute {k} missing"
         assert len(s(a["content_hash"])) == 32
         m = f["model"]
         # the kernels that computed it: every convolution names oneDNN's kernels or im2col+gemm; mlp has none
+        assert s(a["precision"]) in ("fp32", "bf16"), s(a["precision"])
         conv = s(a["conv"])
         if s(m.attrs["model"]) == "mlp":
             assert conv == "", conv

@@ -1,6 +1,7 @@
 /* Dumps one model's training trajectory as .npy files for the PyTorch oracle (tests/py/test_oracle.py).
  *
- *   oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR
+ *   oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR [fp32|bf16]
+ * (the last argument sets the convolutions' precision, layers.h; fp32 when absent)
  *
  * Writes into OUTDIR (which must exist):
  *   init.<tensor>.npy   every parameter and buffer after model_init(SEED), before training
@@ -69,8 +70,8 @@ static void dump_views(const Model *m, const char *prefix, int grads, int buffer
 
 int main(int argc, char **argv) {
     swap_set_progname("oracle_dump");
-    if (argc != 8) {
-        fprintf(stderr, "usage: oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR\n");
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR [fp32|bf16]\n");
         return SWAP_EXIT_USAGE;
     }
     ModelSpec spec = {.classes = 10, .width = atoi(argv[2]), .label_smoothing = (float)atof(argv[6])};
@@ -80,6 +81,10 @@ int main(int argc, char **argv) {
     if (n < 1) swap_fail("batch '%s': expected a positive integer", argv[4]);
     const uint64_t seed = strtoull(argv[5], NULL, 10);
     g_dir = argv[7];
+    Precision prec = PREC_FP32;
+    if (argc == 9 && nn_precision_parse(argv[8], &prec) != 0)
+        swap_fail("precision '%s': expected fp32 or bf16", argv[8]);
+    nn_set_precision(prec);
 
     Model *m = model_create(argv[1], &spec);
     model_init(m, seed);
