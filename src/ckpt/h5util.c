@@ -14,6 +14,7 @@ void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 __attribute__((constructor)) static void h5_no_exit_cleanup(void) { H5dont_atexit(); }
 
 static char g_h5_err[512];
+static int g_h5_locked;
 
 /* An HDF5 system-call failure reads "file write failed: time = ..., errno = 28, error message = 'No space left
  * on device', buf = ...": the quoted message is the part a user needs, and the text may hold newlines. */
@@ -38,6 +39,7 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     (void)data;
     /* walking downward, the last entry is where the error was first detected: the most specific */
     char minor[256] = "", desc[400] = "";
+    if (e->desc && strstr(e->desc, "lock")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
     if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0) minor[0] = 0;
     if (e->desc && e->desc[0]) system_message(desc, sizeof desc, e->desc);
     if (desc[0] && strstr(e->desc, "error message = '"))
@@ -49,8 +51,11 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     return 0;
 }
 
+int h5_last_error_locked(void) { return g_h5_locked; }
+
 const char *h5_last_error(void) {
     g_h5_err[0] = 0;
+    g_h5_locked = 0;
     hid_t st = H5Eget_current_stack();
     if (st >= 0) {
         H5Ewalk2(st, H5E_WALK_DOWNWARD, walk_cb, NULL);

@@ -15,6 +15,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "core/rng.h"
+#include "phases/drift.h"
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
     Rng r;
@@ -292,6 +293,20 @@ typedef struct {
     int stop;
 } Run;
 
+/* An existing output or resume checkpoint made from another configuration is neither resumed nor replaced. */
+/* "baselines.NAME" -> "NAME", else NULL */
+static const char *has_prefix_baselines(const char *section) {
+    return !strncmp(section, "baselines.", 10) ? section + 10 : NULL;
+}
+
+static void check_drift(const TrainJob *j) {
+    const char *bl = has_prefix_baselines(j->section);
+    const DriftScope scope = bl ? DRIFT_BASELINE : !strcmp(j->section, "phase2") ? DRIFT_PHASE2 : DRIFT_PHASE1;
+    const char *paths[2] = {j->resume_path, j->out_path};
+    for (int i = 0; i < 2; i++)
+        if (file_exists(paths[i])) drift_require(j->p->cfg, paths[i], scope, bl);
+}
+
 /* Batch sharding, the resume checkpoint if there is one, the overlapped gradient sum. */
 static void run_start(Run *r, TrainJob *j) {
     memset(r, 0, sizeof *r);
@@ -307,6 +322,7 @@ static void run_start(Run *r, TrainJob *j) {
     dataset_shard(r->G, r->rank, r->R, &r->lo, &hi);
     r->nb = hi - r->lo;
     model_set_batch(r->m, r->nb);
+    check_drift(j);
     int resumed = load_resume(j, &r->c, &r->hist, &r->n_hist);
     if (!r->hist) r->hist = xCalloc((size_t)j->epochs + 1, sizeof *r->hist);
     if (resumed && r->writer)
