@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "phases/drift.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
 #include "report/report.h"
@@ -173,6 +174,7 @@ static void find_workers(Avg *a) {
         char path[1024], err[512];
         worker_path(&a->p, path, sizeof path, i);
         if (file_exists(path) && ckpt_verify(path, err, sizeof err) == 0) {
+            drift_require(a->cfg, path, DRIFT_PHASE2, NULL);
             a->have[i] = 1;
             a->n_have++;
         } else {
@@ -198,6 +200,10 @@ static void setup(Avg *a) {
                        .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0)};
     phase_path(&a->p, a->p1_path, sizeof a->p1_path, "phase1/model.h5", 0);
     if (!file_exists(a->p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", a->p1_path);
+    drift_require(cfg, a->p1_path, DRIFT_PHASE1, NULL);
+    char p3[1024];
+    phase_path(&a->p, p3, sizeof p3, "phase3/model.h5", 0);
+    if (file_exists(p3)) drift_require(cfg, p3, DRIFT_PHASE3, NULL); /* replaced only by the same recipe's */
     find_workers(a);
     phase_load_data(&a->p, 1, 1);
     a->m = ckpt_load_model(a->p1_path, &a->p1meta, 0);

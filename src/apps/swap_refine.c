@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/fileio.h"
+#include "phases/drift.h"
 #include "phases/trainer.h"
 #include "phases/wash.h"
 #include "phases/version.h"
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
     phase_path(&p, parent_path, sizeof parent_path, "phase1/model.h5", 0);
     if (!file_exists(parent_path))
         swap_fail("%s: phase-1 model not found (run swap-train first)", parent_path);
+    drift_require(cfg, parent_path, DRIFT_PHASE1, NULL); /* built on a phase 1 of another recipe: refused */
     phase_load_data(&p, 1, 1);
     CkptMeta parent;
     Model *m = ckpt_load_model(parent_path, &parent, 1);

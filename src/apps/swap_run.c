@@ -15,6 +15,7 @@
 #include "ckpt/ckpt.h"
 #include "config/config.h"
 #include "core/err.h"
+#include "phases/drift.h"
 #include "phases/summary.h"
 #include "report/report.h"
 #include "phases/version.h"
@@ -134,9 +135,17 @@ static void base_cmd(Cmd *c, int ranks, const char *exe, const char *exp, int n_
     }
 }
 
-static int valid(const char *path) {
-    char err[512];
-    return access(path, F_OK) == 0 && ckpt_verify(path, err, sizeof err) == 0;
+/* Whether the output at path is done: it verifies and was made from this configuration (else a one-line refusal
+ * naming the keys that differ). A damaged or half-written file is redone; one that cannot be read for another
+ * reason (locked by another process, no permission) is an error, never a reason to redo the phase. */
+static int done(const Config *cfg, const char *path, DriftScope scope, const char *baseline) {
+    char err[1024];
+    if (access(path, F_OK) != 0) return 0;
+    int rc = ckpt_verify(path, err, sizeof err);
+    if (rc == CKPT_UNREADABLE) swap_fail("%s", err);
+    if (rc != 0) return 0;
+    drift_require(cfg, path, scope, baseline);
+    return 1;
 }
 
 static _Noreturn void finish(int rc, const char *what) {
@@ -159,7 +168,7 @@ static void run_phase1(const char *exp, int n_sets, char **sets, const Config *c
     char dir[1024], shared[1024], path[1200];
     dirs(cfg, dir, sizeof dir, shared, sizeof shared);
     snprintf(path, sizeof path, "%s/phase1/model.h5", shared);
-    if (valid(path)) {
+    if (done(cfg, path, DRIFT_PHASE1, NULL)) {
         printf("swap-run: phase 1 done already (%s)\n", path);
         return;
     }
@@ -179,7 +188,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
     int todo = 0;
     for (int i = 0; i < W; i++) {
         snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
-        todo += !valid(path);
+        todo += !done(cfg, path, DRIFT_PHASE2, NULL);
     }
     if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
     else if (strcmp(mode, "independent")) {
@@ -202,7 +211,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
         while (next < W || running) {
             while (running < par && next < W && !g_signal && !failed) {
                 snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
-                if (valid(path)) {
+                if (done(cfg, path, DRIFT_PHASE2, NULL)) {
                     next++;
                     continue;
                 }
@@ -230,7 +239,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
     snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
     char sum[1200];
     snprintf(sum, sizeof sum, "%s/summary.json", dir);
-    if (valid(path) && access(sum, F_OK) == 0) printf("swap-run: phase 3 done already (%s)\n", sum);
+    if (done(cfg, path, DRIFT_PHASE3, NULL) && summary_valid(sum)) printf("swap-run: phase 3 done already (%s)\n", sum);
     else {
         base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
         int rc = run_one(cp);
@@ -245,7 +254,7 @@ static void run_baselines(const char *exp, int n_sets, char **sets, const Config
     for (size_t b = 0; b < cfg_n_baselines(cfg); b++) {
         const char *name = cfg_baseline_name(cfg, b);
         snprintf(path, sizeof path, "%s/baseline-%s/model.h5", shared, name);
-        if (valid(path)) {
+        if (done(cfg, path, DRIFT_BASELINE, name)) {
             printf("swap-run: baseline %s done already (%s)\n", name, path);
             continue;
         }

@@ -126,6 +126,9 @@ void ckpt_load_into(const char *path, Model *m, CkptMeta *meta_out, int with_mom
 /* Full check (structure, shapes, dtypes, hashes, finite weights). 0 if good, else -1 and one line in err. */
 int ckpt_verify(const char *path, char *err, size_t errlen);
 
+/* What ckpt_verify and ckpt_try_* return when the file could not be read for a reason other than damage (locked
+ * by another process, no permission): nothing says it is bad, so it must not be redone or replaced. */
+#define CKPT_UNREADABLE (-2)
 /* Non-exiting variants for tools that look at many files. flags: */
 enum {
     CKPT_LOAD_ALLOW_NONFINITE = 1, /* keep NaN/Inf weights (inspection) */

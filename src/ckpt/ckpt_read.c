@@ -1,12 +1,15 @@
 /* Checkpoint reader. Every file is untrusted input: each attribute and dataset is checked for presence, type,
  * extent and size before use, errors become one line naming the file (and the tensor), and nothing here
  * writes: files are opened read-only with HDF5 file locking off. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "ckpt/ckpt_internal.h"
@@ -24,6 +27,7 @@ typedef struct {
     long long file_size;
     const void *image; /* a file image in memory instead of path (fuzzing) */
     size_t image_size;
+    int unreadable; /* failed for a reason other than damage (locked, no permission): CKPT_UNREADABLE */
 } Rd;
 
 __attribute__((format(printf, 2, 3))) static int rfail(Rd *r, const char *fmt, ...) {
@@ -58,13 +62,26 @@ static hid_t open_file(Rd *r) {
     if (stat(r->path, &st) < 0) return rfail(r, "cannot open (no such file or not readable)");
     if (!S_ISREG(st.st_mode)) return rfail(r, "not a regular file");
     r->file_size = (long long)st.st_size;
+    int fd = open(r->path, O_RDONLY);
+    if (fd < 0) {
+        r->unreadable = 1;
+        return rfail(r, "cannot open (%s)", strerror(errno));
+    }
+    close(fd);
     hid_t fapl = h5_fapl_nolock();
     /* closing the file closes every object still open in it, so error paths need no bookkeeping */
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     hid_t f = H5Fopen(r->path, H5F_ACC_RDONLY, fapl);
     char msg[512] = "";
     if (f < 0) snprintf(msg, sizeof msg, "%s", h5_last_error()); /* before any other call clears the stack */
+    const int locked = f < 0 && h5_last_error_locked();
     H5Pclose(fapl);
+    if (locked) { /* our reads ask for no lock; the variable overrides that */
+        const char *v = getenv("HDF5_USE_FILE_LOCKING");
+        r->unreadable = 1;
+        return rfail(r, "locked by another process that has it open for writing (HDF5_USE_FILE_LOCKING=%s makes HDF5 "
+                        "honour file locks; wait for that writer, or unset the variable)", v ? v : "");
+    }
     if (f < 0) {
         htri_t is = H5Fis_hdf5(r->path);
         H5Eclear2(H5E_DEFAULT);
@@ -718,7 +735,7 @@ static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int 
     ckpt_meta_init(&meta);
     Model *built = NULL;
     hid_t f = open_file(r);
-    if (f < 0) return -1;
+    if (f < 0) return r->unreadable ? CKPT_UNREADABLE : -1;
     int rc = read_meta(r, f, &meta);
     if (rc == 0 && !meta_only) {
         Model *m = *m_io;
@@ -749,7 +766,7 @@ static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int 
     if (rc < 0) {
         model_free(built);
         ckpt_meta_free(&meta);
-        return -1;
+        return r->unreadable ? CKPT_UNREADABLE : -1;
     }
     if (meta_out) *meta_out = meta;
     else ckpt_meta_free(&meta);
@@ -784,10 +801,11 @@ int ckpt_verify(const char *path, char *err, size_t errlen) {
     Model *m = NULL;
     CkptMeta meta;
     /* momentum is verified too when the file has it */
-    if (ckpt_try_read_meta(path, &meta, err, errlen) < 0) return -1;
+    int rc = ckpt_try_read_meta(path, &meta, err, errlen);
+    if (rc < 0) return rc;
     int mom = meta.has_momentum;
     ckpt_meta_free(&meta);
-    if (ckpt_try_load(path, &m, NULL, mom, 0, NULL, err, errlen) < 0) return -1;
+    if ((rc = ckpt_try_load(path, &m, NULL, mom, 0, NULL, err, errlen)) < 0) return rc;
     model_free(m);
     return 0;
 }

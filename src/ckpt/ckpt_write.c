@@ -369,12 +369,20 @@ void ckpt_save(const char *path, const Model *m, const CkptMeta *meta_in, int wi
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     compact_storage(fcpl);
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    const int create_errno = errno;
     H5Pclose(fcpl);
     char msg[512] = "";
     if (f < 0) snprintf(msg, sizeof msg, "%s", h5_last_error()); /* before any other call clears the stack */
     H5Pclose(fapl);
-    if (f < 0) swap_fail("%s: cannot create checkpoint temp file %s (%s)", path, tmp, msg);
+    if (f < 0) {
+        unlink(tmp); /* HDF5 may have created it before failing to write its superblock */
+        free(w->dig);
+        free(w->mdig);
+        swap_fail("%s: cannot create checkpoint temp file %s (%s)", path, tmp,
+                  msg[0] ? msg : create_errno ? strerror(create_errno) : "HDF5 error");
+    }
     int rc = write_all(w, f, m, meta, with_momentum);
     if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
         rc = -1;

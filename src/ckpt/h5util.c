@@ -7,23 +7,55 @@
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* HDF5's exit-time cleanup closes the files still open, and a file whose H5Fclose failed (a full disk while
+ * flushing) stays half-closed: HDF5 1.10's cleanup then crashes in H5F__close_cb (SIGSEGV after our one-line
+ * error). Every file we open we close ourselves, so the library is told not to register that cleanup; this
+ * must happen before its first call, hence a constructor. */
+__attribute__((constructor)) static void h5_no_exit_cleanup(void) { H5dont_atexit(); }
+
 static char g_h5_err[512];
+static int g_h5_locked;
+
+/* An HDF5 system-call failure reads "file write failed: time = ..., errno = 28, error message = 'No space left
+ * on device', buf = ...": the quoted message is the part a user needs, and the text may hold newlines. */
+static void system_message(char *out, size_t n, const char *desc) {
+    const char *m = strstr(desc, "error message = '");
+    if (m) {
+        m += strlen("error message = '");
+        const char *end = strchr(m, '\'');
+        int len = end ? (int)(end - m) : (int)strlen(m);
+        const char *colon = strchr(desc, ':');
+        int head = colon && colon < m ? (int)(colon - desc) : 0;
+        snprintf(out, n, "%.*s%s%.*s", head, desc, head ? ": " : "", len, m);
+    } else {
+        snprintf(out, n, "%s", desc);
+    }
+    for (char *c = out; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     (void)n;
     (void)data;
     /* walking downward, the last entry is where the error was first detected: the most specific */
-    char minor[256] = "";
+    char minor[256] = "", desc[400] = "";
+    if (e->desc && strstr(e->desc, "lock")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
     if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0) minor[0] = 0;
-    if (e->desc && e->desc[0])
-        snprintf(g_h5_err, sizeof g_h5_err, "%s%s%s", e->desc, minor[0] ? " / " : "", minor);
-    else
+    if (e->desc && e->desc[0]) system_message(desc, sizeof desc, e->desc);
+    if (desc[0] && strstr(e->desc, "error message = '"))
+        snprintf(g_h5_err, sizeof g_h5_err, "%s", desc);
+    else if (desc[0])
+        snprintf(g_h5_err, sizeof g_h5_err, "%s%s%s", desc, minor[0] ? " / " : "", minor);
+    else if (minor[0])
         snprintf(g_h5_err, sizeof g_h5_err, "%s", minor);
     return 0;
 }
 
+int h5_last_error_locked(void) { return g_h5_locked; }
+
 const char *h5_last_error(void) {
     g_h5_err[0] = 0;
+    g_h5_locked = 0;
     hid_t st = H5Eget_current_stack();
     if (st >= 0) {
         H5Ewalk2(st, H5E_WALK_DOWNWARD, walk_cb, NULL);

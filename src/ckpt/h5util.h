@@ -11,6 +11,8 @@
 void h5_quiet(void);
 /* The most specific message on HDF5's error stack ("" if none), then clear the stack. */
 const char *h5_last_error(void);
+/* Whether the stack h5_last_error last read was a failure to take the file's lock (another process has it). */
+int h5_last_error_locked(void);
 
 /* A file access property list with file locking off (read-only archives, Lustre without flock). */
 hid_t h5_fapl_nolock(void);

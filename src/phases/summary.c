@@ -361,3 +361,20 @@ int summary_print(const char *dir) {
     json_free(&s);
     return 0;
 }
+
+int summary_valid(const char *path) {
+    if (access(path, F_OK) != 0) return 0;
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    Json root;
+    char err[256];
+    int ok = json_parse(&root, text, err, sizeof err) == 0;
+    free(text);
+    if (!ok) {
+        swap_warn("%s: unreadable summary (%s); phase 3 runs again", path, err);
+        return 0;
+    }
+    ok = json_path(&root, "average.test_acc") != NULL; /* what phase 3 writes, not just baseline rows */
+    json_free(&root);
+    return ok;
+}

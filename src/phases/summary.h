@@ -13,6 +13,9 @@ void summary_write(const Phase *p, const char *text, size_t len);
 /* Re-write summary.json with the current baseline rows (a baseline just finished); when phase 3 has not
  * written a summary yet, the file holds only the name and the baselines until it does. */
 void summary_update(const Phase *p);
+/* Whether the summary.json at path is phase 3's (parses, and holds the average's result): a corrupt or
+ * baselines-only file does not count as phase 3 done. */
+int summary_valid(const char *path);
 /* Print summary.json of results dir `dir` as a table: phase 1, workers, average, ensemble, baselines, with
  * test accuracy, loss, wall time and images, then the critical path. Returns -1 if there is no summary. */
 int summary_print(const char *dir);

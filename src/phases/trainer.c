@@ -1,10 +1,12 @@
 #include "phases/trainer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "core/rng.h"
+#include "phases/drift.h"
 
 uint64_t phase_seed(uint64_t seed, uint64_t phase, uint64_t worker) {
     Rng r;
@@ -240,18 +243,36 @@ static cJSON *log_record(const TrainJob *j, const EpochRecord *r, long epoch, lo
     return o;
 }
 
+/* A record that cannot be appended whole is an error (a full disk: the next checkpoint would fail too), and the
+ * file is cut back to where it was, so a rerun appends after complete lines only. */
 static void append_log(const TrainJob *j, const EpochRecord *r, long epoch, long steps, double ips) {
-    FILE *f = fopen(j->log_path, "a");
-    if (!f) {
-        swap_warn("%s: cannot append to the epoch log", j->log_path);
-        return;
-    }
+    int fd = open(j->log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) swap_fail("%s: cannot append to the epoch log (%s)", j->log_path, strerror(errno));
+    struct stat st;
+    const off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
     cJSON *o = log_record(j, r, epoch, steps, ips);
     char *line = json_line(o); /* one record per line: a reader skips a line a killed writer left half-written */
-    fputs(line, f);
-    free(line);
     cJSON_Delete(o);
-    fclose(f);
+    const size_t len = strlen(line);
+    size_t done = 0;
+    int e = 0;
+    while (done < len) {
+        ssize_t w = write(fd, line + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : ENOSPC;
+            break;
+        }
+        done += (size_t)w;
+    }
+    free(line);
+    if (!e && close(fd) != 0) e = errno;
+    else if (e) {
+        if (before >= 0 && ftruncate(fd, before) != 0) { /* best effort: the reader skips a partial line anyway */
+        }
+        close(fd);
+    }
+    if (e) swap_fail("%s: cannot append to the epoch log (%s)", j->log_path, strerror(e));
 }
 
 static void grads_ready(void *ctx, size_t from) { comm_buckets_ready(ctx, from); }
@@ -273,6 +294,20 @@ typedef struct {
     int stop;
 } Run;
 
+/* An existing output or resume checkpoint made from another configuration is neither resumed nor replaced. */
+/* "baselines.NAME" -> "NAME", else NULL */
+static const char *has_prefix_baselines(const char *section) {
+    return !strncmp(section, "baselines.", 10) ? section + 10 : NULL;
+}
+
+static void check_drift(const TrainJob *j) {
+    const char *bl = has_prefix_baselines(j->section);
+    const DriftScope scope = bl ? DRIFT_BASELINE : !strcmp(j->section, "phase2") ? DRIFT_PHASE2 : DRIFT_PHASE1;
+    const char *paths[2] = {j->resume_path, j->out_path};
+    for (int i = 0; i < 2; i++)
+        if (file_exists(paths[i])) drift_require(j->p->cfg, paths[i], scope, bl);
+}
+
 /* Batch sharding, the resume checkpoint if there is one, the overlapped gradient sum. */
 static void run_start(Run *r, TrainJob *j) {
     memset(r, 0, sizeof *r);
@@ -288,6 +323,7 @@ static void run_start(Run *r, TrainJob *j) {
     dataset_shard(r->G, r->rank, r->R, &r->lo, &hi);
     r->nb = hi - r->lo;
     model_set_batch(r->m, r->nb);
+    check_drift(j);
     int resumed = load_resume(j, &r->c, &r->hist, &r->n_hist);
     if (!r->hist) r->hist = xCalloc((size_t)j->epochs + 1, sizeof *r->hist);
     if (resumed && r->writer)

@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +100,20 @@ int gnuplot_find(char *buf, size_t n) {
     return 0;
 }
 
+/* gnuplot exits 0 after writing a PNG it could not finish (a full disk): a PNG is published only when it ends
+ * with its IEND chunk and reached the disk. */
+static int png_complete(const char *path) {
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    unsigned char tail[12];
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && st.st_size >= 8 + 12 && pread(fd, tail, 12, st.st_size - 12) == 12 &&
+             !memcmp(tail, iend, 12) && fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
 int gnuplot_run(const char *dir, const char *script, const char *const *pngs, int n_pngs) {
     char exe[PATH_MAX];
     if (!gnuplot_find(exe, sizeof exe)) {
@@ -131,7 +147,11 @@ int gnuplot_run(const char *dir, const char *script, const char *const *pngs, in
         char from[PATH_MAX + 300], to[PATH_MAX + 300];
         snprintf(from, sizeof from, "%s/.%s.tmp", dir, pngs[i]);
         snprintf(to, sizeof to, "%s/%s", dir, pngs[i]);
-        if (rename(from, to) != 0) {
+        if (access(from, F_OK) == 0 && !png_complete(from)) {
+            swap_warn("%s: gnuplot left it incomplete (disk full?); not published", to);
+            unlink(from);
+            rc = REPORT_FAILED;
+        } else if (rename(from, to) != 0) {
             swap_warn("%s: gnuplot did not write it (%s)", to, strerror(errno));
             rc = REPORT_FAILED;
         } else fsync_parent_dir(to);
