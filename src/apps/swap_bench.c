@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/model.h"

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/model.h"

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "nn/layer.h"
 #include "nn/model.h"
 #include "optim/sgd.h"
 #include "testlib.h"
@@ -459,22 +461,32 @@ static uint64_t kink_signature(const Model *m) {
         const Layer *l = &m->layers[i];
         const Slot *si = &m->slots[l->in], *so = &m->slots[l->out];
         const size_t n_out = (size_t)so->c * so->h * so->w * m->batch;
-        if (l->kind == L_RELU) {
+        const char *kind = l->ops->kind;
+        if (!strcmp(kind, "relu")) {
             for (size_t j = 0; j < n_out; j++) h = (h ^ (so->x[j] > 0.0f)) * 1099511628211ULL;
-        } else if (l->kind == L_MAXPOOL2 || l->kind == L_GMAXPOOL) {
-            /* the winner of each window: count of inputs equal to their window max, position-weighted */
-            const size_t n_in = (size_t)si->c * si->h * si->w * m->batch;
-            const int win = l->kind == L_GMAXPOOL ? si->h * si->w : 0;
-            for (size_t j = 0; j < n_in; j++) {
-                float mx;
-                if (win) {
-                    mx = so->x[(j / win % m->batch) * si->c + j / win / m->batch];
-                } else {
-                    const size_t plane = j / ((size_t)si->h * si->w), r = j % ((size_t)si->h * si->w);
-                    const int y = (int)(r / si->w), x = (int)(r % si->w);
-                    mx = so->x[(plane * so->h + y / 2) * so->w + x / 2];
-                }
-                h = (h ^ (si->x[j] == mx)) * 1099511628211ULL;
+        } else if (!strcmp(kind, "maxpool")) {
+            /* the first maximum of each window, in scan order, as the kernels pick it */
+            const ConvDims *d = &l->conv;
+            for (size_t p = 0; p < (size_t)si->c * m->batch; p++)
+                for (int oy = 0; oy < d->ho; oy++)
+                    for (int ox = 0; ox < d->wo; ox++) {
+                        const float *x = si->x + p * d->h * d->w;
+                        int best = oy * d->stride * d->w + ox * d->stride;
+                        for (int dy = 0; dy < d->k; dy++)
+                            for (int dx = 0; dx < d->k; dx++) {
+                                const int q = (oy * d->stride + dy) * d->w + ox * d->stride + dx;
+                                if (x[q] > x[best]) best = q;
+                            }
+                        h = (h ^ (uint64_t)best) * 1099511628211ULL;
+                    }
+        } else if (!strcmp(kind, "global_maxpool")) {
+            const int hw = si->h * si->w;
+            for (size_t p = 0; p < (size_t)si->c * m->batch; p++) {
+                const float *x = si->x + p * hw;
+                int best = 0;
+                for (int q = 1; q < hw; q++)
+                    if (x[q] > x[best]) best = q;
+                h = (h ^ (uint64_t)best) * 1099511628211ULL;
             }
         }
     }
@@ -661,7 +673,7 @@ static void test_bn_recompute(void) {
     model_set_batch(m, n);
     const Layer *bnl = NULL;
     for (int i = 0; i < m->n_layers && !bnl; i++)
-        if (m->layers[i].kind == L_BN) bnl = &m->layers[i];
+        if (!strcmp(m->layers[i].ops->kind, "bn")) bnl = &m->layers[i];
     const Slot *in = &m->slots[bnl->in];
     const int ch = in->c;
     const size_t plane = (size_t)n * in->h * in->w;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/presets.h"
 #include "core/rng.h"
 #include "nn/model.h"
 #include "optim/sgd.h"
