@@ -263,6 +263,8 @@ double model_layer_flops(const Model *m, int layer) {
     return l->ops->flops ? l->ops->flops(m, l) : 0.0;
 }
 
+const char *model_layer_kind(const Model *m, int layer) { return m->layers[layer].ops->kind; }
+
 size_t model_layer_params(const Model *m, int layer) {
     size_t n = 0;
     for (int v = 0; v < m->ps.n_views; v++)

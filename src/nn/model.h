@@ -111,6 +111,8 @@ void model_profile_enable(Model *m);
 double model_train_flops_per_sample(const Model *m);
 /* Parameters and buffers (floats) of the whole model, and of one layer (its tensors). */
 size_t model_layer_params(const Model *m, int layer);
+/* The kind of one layer ("conv", "bn", ...). */
+const char *model_layer_kind(const Model *m, int layer);
 /* Forward FLOPs per image of one layer. */
 double model_layer_flops(const Model *m, int layer);
 
