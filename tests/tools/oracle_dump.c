@@ -2,7 +2,9 @@
  *
  *   oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR
  *
+ * MODEL is a preset name or @FILE, a network spec in JSON (docs/networks.md).
  * Writes into OUTDIR (which must exist):
+ *   arch.json           the network as built (canonical JSON, what checkpoints store as model_config)
  *   init.<tensor>.npy   every parameter and buffer after model_init(SEED), before training
  *   input.npy           float32 [C][N][H][W] (our CNHW layout), labels.npy int32 [N]
  *   logits.npy [N][K], loss.npy [1]   train-mode forward of that batch
@@ -23,6 +25,7 @@
 
 #include "config/presets.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/rng.h"
 #include "nn/model.h"
 #include "optim/sgd.h"
@@ -82,9 +85,19 @@ int main(int argc, char **argv) {
     const uint64_t seed = strtoull(argv[5], NULL, 10);
     g_dir = argv[7];
 
-    Model *m = model_create(argv[1], &spec);
+    Model *m;
+    if (argv[1][0] == '@') {
+        char *json = read_file(argv[1] + 1, NULL);
+        m = model_create_json(json, &spec);
+        free(json);
+    } else {
+        m = model_create(argv[1], &spec);
+    }
     model_init(m, seed);
     model_set_batch(m, n);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/arch.json", g_dir);
+    write_file_atomic(path, m->arch, strlen(m->arch));
     Rng r;
     rng_stream(&r, seed, RNG_BENCH, 1, 0);
     float *x = model_input(m);
