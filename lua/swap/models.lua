@@ -115,7 +115,7 @@ local function resolve_layer(l, path, base, st)
         if type(v) == "function" then v = v(r) end
         if v == nil then fail(pre .. "missing key '" .. key .. "' (" .. e[5] .. ")") end
       end
-      if e[1] == INT and math.tointeger(v) == nil then fail(pre .. key .. " must be an integer, got " .. type(v) .. " " .. show(v)) end
+      if e[1] == INT and (type(v) ~= "number" or math.tointeger(v) == nil) then fail(pre .. key .. " must be an integer, got " .. type(v) .. " " .. show(v)) end
       if e[1] == NUM and type(v) ~= "number" then fail(pre .. key .. " must be a number, got " .. type(v) .. " " .. show(v)) end
       if e[1] == BOOL and type(v) ~= "boolean" then fail(pre .. key .. " must be true or false, got " .. type(v) .. " " .. show(v)) end
       if e[1] == INT then v = math.tointeger(v) end
