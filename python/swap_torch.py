@@ -10,10 +10,11 @@
 
 Each export writes the normalization the model expects beside it (model.pt.json / model.onnx.json).
 
-The twins (`mlp`, `cnn`, `resnet9`) mirror src/nn/models.c: every parameter and buffer name equals the name
-of the same tensor in the C parameter store and in the checkpoint (e.g. "layer1.res1.bn.running_var"), so a
-{name: ndarray} dict loads 1:1. The architecture is read from the checkpoint's own /model attributes (model,
-width, in_c, in_h, in_w, classes; docs/checkpoint-format.md). Activations in C are CNHW; these modules take
+The twin of any network is built from its spec (class Net): the checkpoint's /model attribute model_config (the
+canonical JSON of the network, docs/networks.md), or for files from before format 1.2 the preset named by /model
+attribute `model`, expanded at `width` by lua/swap/models.lua (lua5.4). Every parameter and buffer name equals
+the name of the same tensor in the C parameter store and in the checkpoint (e.g. "layer1.res1.bn.running_var"),
+so a {name: ndarray} dict loads 1:1. Activations in C are CNHW; these modules take
 the usual NCHW (see cnhw_to_nchw). Needs torch, numpy and, for checkpoints, h5py; onnx only for the check of an
 ONNX export; libxxhash (through ctypes) to verify tensor checksums, skipped with a warning without it. The
 project's tests use this module (tests/py/test_oracle.py, test_export.py, ...).
@@ -31,94 +32,122 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MODEL_NAMES = ("mlp", "cnn", "resnet9")
+PRESETS = ("mlp", "cnn", "resnet9", "resnet18", "resnet20", "vgg11")
+MODEL_NAMES = PRESETS  # kept for callers of the earlier API
+LUA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lua")
 
 
-class ConvBN(nn.Module):
-    """conv3x3 (pad 1, no bias) -> BatchNorm2d -> ReLU, as "<prefix>.conv" and "<prefix>.bn"."""
+def preset_arch(name, in_shape=(3, 32, 32), classes=10, width=64):
+    """The network spec of preset `name`, expanded by lua/swap/models.lua (the one place presets are written)
+    with lua5.4. A dict {"name", "layers"} as the checkpoint's model_config holds it."""
+    import subprocess
+    c, h, w = in_shape
+    code = ('package.path = arg[1] .. "/?.lua;" .. package.path; local m = require "swap.models"; '
+            'io.write(m.json(m.resolve(arg[2], tonumber(arg[3]), { tonumber(arg[4]), tonumber(arg[5]), '
+            'tonumber(arg[6]), classes = tonumber(arg[7]) })))')
+    r = subprocess.run(["lua5.4", "-", LUA_DIR, name, str(width), str(c), str(h), str(w), str(classes)],
+                       input=code, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ValueError((r.stderr.strip().splitlines() or ["lua5.4 failed"])[0].replace("lua5.4: ", ""))
+    return json.loads(r.stdout)
 
-    def __init__(self, cin, cout):
+
+class Net(nn.Module):
+    """The PyTorch twin of any network spec (the canonical JSON the C engine builds, docs/networks.md).
+    Layers with tensors become modules at their names' paths ("layer1.res1.conv" -> self.layer1.res1.conv), so
+    every parameter and buffer is named as in the C parameter store and the checkpoint; forward interprets the
+    spec (residual: body(x) + shortcut(x)). Input NCHW."""
+
+    def __init__(self, arch, in_shape, classes):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
+        self.arch = arch
+        self.in_shape, self.classes = tuple(in_shape), classes
+        mods = {}
+        shape = self._build(arch["layers"], tuple(in_shape), mods)
+        if shape != (classes,):
+            raise ValueError("the network's output is %s, expected %d classes" % (shape, classes))
+        object.__setattr__(self, "_mods", mods)  # name -> module, not registered twice
 
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+    def _place(self, name, module, mods):
+        parent = self
+        parts = name.split(".")
+        for p in parts[:-1]:
+            child = parent._modules.get(p)
+            if child is None:
+                child = nn.Module()
+                parent.add_module(p, child)
+            parent = child
+        if parts[-1] in parent._modules:
+            raise ValueError("layer name %s is used twice" % name)
+        parent.add_module(parts[-1], module)
+        mods[name] = module
 
+    def _build(self, layers, shape, mods):
+        for l in layers:
+            k = l["kind"]
+            if k == "conv":
+                self._place(l["name"], nn.Conv2d(shape[0], l["out"], l["k"], l["stride"], l["pad"], bias=l["bias"]),
+                            mods)
+                shape = (l["out"], (shape[1] + 2 * l["pad"] - l["k"]) // l["stride"] + 1,
+                         (shape[2] + 2 * l["pad"] - l["k"]) // l["stride"] + 1)
+            elif k == "bn":
+                self._place(l["name"], nn.BatchNorm2d(shape[0]), mods)
+            elif k == "linear":
+                self._place(l["name"], nn.Linear(shape[0], l["out"], bias=l["bias"]), mods)
+                shape = (l["out"],)
+            elif k in ("maxpool", "avgpool"):
+                shape = (shape[0], (shape[1] - l["k"]) // l["stride"] + 1, (shape[2] - l["k"]) // l["stride"] + 1)
+            elif k in ("global_avgpool", "global_maxpool"):
+                shape = (shape[0],)
+            elif k == "flatten":
+                shape = (shape[0] * shape[1] * shape[2],)
+            elif k == "residual":
+                y = self._build(l["body"], shape, mods)
+                s = self._build(l.get("shortcut", []), shape, mods)
+                if y != s:
+                    raise ValueError("%s: body gives %s, shortcut %s" % (l["name"], y, s))
+                shape = y
+            elif k not in ("relu", "scale"):
+                raise ValueError("unknown layer kind %r" % k)
+        return shape
 
-class Stage(ConvBN):
-    """ConvBN, then optionally 2x2 max pool, then optionally x + res2(res1(x))."""
-
-    def __init__(self, cin, cout, pool=False, residual=False):
-        super().__init__(cin, cout)
-        self.pool = pool
-        if residual:
-            self.res1 = ConvBN(cout, cout)
-            self.res2 = ConvBN(cout, cout)
-        self.residual = residual
-
-    def forward(self, x):
-        x = super().forward(x)
-        if self.pool:
-            x = F.max_pool2d(x, 2)
-        if self.residual:
-            x = x + self.res2(self.res1(x))
+    def _run(self, layers, x):
+        for l in layers:
+            k = l["kind"]
+            if k in ("conv", "bn", "linear"):
+                x = self._mods[l["name"]](x)
+            elif k == "relu":
+                x = F.relu(x)
+            elif k == "maxpool":
+                x = F.max_pool2d(x, l["k"], l["stride"])
+            elif k == "avgpool":
+                x = F.avg_pool2d(x, l["k"], l["stride"])
+            elif k == "global_avgpool":
+                x = x.mean(dim=(2, 3))
+            elif k == "global_maxpool":
+                x = torch.amax(x, dim=(2, 3))
+            elif k == "flatten":
+                x = torch.flatten(x, 1)
+            elif k == "scale":
+                x = x * l["by"]
+            elif k == "residual":
+                x = self._run(l["body"], x) + self._run(l.get("shortcut", []), x)
         return x
 
-
-class MLP(nn.Module):
-    def __init__(self, in_shape, classes):
-        super().__init__()
-        c, h, w = in_shape
-        self.fc1 = nn.Linear(c * h * w, 512)
-        self.fc2 = nn.Linear(512, 256)
-        self.fc3 = nn.Linear(256, classes)
-
     def forward(self, x):
-        x = torch.flatten(x, 1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+        return self._run(self.arch["layers"], x)
 
 
-class CNN(nn.Module):
-    def __init__(self, in_shape, classes):
-        super().__init__()
-        self.layer1 = Stage(in_shape[0], 32, pool=True)
-        self.layer2 = Stage(32, 64, pool=True)
-        self.layer3 = Stage(64, 128)
-        self.fc = nn.Linear(128, classes)
-
-    def forward(self, x):
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-class ResNet9(nn.Module):
-    """The DAWNBench ResNet-9 (Page, 2018) at a configurable base width."""
-
-    def __init__(self, in_shape, classes, width=64):
-        super().__init__()
-        w = width
-        self.prep = Stage(in_shape[0], w)
-        self.layer1 = Stage(w, 2 * w, pool=True, residual=True)
-        self.layer2 = Stage(2 * w, 4 * w, pool=True)
-        self.layer3 = Stage(4 * w, 8 * w, pool=True, residual=True)
-        self.fc = nn.Linear(8 * w, classes, bias=False)
-
-    def forward(self, x):
-        x = self.layer3(self.layer2(self.layer1(self.prep(x))))
-        x = torch.amax(x, dim=(2, 3))
-        return self.fc(x) * 0.125
+def build_net(arch, in_shape=(3, 32, 32), classes=10):
+    """The twin of a network spec (dict or JSON text) for per-sample input shape (C, H, W)."""
+    if isinstance(arch, (str, bytes)):
+        arch = json.loads(arch)
+    return Net(arch, in_shape, classes)
 
 
 def build_model(name, in_shape=(3, 32, 32), classes=10, width=64):
-    """The twin of C model `name` for per-sample input shape (C, H, W)."""
-    if name == "mlp":
-        return MLP(in_shape, classes)
-    if name == "cnn":
-        return CNN(in_shape, classes)
-    if name == "resnet9":
-        return ResNet9(in_shape, classes, width)
-    raise ValueError("unknown model '%s' (valid: %s)" % (name, ", ".join(MODEL_NAMES)))
+    """The twin of preset `name` for per-sample input shape (C, H, W)."""
+    return build_net(preset_arch(name, in_shape, classes, width), in_shape, classes)
 
 
 def tensor_names(model):
@@ -197,13 +226,13 @@ class Checkpoint:
     """What a checkpoint holds, read with h5py: model name and spec, {name: float32 ndarray} of every tensor,
     and the input normalization."""
 
-    def __init__(self, path, model, in_shape, classes, width, arrays, norm, attrs):
+    def __init__(self, path, model, in_shape, classes, width, arrays, norm, attrs, arch):
         self.path, self.model, self.in_shape, self.classes, self.width = path, model, in_shape, classes, width
-        self.arrays, self.norm, self.attrs = arrays, norm, attrs
+        self.arrays, self.norm, self.attrs, self.arch = arrays, norm, attrs, arch
 
     def build(self):
         """The twin, weights and BN statistics loaded, in eval mode."""
-        model = build_model(self.model, self.in_shape, self.classes, self.width)
+        model = build_net(self.arch, self.in_shape, self.classes)
         load_arrays(model, self.arrays)
         return model.eval()
 
@@ -278,14 +307,19 @@ def read_checkpoint(path):
                 raise CheckpointError("%s: group /model is missing" % path)
             g = f["model"]
             name = _s(g.attrs.get("model", ""))
-            if name not in MODEL_NAMES:
-                raise CheckpointError("%s: unknown model %r (this module knows %s)"
-                                      % (path, name, ", ".join(MODEL_NAMES)))
             try:
                 in_shape = tuple(int(g.attrs[k]) for k in ("in_c", "in_h", "in_w"))
                 classes, width = int(g.attrs["classes"]), int(g.attrs["width"])
             except KeyError as e:
                 raise CheckpointError("%s: /model attribute %s is missing" % (path, e))
+            # the architecture (format 1.2); files written before name a preset
+            if "model_config" in g.attrs:
+                arch = json.loads(_s(g.attrs["model_config"]))
+            elif name in PRESETS:
+                arch = preset_arch(name, in_shape, classes, width)
+            else:
+                raise CheckpointError("%s: no model_config and unknown preset %r (presets: %s)"
+                                      % (path, name, ", ".join(PRESETS)))
             arrays, stored = {}, {}
 
             def visit(_, obj):
@@ -306,11 +340,11 @@ def read_checkpoint(path):
     for k, a in arrays.items():
         if not np.all(np.isfinite(a)):
             raise CheckpointError("%s: tensor %s holds NaN or Inf" % (path, k))
-    ck = Checkpoint(path, name, in_shape, classes, width, arrays, norm, attrs)
+    ck = Checkpoint(path, name, in_shape, classes, width, arrays, norm, attrs, arch)
     try:
         ck.build()
     except (KeyError, ValueError) as e:
-        raise CheckpointError("%s: does not match the %s twin: %s" % (path, name, str(e).strip("'\"")))
+        raise CheckpointError("%s: does not match its %s twin: %s" % (path, name, str(e).strip("'\"")))
     return ck
 
 
@@ -356,7 +390,7 @@ def _atomic_write(path, write):
 def norm_json(ck):
     """The sidecar: what the exported model expects as input and where it came from."""
     c, h, w = ck.in_shape
-    return {"model": ck.model, "width": ck.width, "classes": ck.classes, "input_shape": [c, h, w],
+    return {"model": ck.model, "width": ck.width, "classes": ck.classes, "input_shape": [c, h, w], "model_config": ck.arch,
             "layout": "NCHW float32", "dataset": ck.norm["dataset"], "mean": ck.norm["mean"], "std": ck.norm["std"],
             "input": "(pixel / 255 - mean[c]) / std[c]", "output": "logits",
             "source": os.path.abspath(ck.path), "content_hash": ck.attrs.get("content_hash", "")}

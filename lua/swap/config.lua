@@ -9,6 +9,10 @@
 -- Errors are raised as one-line strings (error level 0): "<file>:<line>: <what is wrong>" when the line can be
 -- found, "<file>: ..." otherwise, "--set '<override>': ..." for a bad override.
 local M = {}
+-- swap.models sits beside this file (also when this file runs as a script: --markdown)
+local here = debug.getinfo(1, "S").source:match("^@(.-)swap/config%.lua$")
+if here and not package.path:find(here .. "?.lua", 1, true) then package.path = (here == "" and "./" or here) .. "?.lua;" .. package.path end
+local models = require "swap.models"
 
 local SCHEDULES = { "constant", "linear", "cosine", "knots", "step" }
 
@@ -32,8 +36,11 @@ M.schema = {
     doc = "Dataset to train and evaluate on." },
   { key = "data_dir", type = "string", optional = true,
     doc = "Directory holding the dataset files (unset = the dataset's default location)." },
-  { key = "model", type = "string", default = "cnn", choices = { "mlp", "cnn", "resnet9" }, doc = "Network architecture." },
-  { key = "width", type = "int", default = 64, min = 1, max = 4096, doc = "Base channel width of the model." },
+  { key = "model", type = "model", default = "cnn",
+    doc = "Network: a preset name (mlp, cnn, resnet9, resnet18, resnet20, vgg11) or a table { name = ..., layers = " ..
+      "{ ... } } in the network language (docs/networks.md)." },
+  { key = "width", type = "int", default = 64, min = 1, max = 4096,
+    doc = "Channel width the presets scale with (64 = the published networks; mlp and cnn ignore it)." },
   { key = "precision", type = "string", default = "fp32", choices = { "fp32", "bf16" },
     doc = "Arithmetic of the convolutions: \"bf16\" multiplies bf16-rounded inputs, weights and output gradients " ..
       "with fp32 accumulation (needs AVX512_BF16); weights, optimizer, batch norm, loss and all-reduce stay fp32 " ..
@@ -255,6 +262,7 @@ end
 
 local function describe(e)
   if e.type == "string" and e.choices then return "one of " .. table.concat(e.choices, "|") end
+  if e.type == "model" then return "a preset (" .. table.concat(models.preset_names, "|") .. ") or a network table" end
   local what = ({ string = "a string", int = "an integer", number = "a number", boolean = "a boolean (true|false)",
                   knots = "a list of {epoch, multiplier} pairs", sweep = "a table of key -> list of values",
                   baselines = "a table of name -> {batch = ..., ...}" })[e.type]
@@ -325,6 +333,15 @@ local function validate_value(e, v)
       out[i] = { p[1] + 0.0, p[2] + 0.0 }
     end
     return out
+  elseif t == "model" then
+    if type(v) == "string" then
+      if models.presets[v] then return v end
+      local s = M.suggest(v, models.preset_names)
+      return nil, "unknown preset " .. M.show(v) .. (s and (" (did you mean '" .. s .. "'?)") or "") .. "; presets: " ..
+        table.concat(models.preset_names, ", ") .. ", or a table { name = ..., layers = { ... } }"
+    end
+    if type(v) ~= "table" then return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v) end
+    return v -- checked layer by layer (with the dataset's shapes) by models.resolve in resolve_table
   elseif t == "sweep" or t == "baselines" then
     return v -- validated against the schema by validate_sweep / validate_baselines
   end
@@ -449,6 +466,8 @@ local function parse_override_value(e, text)
     return v
   elseif e.type == "boolean" then
     if text == "true" then return true elseif text == "false" then return false end
+    return text
+  elseif e.type == "model" and text:match("^[%w_]+$") then
     return text
   else
     local f, err = load("return " .. text, "=override", "t", {})
@@ -729,6 +748,10 @@ function M.resolve_table(tbl, overrides, path, source)
     end
   end
   cross_check(flat, where)
+  -- the network, checked layer by layer against the dataset's shapes; the C side builds model_json
+  local ok, net = pcall(models.resolve, flat.model, flat.width, flat.dataset)
+  if not ok then fail(where("model") .. tostring(net)) end
+  flat.model_name, flat.model_json = net.name, models.json(net)
   flat.baselines = validate_baselines(flat.baselines, flat, where)
   -- the C side reads a baseline's settings as dotted keys ("baselines.small.batch")
   for name, r in pairs(flat.baselines) do
@@ -791,6 +814,31 @@ function M.markdown()
       (e.default == nil and "see description" or ("`" .. M.show(e.default) .. "`"))
     out[#out + 1] = string.format("| `%s` | %s | %s | %s | %s |", e.key, e.type, default, describe(e):gsub("|", "\\|"),
       e.doc:gsub("|", "\\|"))
+  end
+  local n = { "", "## Networks (`model`)", "",
+    "`model` is a preset name or a table `{ name = \"mynet\", layers = { { \"conv\", out = 32 }, { \"bn\" }, ... } }`",
+    "(the network language, with a worked example: [networks.md](networks.md)). The first element of each layer",
+    "table is its kind; every layer also takes `name`, the prefix of its tensors' names (default: its position,",
+    "`layers.3.body.0`). The input shape comes from the dataset; the last layer must give one output per class.",
+    "Problems are one line naming the layer: `model.layers[4].body[1]: conv: k=7 is larger than the 4x4 input`.", "",
+    "| kind | key | type | default | description |", "|---|---|---|---|---|" }
+  for _, l in ipairs(n) do out[#out + 1] = l end
+  for _, kind in ipairs(models.kind_names) do
+    local K = models.kinds[kind]
+    out[#out + 1] = string.format("| `%s` | | | | %s |", kind, K.doc)
+    for _, key in ipairs(K.order or {}) do
+      local e = K.keys[key]
+      local d = e[2]
+      local ds = d == nil and "(required)" or type(d) == "function" and "see description" or
+        (type(d) == "table" and "`{}`" or "`" .. M.show(d) .. "`")
+      out[#out + 1] = string.format("| | `%s` | %s | %s | %s |", key, e[1] == "layers" and "list of layers" or e[1], ds, e[5])
+    end
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "| preset | network |"
+  out[#out + 1] = "|---|---|"
+  for _, p in ipairs(models.preset_names) do
+    out[#out + 1] = string.format("| `%s` | %s |", p, models.preset_doc[p])
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -35,6 +35,12 @@ configs=(
   "cnn-eval|--model cnn --eval|128|60"
   "resnet9w16-eval|--model resnet9 --width 16 --eval|128|24"
   "resnet9w64-eval|--model resnet9 --width 64 --eval|128|8"
+  "resnet20w64|--model resnet20 --width 64|128|8"
+  "resnet18w64|--model resnet18 --width 64|128|2"
+  "vgg11w64|--model vgg11 --width 64|128|2"
+  "resnet20w64-eval|--model resnet20 --width 64 --eval|128|24"
+  "resnet18w64-eval|--model resnet18 --width 64 --eval|128|4"
+  "vgg11w64-eval|--model vgg11 --width 64 --eval|128|6"
 )
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }

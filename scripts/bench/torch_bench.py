@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch CPU twin of bin/swap-bench: training-step throughput of the same model at the same batch and threads.
 
-Usage: torch_bench.py --model {mlp,cnn,resnet9} [--width W] --batch B --threads T --steps S [--warmup N] [--eval]
+Usage: torch_bench.py --model {mlp,cnn,resnet9,resnet18,resnet20,vgg11} [--width W] --batch B --threads T --steps S [--warmup N] [--eval]
                       [--precision fp32|bf16] [--channels-last]
 A step is opt.zero_grad(set_to_none=True); CrossEntropyLoss(model(x), y).backward(); opt.step() with SGD
 (lr 0.01, momentum 0.9, Nesterov, weight decay 5e-4) on seeded random data, timed with perf_counter after the
@@ -44,7 +44,7 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    shape = (3, 32, 32) if a.model == "resnet9" else (1, 28, 28)
+    shape = (1, 28, 28) if a.model in ("mlp", "cnn") else (3, 32, 32)
     model = build_model(a.model, shape, 10, a.width)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -83,7 +83,7 @@ def main():
         loss = step()
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     params = sum(p.numel() for p in model.parameters())
-    label = f"resnet9w{a.width}" if a.model == "resnet9" else a.model
+    label = a.model if a.model in ("mlp", "cnn") else f"{a.model}w{a.width}"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch model={label} mode={'eval' if a.eval else 'train'} precision={a.precision} "
           f"channels_last={int(a.channels_last)} batch={a.batch} threads={a.threads} params={params} steps={a.steps} "

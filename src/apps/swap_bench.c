@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/model.h"
@@ -23,9 +24,9 @@
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: swap-bench --model {mlp|cnn|resnet9} [--width W] --batch B --threads T --steps S "
+            "usage: swap-bench --model {mlp|cnn|resnet9|resnet18|resnet20|vgg11} [--width W] --batch B --threads T --steps S "
             "[--warmup N] [--seed X] [--eval] [--profile] [--precision fp32|bf16]\n"
-            "  mlp/cnn take 1x28x28 inputs, resnet9 3x32x32 (width W, default 64); 10 classes.\n"
+            "  mlp/cnn take 1x28x28 inputs, the others 3x32x32 (width W, default 64); 10 classes.\n"
             "  --eval times a no-grad eval-mode forward instead of a training step.\n"
             "  --precision bf16 runs the convolutions in bf16 (needs AVX512_BF16; see layers.h).\n"
             "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
@@ -98,9 +99,10 @@ static BenchArgs parse_args(int argc, char **argv) {
 
 /* The model on one batch of seeded random inputs and labels. */
 static Model *bench_model(const BenchArgs *b, ModelSpec *spec) {
-    const int is_resnet = !strcmp(b->name, "resnet9");
-    *spec = (ModelSpec){.in_c = is_resnet ? 3 : 1, .in_h = is_resnet ? 32 : 28, .in_w = is_resnet ? 32 : 28,
-                        .classes = 10, .width = (int)b->width};
+    /* mlp and cnn on Fashion-MNIST's shape, the CIFAR networks on CIFAR-10's */
+    const int gray = !strcmp(b->name, "mlp") || !strcmp(b->name, "cnn");
+    *spec = (ModelSpec){.in_c = gray ? 1 : 3, .in_h = gray ? 28 : 32, .in_w = gray ? 28 : 32, .classes = 10,
+                        .width = (int)b->width};
     Model *m = model_create(b->name, spec);
     model_init(m, (uint64_t)b->seed);
     model_set_batch(m, (int)b->batch);
@@ -161,7 +163,8 @@ int main(int argc, char **argv) {
         model_train_flops_per_sample(m) * (b.eval ? 1.0 / 3.0 : 1.0) * (double)b.batch / step_s * 1e-9;
     char kernels[1024], model_label[32];
     model_conv_kernels(m, kernels, sizeof kernels);
-    if (!strcmp(b.name, "resnet9")) snprintf(model_label, sizeof model_label, "resnet9w%ld", b.width);
+    if (strcmp(b.name, "mlp") && strcmp(b.name, "cnn"))
+        snprintf(model_label, sizeof model_label, "%.20sw%ld", b.name, b.width);
     else snprintf(model_label, sizeof model_label, "%s", b.name);
     printf("swap model=%s mode=%s precision=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
            "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f\n",

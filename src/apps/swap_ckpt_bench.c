@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "ckpt/ckpt.h"
 #include "core/err.h"
 #include "phases/version.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "config/presets.h"
 #include "core/fileio.h"
 #include "phases/drift.h"
 #include "phases/trainer.h"
@@ -57,11 +58,17 @@ int main(int argc, char **argv) {
     Model *m = ckpt_load_model(parent_path, &parent, 1);
     phase_check_val_split(&p, &parent, parent_path);
     phase_check_precision(&p, &parent, parent_path);
-    if (strcmp(m->name, cfg_str(cfg, "model")))
-        swap_fail("%s: holds model '%s' but the experiment says '%s'", parent_path, m->name, cfg_str(cfg, "model"));
+    if (strcmp(m->name, cfg_str(cfg, "model_name")))
+        swap_fail("%s: holds model '%s' but the experiment says '%s'", parent_path, m->name, cfg_str(cfg, "model_name"));
     ModelSpec want = phase_model_spec(&p);
     if (want.in_c != m->spec.in_c || want.in_h != m->spec.in_h || want.classes != m->spec.classes)
         swap_fail("%s: model input/classes do not match dataset '%s'", parent_path, cfg_str(cfg, "dataset"));
+    want.width = m->spec.width;
+    Model *expect = model_create_json(cfg_str(cfg, "model_json"), &want);
+    if (strcmp(expect->arch, m->arch))
+        swap_fail("%s: holds a different '%s' network than the experiment describes (layers or widths differ)",
+                  parent_path, m->name);
+    model_free(expect);
     if (cfg_bool(cfg, "phase2.reset_momentum")) memset(m->ps.mom, 0, m->ps.n_params * sizeof(float));
 
     TrainJob j;

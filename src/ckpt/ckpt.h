@@ -16,7 +16,7 @@
 
 #define CKPT_FORMAT_NAME "swap-checkpoint"
 #define CKPT_FORMAT_MAJOR 1
-#define CKPT_FORMAT_MINOR 1
+#define CKPT_FORMAT_MINOR 2
 #define CKPT_MAX_PARENTS 64
 #define CKPT_HASH_HEX 33 /* 32 hex digits of an XXH3-128 hash + NUL */
 #define CKPT_NAME_LEN 64
@@ -89,8 +89,10 @@ typedef struct {
     int git_dirty;
     char compiler[128], cflags[512], build_type[32], blas[256], hdf5_version[32], host[256];
     char slurm_job_id[32], slurm_array_job_id[32], slurm_array_task_id[32];
-    char model[16];               /* model name and spec as stored under /model */
+    char model[64];               /* model name and spec as stored under /model */
     ModelSpec spec;
+    char *arch;                   /* owned: the network (/model attribute model_config, canonical JSON); for a
+                                   * file written before format 1.2, the preset `model` expanded at `width` */
     int64_t param_count, buffer_count, n_tensors;
     int has_momentum;
 } CkptMeta;
@@ -118,7 +120,8 @@ int ckpt_meta_config_value(const CkptMeta *meta, const char *key, char *buf, siz
  * meta). Its read-only part is ignored: provenance and hashes are computed here (the content hash of what was
  * written is ckpt_content_hash(m)). */
 void ckpt_save(const char *path, const Model *m, const CkptMeta *meta, int with_momentum);
-/* Build the model named in the file (model_create with the stored spec) and load it; meta_out may be NULL.
+/* Build the network the file describes (its stored architecture; a preset by name in files from before format
+ * 1.2) and load it; meta_out may be NULL.
  * with_momentum: the file must hold momentum and it is loaded into m->ps.mom. */
 Model *ckpt_load_model(const char *path, CkptMeta *meta_out, int with_momentum);
 /* Load into an existing model: names and shapes must match exactly (both ways). */

@@ -26,6 +26,7 @@ void ckpt_meta_free(CkptMeta *meta) {
     free(meta->rngs);
     for (int i = 0; i < meta->n_extra; i++) free(meta->extra[i].data);
     free(meta->extra);
+    free(meta->arch);
     ckpt_meta_init(meta);
 }
 

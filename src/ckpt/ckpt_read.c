@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "ckpt/ckpt_internal.h"
 #include "ckpt/h5util.h"
@@ -272,6 +273,10 @@ static int read_model_attrs(Rd *r, hid_t f, CkptMeta *m) {
     hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
     if (g < 0) return rfail(r, "/model is not a group");
     if (get_str(r, g, "/model", "model", m->model, sizeof m->model, 1) < 0) return -1;
+    char *arch = NULL;
+    const int arc = h5_get_str_alloc(g, "model_config", 1 << 20, &arch);
+    if (arc < 0) return rfail(r, "/model: attribute 'model_config' is not a string");
+    m->arch = arch; /* NULL before format 1.2: the preset `model` at `width` */
     int64_t v[6] = {0};
     const char *names[6] = {"width", "in_c", "in_h", "in_w", "classes", "param_count"};
     for (int i = 0; i < 6; i++)
@@ -693,39 +698,33 @@ static int check_hashes(Rd *r, hid_t f, const Model *m, const CkptMeta *meta, in
     return 0;
 }
 
-/* Floats (parameters + buffers) the named model has for a spec; -1 for a model this table does not know.
- * Mirrors src/nn/models.c. It only bounds what a file can make us allocate before the exact check (strict
- * tensor matching after model_create), so a drift here cannot accept a bad file. */
-static double spec_floats(const char *model, const ModelSpec *s) {
-    double c = s->in_c, k = s->classes, w = s->width;
-    if (!strcmp(model, "mlp")) return c * s->in_h * s->in_w * 512 + 512 + 512 * 256 + 256 + 256 * k + k;
-    if (!strcmp(model, "cnn")) return 9 * (32 * c + 64 * 32 + 128 * 64) + 4 * (32 + 64 + 128) + 128 * k + k;
-    if (!strcmp(model, "resnet9"))
-        return 9 * (w * c + 2 * w * w + 2 * 4 * w * w + 8 * w * w + 32 * w * w + 2 * 64 * w * w) +
-               4 * (w + 3 * 2 * w + 4 * w + 3 * 8 * w) + 8 * w * k;
-    return -1;
-}
-
-/* A spec read from an untrusted file must not make model_create exit or allocate absurd amounts. */
-static int check_spec(Rd *r, const CkptMeta *meta) {
-    int known = 0;
-    for (int i = 0; model_names[i]; i++) known |= !strcmp(model_names[i], meta->model);
-    if (!known) return rfail(r, "/model: unknown model '%s'", meta->model);
+/* The network the file describes, built for its stored input shape and classes, or NULL after rfail. A spec
+ * from an untrusted file must not make us exit or allocate absurd amounts: the builder refuses networks with
+ * more values than the file could hold (its float32 tensors are stored uncompressed). Files from before format
+ * 1.2 name a preset, expanded at the stored width. */
+static Model *build_from_meta(Rd *r, CkptMeta *meta) {
     const ModelSpec *s = &meta->spec;
-    if (s->in_c < 1 || s->in_c > 16 || s->in_h < 1 || s->in_h > 1024 || s->in_w < 1 || s->in_w > 1024 ||
-        s->classes < 2 || s->classes > 100000)
-        return rfail(r, "/model: implausible input %dx%dx%d or class count %d", s->in_c, s->in_h, s->in_w, s->classes);
-    if (!strcmp(meta->model, "resnet9") && (s->width < 1 || s->width > 1024 || s->in_h % 8 || s->in_w % 8))
-        return rfail(r, "/model: resnet9 needs width in [1, 1024] and input divisible by 8");
-    if (!strcmp(meta->model, "cnn") && (s->in_h % 4 || s->in_w % 4))
-        return rfail(r, "/model: cnn needs input divisible by 4");
-    /* the model's float32 tensors are stored uncompressed, so they must fit in the file */
-    double need = spec_floats(meta->model, s);
-    if (need < 0) need = (double)(meta->param_count + meta->buffer_count);
-    if (need * 4 > (double)r->file_size)
-        return rfail(r, "/model: a %s with this spec has %.0f values, more than a %lld-byte file can hold",
-                     meta->model, need, r->file_size);
-    return 0;
+    if (s->in_c < 1 || s->in_c > 4096 || s->in_h < 1 || s->in_h > 65536 || s->in_w < 1 || s->in_w > 65536 ||
+        s->classes < 2 || s->classes > 1000000) {
+        rfail(r, "/model: implausible input %dx%dx%d or class count %d", s->in_c, s->in_h, s->in_w, s->classes);
+        return NULL;
+    }
+    char err[1024];
+    if (!meta->arch) {
+        meta->arch = preset_json(meta->model, s, err, sizeof err);
+        if (!meta->arch) {
+            rfail(r, "/model: %s", err);
+            return NULL;
+        }
+    }
+    Model *m = model_build(meta->arch, s, (double)r->file_size / 4.0, err, sizeof err);
+    if (!m) rfail(r, "/model: model_config: %s", err);
+    else if (strcmp(m->name, meta->model)) {
+        rfail(r, "/model: attribute 'model' is '%s' but model_config names '%s'", meta->model, m->name);
+        model_free(m);
+        m = NULL;
+    }
+    return m;
 }
 
 static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int flags, int *hash_ok,
@@ -740,8 +739,8 @@ static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int 
     if (rc == 0 && !meta_only) {
         Model *m = *m_io;
         if (!m) {
-            rc = check_spec(r, &meta);
-            if (rc == 0) m = built = model_create(meta.model, &meta.spec);
+            m = built = build_from_meta(r, &meta);
+            if (!m) rc = -1;
         } else if (strcmp(m->name, meta.model)) {
             rc = rfail(r, "/model: file holds a '%s' model, loading into a '%s' model", meta.model, m->name);
         }

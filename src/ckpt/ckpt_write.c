@@ -133,6 +133,8 @@ static int write_model(Writer *w, hid_t f, const Model *m, const CkptMeta *meta)
     for (int i = 0; i < ps->n_views; i++) tnames[i] = ps->views[i].name;
     int rc = 0;
     rc |= h5_attr_str(g, "model", m->name);
+    /* the architecture, readable without our code (Keras keeps its model_config the same way) */
+    rc |= h5_attr_str(g, "model_config", m->arch);
     rc |= h5_attr_i64(g, "width", m->spec.width);
     rc |= h5_attr_i64(g, "in_c", m->spec.in_c);
     rc |= h5_attr_i64(g, "in_h", m->spec.in_h);

@@ -43,7 +43,7 @@ struct Config {
 
 /* lua/ holds swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/SWAP_LUA_RELDIR (installed, wherever the tree was
  * moved), else <exe dir>/../lua (the source tree's bin/), else the source tree's (compile time). */
-static void find_lua_dir(char *out, size_t cap) {
+void config_lua_dir(char *out, size_t cap) {
     char probe[4200];
     const char *env = getenv("SWAP_LUA_DIR");
     if (env && *env) {
@@ -262,7 +262,7 @@ static int resolve_protected(lua_State *L) {
 
 Config *config_load(const char *path, int n_overrides, const char *const *overrides) {
     char luadir[4096];
-    find_lua_dir(luadir, sizeof luadir);
+    config_lua_dir(luadir, sizeof luadir);
     Config *c = xCalloc(1, sizeof(Config));
     c->path = xStrdup(path);
     lua_State *L = luaL_newstate();
@@ -456,7 +456,7 @@ void config_sweep_plan_free(CfgGroup *groups, int n) {
 
 int config_sweep_plan(const char *path, int n_overrides, const char *const *overrides, CfgGroup **groups) {
     char luadir[4096];
-    find_lua_dir(luadir, sizeof luadir);
+    config_lua_dir(luadir, sizeof luadir);
     PlanOut out = {0};
     lua_State *L = luaL_newstate();
     if (!L) swap_fail("cannot create a Lua state (out of memory)");

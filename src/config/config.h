@@ -28,6 +28,8 @@ const char *cfg_baselines_list(const Config *c);
 const char *config_source(const Config *c);   /* the experiment file's text */
 const char *config_resolved(const Config *c); /* resolved values, one "key = value" per line, sorted */
 const char *config_path(const Config *c);
+/* The directory holding swap/config.lua: $SWAP_LUA_DIR, else <exe dir>/../lua, else the source tree's. */
+void config_lua_dir(char *out, size_t cap);
 
 /* A sweep's runs (lua/swap/sweep.lua M.plan): groups that each train phase 1 and the baselines once (with the
  * group's overrides) for pipelines that each run phases 2 and 3 (with theirs). Without a sweep: one group

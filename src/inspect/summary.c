@@ -13,6 +13,61 @@ static int count_lines(const char *s) {
     return n;
 }
 
+/* Trainable floats of one layer (its buffers are counted apart, as Keras's non-trainable params). */
+static size_t layer_trainable(const Model *m, int layer) {
+    size_t n = 0;
+    for (int v = 0; v < m->ps.n_views; v++)
+        if (m->ps.views[v].layer_index == layer && m->ps.views[v].trainable) n += m->ps.views[v].numel;
+    return n;
+}
+
+static void shape_of(const Model *m, int slot, char *buf, size_t n) {
+    const Slot *s = &m->slots[slot];
+    if (s->nf) snprintf(buf, n, "%d", s->c);
+    else snprintf(buf, n, "%dx%dx%d", s->c, s->h, s->w);
+}
+
+/* The network as a table like Keras's summary(): each layer's name (its tensors' prefix), kind, output shape,
+ * parameters and forward FLOPs per image, then the totals. */
+static void layer_table(const Model *m) {
+    printf("\n%-32s %-15s %-12s %12s %14s\n", "layer", "kind", "output", "params", "FLOPs/image");
+    double flops = 0;
+    char sh[64];
+    shape_of(m, 0, sh, sizeof sh);
+    printf("%-32s %-15s %-12s %12d %14d\n", "(input)", "", sh, 0, 0);
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = &m->layers[i];
+        shape_of(m, l->out, sh, sizeof sh);
+        const double f = model_layer_flops(m, i);
+        flops += f;
+        printf("%-32s %-15s %-12s %12zu %14.0f\n", l->name, model_layer_kind(m, i), sh, layer_trainable(m, i), f);
+    }
+    printf("%-32s %-15s %-12s %12zu %14.0f\n", "total", "", "", m->ps.n_params, flops);
+    printf("%zu trainable parameters, %zu buffers (BN running statistics), %d layers\n", m->ps.n_params,
+           m->ps.n_total - m->ps.n_params, m->n_layers);
+}
+
+static cJSON *layers_json(const Model *m) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = &m->layers[i];
+        const Slot *s = &m->slots[l->out];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", l->name);
+        cJSON_AddStringToObject(o, "kind", model_layer_kind(m, i));
+        cJSON *shape = cJSON_AddArrayToObject(o, "output");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(s->c));
+        if (!s->nf) {
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(s->h));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(s->w));
+        }
+        cJSON_AddNumberToObject(o, "params", (double)layer_trainable(m, i));
+        cJSON_AddNumberToObject(o, "flops", model_layer_flops(m, i));
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
 static void summary_text(const char *path, const Model *m, const CkptMeta *mt, const char *integrity) {
     printf("file         %s\n", path);
     printf("format       %s %s, created %s\n", CKPT_FORMAT_NAME, mt->format_version, mt->created_utc);
@@ -68,6 +123,7 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
             printf("\n");
         }
     }
+    layer_table(m);
     printf("\n%-26s %-18s %11s %11s %11s %11s %11s %6s\n", "tensor", "shape", "mean", "std", "min", "max", "l2",
            "nonfin");
     for (int i = 0; i < m->ps.n_views; i++) {
@@ -206,6 +262,8 @@ static void add_identity(cJSON *o, const char *path, const CkptMeta *mt, int ok,
 /* The model and the data it was trained on. */
 static void add_model(cJSON *o, const CkptMeta *mt) {
     cJSON_AddStringToObject(o, "model", mt->model);
+    cJSON *arch = mt->arch ? cJSON_Parse(mt->arch) : NULL;
+    cJSON_AddItemToObject(o, "model_config", arch ? arch : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "spec", spec_json(mt));
     cJSON_AddItemToObject(o, "param_count", json_i64(mt->param_count));
     cJSON_AddItemToObject(o, "buffer_count", json_i64(mt->buffer_count));
@@ -230,6 +288,7 @@ static void summary_json(const char *path, const Model *m, const CkptMeta *mt, i
     cJSON_AddItemToObject(cursor, "step", json_i64(mt->cursor_step));
     cJSON_AddItemToObject(o, "rng", rng_names(mt));
     cJSON_AddItemToObject(o, "history", history_json(mt));
+    cJSON_AddItemToObject(o, "layers", layers_json(m));
     cJSON_AddItemToObject(o, "tensors", tensors_json(m));
     json_print_line(o);
 }

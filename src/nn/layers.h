@@ -91,6 +91,13 @@ void maxpool2_backward(float *din, const float *dout, const float *in, const flo
 void maxpool2_backward_set(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
                            int w);
 
+/* k x k windows at stride s, no padding, output (h-k)/s+1 per side (pool2d.c); backward accumulates. */
+void maxpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s);
+void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h, int w,
+                      int k, int s);
+void avgpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s);
+void avgpool_backward(float *din, const float *dout, size_t planes, int h, int w, int k, int s);
+
 /* Global pools: in CNHW [c][n][hw] -> out NF [n][c]. */
 void global_avgpool_forward(float *out, const float *in, int c, int n, int hw);
 void global_avgpool_backward(float *din, const float *dout, int c, int n, int hw);

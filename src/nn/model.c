@@ -6,10 +6,7 @@
 #include <time.h>
 
 #include "core/err.h"
-
-/* Column scratch for im2col is capped so memory stays bounded for large batches; chunks of images are still
- * large enough to keep SGEMM efficient. */
-#define COL_CAP_FLOATS ((size_t)8 << 20)
+#include "nn/layer.h"
 
 /* Process CPU time: per-layer profiles stay meaningful when other jobs share the cores. */
 static double cpu_now(void) {
@@ -39,21 +36,21 @@ int model_add_slot(Model *m, int c, int h, int w, int nf) {
     return m->n_slots++;
 }
 
-Layer *model_add_layer(Model *m, LayerKind kind, const char *name, int in) {
+Layer *model_add_layer(Model *m, const LayerOps *ops, const char *name, int in) {
     if (m->n_layers == m->cap_layers) {
         m->cap_layers = m->cap_layers ? 2 * m->cap_layers : 32;
         m->layers = xRealloc(m->layers, (size_t)m->cap_layers * sizeof *m->layers);
     }
     Layer *l = &m->layers[m->n_layers++];
     memset(l, 0, sizeof *l);
-    l->kind = kind;
+    l->ops = ops;
     snprintf(l->name, sizeof l->name, "%s", name);
     l->in = in; l->in2 = -1; l->out = -1;
     l->p0 = l->p1 = l->rmean = l->rvar = -1;
     return l;
 }
 
-static size_t slot_size(const Slot *s) { return (size_t)s->c * s->h * s->w; }
+#define slot_size slot_numel
 
 void model_free(Model *m) {
     if (!m) return;
@@ -61,6 +58,7 @@ void model_free(Model *m) {
     ps_free(&m->ps);
     free(m->layers);
     free(m->slots);
+    free(m->arch);
     free(m->labels);
     free(m->prof_fwd);
     free(m->prof_bwd);
@@ -77,7 +75,7 @@ static void plan_fusion(Model *m) {
     }
     for (int i = 0; i + 1 < m->n_layers; i++) {
         Layer *b = &m->layers[i], *r = &m->layers[i + 1];
-        if (b->kind != L_BN || r->kind != L_RELU || r->in != b->out) continue;
+        if (!b->ops->fuses || r->in != b->out || !b->ops->fuses(b, r)) continue;
         if (m->slots[b->out].readers != 1 || b->out == m->n_slots - 1) continue;
         b->fused = r->fused = 1;
         m->slots[b->out].elided = 1;
@@ -101,7 +99,7 @@ static size_t plan_grad_blocks(Model *m) {
             int born = sl->last_consumer < 0 ? -1 : L - 1 - sl->last_consumer;
             if (born != t) continue;
             /* a fused ReLU's output gradient is read by the BN's backward, one step later */
-            const int producer = m->layers[sl->producer].fused && m->layers[sl->producer].kind == L_RELU
+            const int producer = m->layers[sl->producer].fused && !m->layers[sl->producer].ops->fuses
                                      ? sl->producer - 1
                                      : sl->producer;
             int dies = L - 1 - producer;
@@ -148,9 +146,7 @@ void model_set_batch(Model *m, int n) {
     size_t col = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
-        if (l->kind != L_CONV) continue;
-        int chunk = conv_chunk(&l->conv, n, COL_CAP_FLOATS);
-        size_t need = (size_t)l->conv.ci * l->conv.k * l->conv.k * chunk * l->conv.ho * l->conv.wo;
+        const size_t need = l->ops->scratch ? l->ops->scratch(l, n) : 0;
         if (need > col) col = need;
     }
     size_t bytes = arena_float_bytes(m->grad_per_sample * n) + arena_float_bytes(col) +
@@ -158,7 +154,7 @@ void model_set_batch(Model *m, int n) {
     for (int s = 0; s < m->n_slots; s++)
         if (!m->slots[s].elided) bytes += arena_float_bytes(slot_size(&m->slots[s]) * n);
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == L_BN) bytes += 2 * arena_float_bytes((size_t)m->layers[i].conv.co);
+        if (m->layers[i].ops->state) bytes += arena_float_bytes(m->layers[i].ops->state(&m->layers[i]));
     arena_init(&m->arena, bytes);
 
     for (int s = 0; s < m->n_slots; s++)
@@ -169,25 +165,17 @@ void model_set_batch(Model *m, int n) {
     m->probs = arena_floats(&m->arena, (size_t)n * m->spec.classes);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = &m->layers[i];
-        if (l->kind != L_BN) continue;
-        l->save_mean = arena_floats(&m->arena, (size_t)l->conv.co);
-        l->save_rstd = arena_floats(&m->arena, (size_t)l->conv.co);
+        l->state = l->ops->state ? arena_floats(&m->arena, l->ops->state(l)) : NULL;
     }
     m->labels = xCalloc((size_t)n, sizeof(int));
     point_buffers(m, n);
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == L_CONV) conv2d_prepare(&m->layers[i].conv, n);
+        if (m->layers[i].ops->prepare) m->layers[i].ops->prepare(&m->layers[i], n);
 }
 
 float *model_input(Model *m) { return m->slots[0].x; }
 int *model_labels(Model *m) { return m->labels; }
 const float *model_logits(const Model *m) { return m->slots[m->n_slots - 1].x; }
-
-/* A layer's optional tensors (a conv without bias) have view -1: NULL reaches the kernels. */
-static float *param_data(const Model *m, int view) { return view < 0 ? NULL : ps_tensor(&m->ps, view); }
-static float *param_grad(const Model *m, int view) {
-    return view < 0 ? NULL : m->ps.grad + m->ps.views[view].offset;
-}
 
 float model_forward(Model *m, int train, int with_loss) {
     const int n = m->batch;
@@ -195,45 +183,7 @@ float model_forward(Model *m, int train, int with_loss) {
     for (int i = 0; i < m->n_layers; i++) {
         const double t0 = m->prof_fwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
-        const Slot *si = &m->slots[l->in];
-        Slot *so = &m->slots[l->out];
-        const size_t cnt = slot_size(si) * n;
-        switch (l->kind) {
-        case L_CONV: {
-            int chunk = conv_chunk(&l->conv, n, COL_CAP_FLOATS);
-            conv2d_forward(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), m->col, &l->conv, n, chunk);
-            break;
-        }
-        case L_BN: {
-            const size_t plane = (size_t)n * si->h * si->w;
-            if (train) {
-                float mom = m->bn_momentum;
-                if (mom < 0) mom = 1.0f / (float)(m->bn_count + 1);
-                if (l->fused)
-                    batchnorm_relu_forward_train(m->slots[l[1].out].x, l->save_mean, l->save_rstd, param_data(m, l->rmean),
-                                                 param_data(m, l->rvar), si->x, param_data(m, l->p0), param_data(m, l->p1), si->c, plane, mom,
-                                                 m->bn_eps);
-                else
-                    batchnorm_forward_train(so->x, l->save_mean, l->save_rstd, param_data(m, l->rmean), param_data(m, l->rvar),
-                                            si->x, param_data(m, l->p0), param_data(m, l->p1), si->c, plane, mom, m->bn_eps);
-            } else if (l->fused) {
-                batchnorm_relu_forward_eval(m->slots[l[1].out].x, si->x, param_data(m, l->p0), param_data(m, l->p1), param_data(m, l->rmean),
-                                            param_data(m, l->rvar), si->c, plane, m->bn_eps);
-            } else {
-                batchnorm_forward_eval(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), param_data(m, l->rmean), param_data(m, l->rvar),
-                                       si->c, plane, m->bn_eps);
-            }
-            break;
-        }
-        case L_RELU: if (!l->fused) relu_forward(so->x, si->x, cnt); break;
-        case L_MAXPOOL2: maxpool2_forward(so->x, si->x, (size_t)si->c * n, si->h, si->w); break;
-        case L_GAVGPOOL: global_avgpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
-        case L_GMAXPOOL: global_maxpool_forward(so->x, si->x, si->c, n, si->h * si->w); break;
-        case L_FLATTEN: flatten_forward(so->x, si->x, si->c, n, si->h * si->w); break;
-        case L_LINEAR: linear_forward(so->x, si->x, param_data(m, l->p0), param_data(m, l->p1), n, l->fin, l->fout); break;
-        case L_ADD: add_forward(so->x, si->x, m->slots[l->in2].x, cnt); break;
-        case L_SCALE: scale_forward(so->x, si->x, l->scale, cnt); break;
-        }
+        l->ops->forward(m, l, train);
         if (m->prof_fwd) m->prof_fwd[i] += cpu_now() - t0;
     }
     if (train && m->bn_momentum < 0) m->bn_count++;
@@ -266,43 +216,11 @@ void model_backward(Model *m, float dloss) {
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const double t0 = m->prof_bwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
-        const int can_set = (l->kind == L_BN && l->fused) || l->kind == L_MAXPOOL2;
+        const int can_set = l->ops->backward_sets && l->ops->backward_sets(l);
         int set;
         zero_if_born(m, l->in, i, can_set, &set);
         if (l->in2 >= 0) zero_if_born(m, l->in2, i, 0, NULL);
-        const Slot *si = &m->slots[l->in], *so = &m->slots[l->out];
-        float *din = si->dx; /* NULL for the network input */
-        const size_t cnt = slot_size(si) * n;
-        switch (l->kind) {
-        case L_CONV: {
-            int chunk = conv_chunk(&l->conv, n, COL_CAP_FLOATS);
-            conv2d_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), m->col, &l->conv, n, chunk);
-            break;
-        }
-        case L_BN:
-            if (l->fused) {
-                const Slot *sr = &m->slots[l[1].out];
-                (set ? batchnorm_relu_backward_set : batchnorm_relu_backward)(
-                    din, param_grad(m, l->p0), param_grad(m, l->p1), sr->dx, sr->x, si->x, param_data(m, l->p0), l->save_mean, l->save_rstd,
-                    si->c, (size_t)n * si->h * si->w);
-            } else {
-                batchnorm_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), l->save_mean,
-                                   l->save_rstd, si->c, (size_t)n * si->h * si->w);
-            }
-            break;
-        case L_RELU: if (din && !l->fused) relu_backward(din, so->dx, so->x, cnt); break;
-        case L_MAXPOOL2:
-            if (din)
-                (set ? maxpool2_backward_set : maxpool2_backward)(din, so->dx, si->x, so->x, (size_t)si->c * n,
-                                                                  si->h, si->w);
-            break;
-        case L_GAVGPOOL: if (din) global_avgpool_backward(din, so->dx, si->c, n, si->h * si->w); break;
-        case L_GMAXPOOL: if (din) global_maxpool_backward(din, so->dx, si->x, so->x, si->c, n, si->h * si->w); break;
-        case L_FLATTEN: if (din) flatten_backward(din, so->dx, si->c, n, si->h * si->w); break;
-        case L_LINEAR: linear_backward(din, param_grad(m, l->p0), param_grad(m, l->p1), so->dx, si->x, param_data(m, l->p0), n, l->fin, l->fout); break;
-        case L_ADD: add_backward(din, m->slots[l->in2].dx, so->dx, cnt); break;
-        case L_SCALE: if (din) scale_backward(din, so->dx, l->scale, cnt); break;
-        }
+        l->ops->backward(m, l, set);
         if (m->prof_bwd) m->prof_bwd[i] += cpu_now() - t0;
         if (m->grad_ready && l->p0 >= 0) m->grad_ready(m->grad_ready_ctx, layer_grad_lo(m, l));
     }
@@ -323,16 +241,16 @@ int model_count_correct(const Model *m) {
 
 int model_has_bn(const Model *m) {
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == L_BN) return 1;
+        if (m->layers[i].rmean >= 0) return 1;
     return 0;
 }
 
 void model_bn_recompute_begin(Model *m) {
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
-        if (l->kind != L_BN) continue;
-        float *rm = param_data(m, l->rmean), *rv = param_data(m, l->rvar);
-        for (int c = 0; c < l->conv.co; c++) { rm[c] = 0.0f; rv[c] = 1.0f; }
+        if (l->rmean < 0) continue;
+        float *rm = layer_param(m, l->rmean), *rv = layer_param(m, l->rvar);
+        for (size_t c = 0; c < m->ps.views[l->rmean].numel; c++) { rm[c] = 0.0f; rv[c] = 1.0f; }
     }
     m->bn_count = 0;
     m->bn_momentum = -1.0f;
@@ -340,15 +258,23 @@ void model_bn_recompute_begin(Model *m) {
 
 void model_bn_recompute_end(Model *m) { m->bn_momentum = 0.1f; }
 
+double model_layer_flops(const Model *m, int layer) {
+    const Layer *l = &m->layers[layer];
+    return l->ops->flops ? l->ops->flops(m, l) : 0.0;
+}
+
+const char *model_layer_kind(const Model *m, int layer) { return m->layers[layer].ops->kind; }
+
+size_t model_layer_params(const Model *m, int layer) {
+    size_t n = 0;
+    for (int v = 0; v < m->ps.n_views; v++)
+        if (m->ps.views[v].layer_index == layer) n += m->ps.views[v].numel;
+    return n;
+}
+
 double model_train_flops_per_sample(const Model *m) {
     double f = 0.0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const Layer *l = &m->layers[i];
-        if (l->kind == L_CONV)
-            f += 2.0 * l->conv.co * l->conv.ci * l->conv.k * l->conv.k * l->conv.ho * l->conv.wo;
-        else if (l->kind == L_LINEAR)
-            f += 2.0 * l->fin * l->fout;
-    }
+    for (int i = 0; i < m->n_layers; i++) f += model_layer_flops(m, i);
     return 3.0 * f; /* forward + two backward GEMMs */
 }
 
@@ -381,8 +307,9 @@ void model_conv_kernels(const Model *m, char *buf, size_t cap) {
     buf[0] = '\0';
     if (m->cap_batch < 1) return; /* never planned: no kernel has run */
     for (int i = 0; i < m->n_layers; i++) {
-        if (m->layers[i].kind != L_CONV) continue;
-        const char *k = conv2d_kernel(&m->layers[i].conv, m->cap_batch);
+        if (!m->layers[i].ops->kernel) continue;
+        const char *k = m->layers[i].ops->kernel(&m->layers[i], m->cap_batch);
+        if (!*k) continue;
         const size_t kl = strlen(k), have = strlen(buf);
         int seen = 0;
         for (const char *q = buf; (q = strstr(q, k)) != NULL; q += kl)

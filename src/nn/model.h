@@ -1,6 +1,7 @@
 /* A model is a list of layers over numbered activation slots (a DAG: residual adds read two slots), a
  * parameter store, and one arena holding every activation, activation gradient and scratch buffer for a
- * given batch size. Planning happens once per batch size; forward/backward allocate nothing. */
+ * given batch size. Planning happens once per batch size; forward/backward allocate nothing. What each layer
+ * does is its kind's business (nn/layer.h); a model is built by interpreting a network spec (model_build). */
 #ifndef SWAP_MODEL_H
 #define SWAP_MODEL_H
 #include <stdint.h>
@@ -9,18 +10,18 @@
 #include "core/params.h"
 #include "nn/layers.h"
 
-typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL2, L_GAVGPOOL, L_GMAXPOOL, L_FLATTEN, L_LINEAR, L_ADD, L_SCALE } LayerKind;
+struct LayerOps;
 
-typedef struct {
-    LayerKind kind;
-    char name[48];
-    int in, in2, out;  /* slot ids (in2 only for L_ADD) */
+typedef struct Layer {
+    const struct LayerOps *ops; /* the layer's kind (nn/layer.h) */
+    char name[64];     /* tensor-name prefix: "layer1.conv" */
+    int in, in2, out;  /* slot ids (in2: a residual add's body) */
     int p0, p1;        /* views: weight|gamma, bias|beta (-1 if none) */
     int rmean, rvar;   /* BN running statistics views */
-    ConvDims conv;
+    ConvDims conv;     /* conv geometry; pools use it for their window (ci = co = channels); BN: co = channels */
     int fin, fout;     /* linear */
     float scale;
-    float *save_mean, *save_rstd; /* BN, in the arena */
+    float *state;      /* the kind's per-batch state (ops->state floats, in the arena) */
     int fused;         /* BN: also applies the next layer's ReLU, writing its output; ReLU: done by the BN */
 } Layer;
 
@@ -37,7 +38,7 @@ typedef struct {
 
 typedef struct {
     int in_c, in_h, in_w, classes;
-    int width;        /* resnet9 */
+    int width;        /* the `width` setting the presets were expanded with (recorded in checkpoints) */
     float label_smoothing;
 } ModelSpec;
 
@@ -46,8 +47,9 @@ typedef struct {
  * while earlier layers still compute; the model knows nothing of what the callback does. */
 typedef void (*GradReadyFn)(void *ctx, size_t from);
 
-typedef struct {
-    char name[16];
+typedef struct Model {
+    char name[64];    /* the network's name ("resnet9", or the user's) */
+    char *arch;       /* canonical JSON of the resolved network spec (what checkpoints store) */
     ModelSpec spec;
     Layer *layers;
     int n_layers, cap_layers;
@@ -74,11 +76,11 @@ typedef struct {
     double *prof_fwd, *prof_bwd;
 } Model;
 
-/* Known model names, NULL-terminated, for error messages and --help. */
-extern const char *const model_names[];
-
-/* Build a named model; an unknown name is a one-line error listing the valid names. */
-Model *model_create(const char *name, const ModelSpec *spec);
+/* Build the network a spec describes (JSON: {"name": ..., "layers": [...]}, docs/networks.md) for this input
+ * shape and class count. NULL with a one-line error in err (naming the layer's path) when the spec is wrong;
+ * max_floats > 0 refuses networks with more parameters and buffers than that before allocating them.
+ * Presets by name are built by model_create (config/presets.h). */
+Model *model_build(const char *spec_json, const ModelSpec *spec, double max_floats, char *err, size_t errcap);
 void model_free(Model *m);
 /* PyTorch-default initialization from our seeded RNG. */
 void model_init(Model *m, uint64_t seed);
@@ -107,9 +109,15 @@ void model_set_grad_ready(Model *m, GradReadyFn fn, void *ctx);
 void model_profile_enable(Model *m);
 /* FLOPs of one training step per sample (forward + backward), for throughput reports. */
 double model_train_flops_per_sample(const Model *m);
+/* Parameters and buffers (floats) of the whole model, and of one layer (its tensors). */
+size_t model_layer_params(const Model *m, int layer);
+/* The kind of one layer ("conv", "bn", ...). */
+const char *model_layer_kind(const Model *m, int layer);
+/* Forward FLOPs per image of one layer. */
+double model_layer_flops(const Model *m, int layer);
 
-/* Builders used by models.c */
+/* Builders used by the layer kinds (nn/layer.h) */
 int model_add_slot(Model *m, int c, int h, int w, int nf);
-Layer *model_add_layer(Model *m, LayerKind kind, const char *name, int in);
+Layer *model_add_layer(Model *m, const struct LayerOps *ops, const char *name, int in);
 
 #endif

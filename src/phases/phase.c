@@ -1,3 +1,4 @@
+#include "config/presets.h"
 #include "phases/phase.h"
 
 #include <errno.h>
@@ -166,7 +167,7 @@ ModelSpec phase_model_spec(const Phase *p) {
 
 Model *phase_build_model(const Phase *p) {
     ModelSpec s = phase_model_spec(p);
-    return model_create(cfg_str(p->cfg, "model"), &s);
+    return model_create_json(cfg_str(p->cfg, "model_json"), &s);
 }
 
 static void mkdir_p(const char *path) {

@@ -110,7 +110,7 @@ expect_err("range", write("range.lua", "return { name = 'x',\n\n phase1 = { stop
 expect_err("range2", write("range2.lua", "return { name = 'x', optim = { momentum = 1 } }\n"), nil,
   "'optim.momentum': expected a number in [0, 1), got 1")
 expect_err("choice", write("choice.lua", "return { name = 'x', model = 'vgg' }\n"), nil,
-  "'model': expected one of mlp|cnn|resnet9, got \"vgg\"")
+  "'model': unknown preset \"vgg\" (did you mean 'vgg11'?)")
 expect_err("uneven", write("uneven.lua", "return { name = 'x', phase1 = { ranks = 3, batch = 512 } }\n"), nil,
   "phase1.batch (512) must be divisible by phase1.ranks (3)")
 expect_err("uneven2", write("uneven2.lua", "return { name = 'x', phase2 = { ranks = 2, batch = 5 } }\n"), nil,

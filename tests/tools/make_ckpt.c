@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/presets.h"
 #include "ckpt/ckpt.h"
 #include "core/err.h"
 #include "data/dataset.h"

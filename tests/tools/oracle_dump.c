@@ -3,7 +3,9 @@
  *   oracle_dump MODEL WIDTH CxHxW BATCH SEED SMOOTHING OUTDIR [fp32|bf16]
  * (the last argument sets the convolutions' precision, layers.h; fp32 when absent)
  *
+ * MODEL is a preset name or @FILE, a network spec in JSON (docs/networks.md).
  * Writes into OUTDIR (which must exist):
+ *   arch.json           the network as built (canonical JSON, what checkpoints store as model_config)
  *   init.<tensor>.npy   every parameter and buffer after model_init(SEED), before training
  *   input.npy           float32 [C][N][H][W] (our CNHW layout), labels.npy int32 [N]
  *   logits.npy [N][K], loss.npy [1]   train-mode forward of that batch
@@ -22,7 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/rng.h"
 #include "nn/model.h"
 #include "optim/sgd.h"
@@ -86,9 +90,19 @@ int main(int argc, char **argv) {
         swap_fail("precision '%s': expected fp32 or bf16", argv[8]);
     nn_set_precision(prec);
 
-    Model *m = model_create(argv[1], &spec);
+    Model *m;
+    if (argv[1][0] == '@') {
+        char *json = read_file(argv[1] + 1, NULL);
+        m = model_create_json(json, &spec);
+        free(json);
+    } else {
+        m = model_create(argv[1], &spec);
+    }
     model_init(m, seed);
     model_set_batch(m, n);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/arch.json", g_dir);
+    write_file_atomic(path, m->arch, strlen(m->arch));
     Rng r;
     rng_stream(&r, seed, RNG_BENCH, 1, 0);
     float *x = model_input(m);

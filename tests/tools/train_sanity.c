@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "data/dataset.h"
 #include "nn/model.h"
 #include "optim/schedule.h"

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/presets.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/h5util.h"
 #include "core/err.h"
@@ -159,7 +160,8 @@ static void test_round_trip(void) {
     ckpt_content_hash(h, m);
     T_CHECK(!strcmp(h, back.content_hash), "content hash %s vs %s", h, back.content_hash);
     T_CHECK(back.momentum_hash[0] && back.has_momentum, "momentum hash");
-    T_CHECK(!strcmp(back.format_version, "1.1"), "format version %s", back.format_version);
+    T_CHECK(!strcmp(back.format_version, "1.2"), "format version %s", back.format_version);
+    T_CHECK(back.arch && !strcmp(back.arch, m->arch) && !strcmp(l->arch, m->arch), "model_config round trip");
     T_CHECK(strlen(back.created_utc) == 20 && back.created_utc[19] == 'Z', "created_utc %s", back.created_utc);
     T_CHECK(back.hdf5_version[0] && back.git_commit[0] && back.compiler[0] && back.host[0] && back.blas[0],
             "provenance empty");
@@ -440,15 +442,36 @@ static void test_bad_files(void) {
     h5_attr_i64(g, "in_c", 3);
     h5_attr_i64(g, "in_h", 32);
     h5_attr_i64(g, "in_w", 32);
+    H5Adelete(g, "model_config"); /* as a file from before format 1.2: the preset at the stored width */
     H5Gclose(g);
     H5Fclose(f);
-    expect_rejected(tpath("spec.h5"), "more than a");
+    expect_rejected(tpath("spec.h5"), "more than the");
     f = open_rw(tpath("unknown.h5"));
     g = H5Gopen2(f, "/model", H5P_DEFAULT);
     h5_attr_str(g, "model", "transformer");
+    H5Adelete(g, "model_config");
     H5Gclose(g);
     H5Fclose(f);
-    expect_rejected(tpath("unknown.h5"), "unknown model 'transformer'");
+    expect_rejected(tpath("unknown.h5"), "unknown preset 'transformer'");
+    /* the stored architecture is checked like an experiment's, and bounded by the file's size */
+    const char *bad_arch[][2] = {
+        {"{\"name\":\"cnn\",\"layers\":[{\"kind\":\"conv\",\"out\":8,\"k\":29,\"pad\":0}]}", "model.layers[1]: conv: k=29 is larger than the 28x28 input"},
+        {"{\"name\":\"cnn\",\"layers\":[{\"kind\":\"flatten\"},{\"kind\":\"linear\",\"out\":1000000},"
+         "{\"kind\":\"linear\",\"out\":10}]}", "more than the"},
+        {"{\"name\":\"cnn\",\"layers\":[{\"kind\":\"lstm\"}]}", "model.layers[1]: unknown kind 'lstm'"},
+        {"not json", "not a JSON object"}};
+    for (int i = 0; i < 4; i++) {
+        char cmd[8300], nm[32];
+        snprintf(nm, sizeof nm, "arch%d.h5", i);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", good, tpath(nm));
+        xCheck(system(cmd) == 0, "cp");
+        f = open_rw(tpath(nm));
+        g = H5Gopen2(f, "/model", H5P_DEFAULT);
+        h5_attr_str(g, "model_config", bad_arch[i][0]);
+        H5Gclose(g);
+        H5Fclose(f);
+        expect_rejected(tpath(nm), bad_arch[i][1]);
+    }
 
     m->ps.data[m->ps.views[0].offset + 5] = NAN;
     ckpt_save(tpath("nan.h5"), m, NULL, 0);

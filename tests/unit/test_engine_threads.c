@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/presets.h"
 #include "core/rng.h"
 #include "nn/layers.h"
 #include "nn/model.h"

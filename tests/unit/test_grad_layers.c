@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/presets.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "nn/layer.h"
 #include "nn/model.h"
 #include "optim/sgd.h"
 #include "testlib.h"
@@ -308,6 +310,48 @@ static void test_maxpool(void) {
     case_free(&c);
 }
 
+/* k x k windows at stride s (pool2d.c), overlapping or not, on odd sizes, against a direct reference */
+static int pool_k, pool_s;
+static void gmaxpool_fwd(Case *c) { maxpool_forward(c->out, c->w[0], (size_t)c->c * c->n, c->h, c->w_, pool_k, pool_s); }
+static void gmaxpool_bwd(Case *c) {
+    maxpool_backward(c->g[0], c->dout, c->w[0], c->out, (size_t)c->c * c->n, c->h, c->w_, pool_k, pool_s);
+}
+static void avgpool_fwd(Case *c) { avgpool_forward(c->out, c->w[0], (size_t)c->c * c->n, c->h, c->w_, pool_k, pool_s); }
+static void avgpool_bwd(Case *c) {
+    avgpool_backward(c->g[0], c->dout, (size_t)c->c * c->n, c->h, c->w_, pool_k, pool_s);
+}
+
+static void test_pool(int avg, int k, int s, int h, int w) {
+    const int ch = 2, n = 2, ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+    const size_t in = (size_t)ch * n * h * w, out = (size_t)ch * n * ho * wo;
+    char name[64];
+    snprintf(name, sizeof name, "%s k%d s%d %dx%d", avg ? "avgpool" : "maxpool", k, s, h, w);
+    pool_k = k;
+    pool_s = s;
+    Case c = {.name = name, .fwd = avg ? avgpool_fwd : gmaxpool_fwd, .bwd = avg ? avgpool_bwd : gmaxpool_bwd,
+              .c = ch, .n = n, .h = h, .w_ = w};
+    case_add(&c, "x", distinct(in, 0.05f), in);
+    case_out(&c, out);
+    double *ref = xMalloc(out * sizeof *ref);
+    const float *x = c.w[0];
+    for (int p = 0; p < ch * n; p++)
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++) {
+                double acc = avg ? 0.0 : -INFINITY;
+                for (int dy = 0; dy < k; dy++)
+                    for (int dx = 0; dx < k; dx++) {
+                        const double v = x[((size_t)p * h + oy * s + dy) * w + ox * s + dx];
+                        acc = avg ? acc + v : fmax(acc, v);
+                    }
+                ref[((size_t)p * ho + oy) * wo + ox] = avg ? acc / (k * k) : acc;
+            }
+    c.fwd(&c);
+    check_fwd(name, c.out, ref, out, avg ? 1e-6 : 0);
+    free(ref);
+    check_case(&c, 1e-2f, 1e-2);
+    case_free(&c);
+}
+
 static void gap_fwd(Case *c) { global_avgpool_forward(c->out, c->w[0], c->c, c->n, c->hw); }
 static void gap_bwd(Case *c) { global_avgpool_backward(c->g[0], c->dout, c->c, c->n, c->hw); }
 static void gmp_fwd(Case *c) { global_maxpool_forward(c->out, c->w[0], c->c, c->n, c->hw); }
@@ -459,22 +503,32 @@ static uint64_t kink_signature(const Model *m) {
         const Layer *l = &m->layers[i];
         const Slot *si = &m->slots[l->in], *so = &m->slots[l->out];
         const size_t n_out = (size_t)so->c * so->h * so->w * m->batch;
-        if (l->kind == L_RELU) {
+        const char *kind = l->ops->kind;
+        if (!strcmp(kind, "relu")) {
             for (size_t j = 0; j < n_out; j++) h = (h ^ (so->x[j] > 0.0f)) * 1099511628211ULL;
-        } else if (l->kind == L_MAXPOOL2 || l->kind == L_GMAXPOOL) {
-            /* the winner of each window: count of inputs equal to their window max, position-weighted */
-            const size_t n_in = (size_t)si->c * si->h * si->w * m->batch;
-            const int win = l->kind == L_GMAXPOOL ? si->h * si->w : 0;
-            for (size_t j = 0; j < n_in; j++) {
-                float mx;
-                if (win) {
-                    mx = so->x[(j / win % m->batch) * si->c + j / win / m->batch];
-                } else {
-                    const size_t plane = j / ((size_t)si->h * si->w), r = j % ((size_t)si->h * si->w);
-                    const int y = (int)(r / si->w), x = (int)(r % si->w);
-                    mx = so->x[(plane * so->h + y / 2) * so->w + x / 2];
-                }
-                h = (h ^ (si->x[j] == mx)) * 1099511628211ULL;
+        } else if (!strcmp(kind, "maxpool")) {
+            /* the first maximum of each window, in scan order, as the kernels pick it */
+            const ConvDims *d = &l->conv;
+            for (size_t p = 0; p < (size_t)si->c * m->batch; p++)
+                for (int oy = 0; oy < d->ho; oy++)
+                    for (int ox = 0; ox < d->wo; ox++) {
+                        const float *x = si->x + p * d->h * d->w;
+                        int best = oy * d->stride * d->w + ox * d->stride;
+                        for (int dy = 0; dy < d->k; dy++)
+                            for (int dx = 0; dx < d->k; dx++) {
+                                const int q = (oy * d->stride + dy) * d->w + ox * d->stride + dx;
+                                if (x[q] > x[best]) best = q;
+                            }
+                        h = (h ^ (uint64_t)best) * 1099511628211ULL;
+                    }
+        } else if (!strcmp(kind, "global_maxpool")) {
+            const int hw = si->h * si->w;
+            for (size_t p = 0; p < (size_t)si->c * m->batch; p++) {
+                const float *x = si->x + p * hw;
+                int best = 0;
+                for (int q = 1; q < hw; q++)
+                    if (x[q] > x[best]) best = q;
+                h = (h ^ (uint64_t)best) * 1099511628211ULL;
             }
         }
     }
@@ -573,7 +627,9 @@ static void model_fd_tensors(Model *m, const float *g, double delta, int *ok, do
 static void test_model_fd(const char *name, int c, int hw, int width, int batch, float smoothing) {
     ModelSpec spec = {.in_c = c, .in_h = hw, .in_w = hw, .classes = 10, .width = width,
                       .label_smoothing = smoothing};
-    Model *m = model_create(name, &spec);
+    /* a preset by name, or a network spec in JSON (the language's form: every kind in one network) */
+    Model *m = name[0] == '{' ? model_create_json(name, &spec) : model_create(name, &spec);
+    if (name[0] == '{') name = m->name;
     model_init(m, 11);
     model_set_batch(m, batch);
     const size_t np = m->ps.n_params;
@@ -661,7 +717,7 @@ static void test_bn_recompute(void) {
     model_set_batch(m, n);
     const Layer *bnl = NULL;
     for (int i = 0; i < m->n_layers && !bnl; i++)
-        if (m->layers[i].kind == L_BN) bnl = &m->layers[i];
+        if (!strcmp(m->layers[i].ops->kind, "bn")) bnl = &m->layers[i];
     const Slot *in = &m->slots[bnl->in];
     const int ch = in->c;
     const size_t plane = (size_t)n * in->h * in->w;
@@ -806,6 +862,12 @@ int main(void) {
     test_bn(3, 24);
     test_relu();
     test_maxpool();
+    test_pool(0, 3, 2, 7, 9); /* overlapping windows, odd sizes */
+    test_pool(0, 3, 1, 5, 5);
+    test_pool(0, 2, 2, 5, 7); /* 2x2/2 on odd planes: the last row and column are dropped */
+    test_pool(1, 2, 2, 6, 4);
+    test_pool(1, 3, 1, 5, 6);
+    test_pool(1, 3, 2, 7, 7);
     test_cnhw_to_nf(0);
     test_cnhw_to_nf(1);
     test_cnhw_to_nf(2);
@@ -823,6 +885,26 @@ int main(void) {
     test_model_fd("mlp", 1, 8, 0, 3, 0.0f);
     test_model_fd("cnn", 1, 8, 0, 4, 0.1f);
     test_model_fd("resnet9", 3, 8, 4, 3, 0.0f);
+    /* every kind through the engine (each layer's ops, fusion and buffer sharing): stride-2 and biased convs, a
+     * projection and an identity residual, both pools at odd sizes, both global pools, flatten, scale */
+    test_model_fd("{\"name\":\"every_kind\",\"layers\":["
+                  "{\"kind\":\"conv\",\"out\":4,\"k\":3,\"stride\":2,\"pad\":1,\"bias\":true},{\"kind\":\"bn\"},"
+                  "{\"kind\":\"relu\"},"
+                  "{\"kind\":\"residual\",\"body\":[{\"kind\":\"conv\",\"out\":5,\"k\":3,\"bias\":false},"
+                  "{\"kind\":\"bn\"},{\"kind\":\"relu\"},{\"kind\":\"conv\",\"out\":5,\"k\":3}],"
+                  "\"shortcut\":[{\"kind\":\"conv\",\"out\":5,\"k\":1,\"pad\":0}]},"
+                  "{\"kind\":\"residual\",\"body\":[{\"kind\":\"bn\"},{\"kind\":\"relu\"},"
+                  "{\"kind\":\"conv\",\"out\":5,\"k\":3}]},"
+                  "{\"kind\":\"maxpool\",\"k\":2,\"stride\":1},{\"kind\":\"avgpool\",\"k\":2,\"stride\":1},"
+                  "{\"kind\":\"residual\",\"body\":[{\"kind\":\"global_avgpool\"}],"
+                  "\"shortcut\":[{\"kind\":\"global_maxpool\"}]},"
+                  "{\"kind\":\"scale\",\"by\":0.5},{\"kind\":\"linear\",\"out\":6},{\"kind\":\"relu\"},"
+                  "{\"kind\":\"linear\",\"out\":10}]}",
+                  2, 9, 0, 3, 0.1f);
+    test_model_fd("{\"name\":\"flat\",\"layers\":[{\"kind\":\"avgpool\",\"k\":3,\"stride\":2},"
+                  "{\"kind\":\"flatten\"},{\"kind\":\"linear\",\"out\":10,\"bias\":false},"
+                  "{\"kind\":\"scale\",\"by\":2}]}",
+                  1, 7, 0, 3, 0.0f);
     omp_set_num_threads(threads);
     return t_exit("test_grad_layers");
 }
