@@ -27,7 +27,11 @@ static herr_t walk_err(unsigned n, const H5E_error2_t *e, void *out) {
 const char *h5data_error(void) {
     static char msg[200];
     msg[0] = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_err, msg);
+    hid_t st = H5Eget_current_stack(); /* walking downward, the last entry is the most specific */
+    if (st >= 0) {
+        H5Ewalk2(st, H5E_WALK_DOWNWARD, walk_err, msg);
+        H5Eclose_stack(st);
+    }
     H5Eclear2(H5E_DEFAULT);
     return msg[0] ? msg : "unknown HDF5 error";
 }
@@ -50,9 +54,14 @@ hid_t h5data_open(const char *path) {
     check_file(path);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, 0, 1); /* read-only data on shared file systems without flock */
+#else
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+#endif
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
     if (f < 0) swap_fail("%s: /: not a readable HDF5 file (%s; truncated or corrupt?)", path, h5data_error());
+    H5Pclose(fapl);
     return f;
 }
 
@@ -148,8 +157,8 @@ static int *read_labels(hid_t f, const char *path, const char *split, int n, lon
     hid_t d = open_dset(f, path, where);
     long long *v = xMalloc((size_t)n * sizeof *v);
     herr_t rc = H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    H5Dclose(d);
     if (rc < 0) swap_fail("%s: %s: read failed (%s; truncated or corrupt file?)", path, where, h5data_error());
+    H5Dclose(d);
     int *out = xMalloc((size_t)n * sizeof *out);
     for (int i = 0; i < n; i++) {
         if (v[i] < 0) swap_fail("%s: %s: label %lld of sample %d is negative", path, where, v[i], i);
@@ -204,9 +213,9 @@ static int read_classes(hid_t f, const char *path, char ***out) {
         free(raw);
         H5Tclose(mt);
     }
+    if (rc < 0) swap_fail("%s: /classes: read failed (%s)", path, h5data_error());
     H5Tclose(t);
     H5Dclose(d);
-    if (rc < 0) swap_fail("%s: /classes: read failed (%s)", path, h5data_error());
     *out = names;
     return k;
 }
@@ -296,11 +305,11 @@ void h5data_read_rows(hid_t dset, const char *path, const char *where, const H5S
     hid_t ms = H5Screate_simple(4, count, NULL);
     herr_t rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     if (rc >= 0) rc = H5Dread(dset, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, s->c == 1 ? dst : tmp);
-    H5Sclose(ms);
-    H5Sclose(fs);
-    if (rc < 0)
+    if (rc < 0) /* before anything else clears HDF5's error stack */
         swap_fail("%s: %s: reading images %zu..%zu failed (%s; truncated or corrupt file?)", path, where, r0, r0 + n,
                   h5data_error());
+    H5Sclose(ms);
+    H5Sclose(fs);
     if (s->c == 1) return; /* [H][W][1] is already [1][H][W] */
     const size_t hw = (size_t)s->h * s->w, px = hw * s->c;
     for (size_t i = 0; i < n; i++) {
