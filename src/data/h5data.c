@@ -344,7 +344,7 @@ void h5data_hist_norm(uint64_t (*hist)[256], int c, float *mean, float *std) {
             s2 += (double)hist[ch][v] * v * v;
         }
         const double m = s1 / cnt, var = s2 / cnt - m * m;
-        const double sd = var > 1e-12 ? sqrt(var) : 1.0; /* a constant channel: scale by 1 */
+        const double sd = var > 1e-12 ? sqrt(var) : 255.0; /* a constant channel: std 1 after /255 */
         mean[ch] = (float)(m / 255.0);
         std[ch] = (float)(sd / 255.0);
     }
