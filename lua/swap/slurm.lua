@@ -283,7 +283,11 @@ function M.job(ctx, pl, phase, work, bname)
   local j = { phase = phase, script = pl.dir .. "/slurm/phase" .. phase .. ".sbatch" }
   local argv = {}
   local function add(list) for _, w in ipairs(list) do argv[#argv + 1] = w end end
-  local function sets() for _, o in ipairs(pl.overrides) do add({ "--set", o }) end end
+  local function sets()
+    for _, o in ipairs(pl.overrides) do add({ "--set", o }) end
+    -- the data file by absolute path: a job's working directory is not the experiment's
+    if f.dataset == "hdf5" then add({ "--set", "data_file=" .. M.abspath(f.data_file, ctx.cwd) }) end
+  end
   if phase == M.BASELINE then
     j.baseline = bname
     j.script = pl.dir .. "/slurm/baseline-" .. bname .. ".sbatch"
@@ -560,9 +564,27 @@ local function check_bins(ctx, strict)
   end
 end
 
+-- dataset = "hdf5": each pipeline's data file must exist and be a readable HDF5 file before anything is written
+-- or submitted (the jobs check its contents again when they start).
+function M.check_data(ctx)
+  for _, pl in ipairs(ctx.pipelines) do
+    local f = pl.flat
+    if f.dataset == "hdf5" then
+      local path = M.abspath(f.data_file, ctx.cwd)
+      local fh, err = io.open(path, "rb")
+      if not fh then fail(path .. ": data_file cannot be opened (" .. tostring(err):gsub("^[^:]*: ", "") .. ")") end
+      local head = fh:read(8)
+      fh:close()
+      if head == nil then fail(path .. ": data_file is a directory or empty; it must name the HDF5 file") end
+      if head ~= "\137HDF\r\n\26\n" then fail(path .. ": data_file is not an HDF5 file (no HDF5 signature)") end
+    end
+  end
+end
+
 function M.plan(ctx, out)
   out = out or io.stdout
   check_bins(ctx, false)
+  M.check_data(ctx)
   local plans = M.write_scripts(ctx)
   out:write(string.format("experiment %s (snapshot %s)\nprofile %s (%s), executables in %s\n%d pipeline%s\n",
     rel(ctx, ctx.experiment), rel(ctx, ctx.snapshot), ctx.profile.name, rel(ctx, ctx.profile.path), ctx.bin_dir,
@@ -685,6 +707,7 @@ function M.submit(ctx, opts, out)
   out = out or io.stdout
   opts = opts or {}
   check_bins(ctx, true)
+  M.check_data(ctx)
   local cjson = require "cjson"
   local old = M.read_jobs(ctx)
   if old and not opts.force then
