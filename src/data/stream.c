@@ -4,7 +4,7 @@
  * memory is 2 x window x chunk images whatever the file's size.
  *
  * Randomness: the chunk order of epoch e for worker w is a permutation keyed by (seed, RNG_CHUNKS, e<<32|w, 0),
- * and window k's shuffle by (..., k+1). Like dataset_epoch_order, the order is a pure function of (seed, epoch,
+ * and window k's shuffle by (..., k+1); a last, partial chunk is always the last one read. Like dataset_epoch_order, the order is a pure function of (seed, epoch,
  * worker), the same on every rank, so sharding, resuming from a cursor (epoch, step) and the rank count change
  * nothing: a resumed run reads the windows its cursor needs and ends bit-identical. It is less random than a
  * full shuffle: two samples of one chunk always land in the same window (within window x chunk positions). */
@@ -71,9 +71,20 @@ void stream_free(DataStream *s) {
     free(s);
 }
 
+/* Buffers and the chunk order depend on the sample count: a subset or a split made before training resets them. */
+static void reset(DataStream *s) {
+    free(s->buf), free(s->lab), free(s->chunk_perm), free(s->chunk_pos), free(s->span), free(s->tmp);
+    s->buf = s->span = s->tmp = NULL;
+    s->lab = NULL;
+    s->chunk_perm = s->chunk_pos = NULL;
+    s->span_cap = 0;
+    s->keyed = 0;
+    s->slot_win[0] = s->slot_win[1] = -1;
+}
+
 void stream_truncate(Dataset *d, int n) {
     d->stream->n = n;
-    d->stream->keyed = 0;
+    reset(d->stream);
 }
 
 void stream_remove(Dataset *d, const uint32_t *idx, int n_val) {
@@ -83,7 +94,7 @@ void stream_remove(Dataset *d, const uint32_t *idx, int n_val) {
         else s->rows[kt++] = s->rows[i];
     }
     s->n -= n_val;
-    s->keyed = 0;
+    reset(s);
 }
 
 static size_t px_of(const DataStream *s) { return (size_t)s->shape.c * s->shape.h * s->shape.w; }
@@ -123,7 +134,11 @@ static void key(const Dataset *d, uint64_t seed, int epoch, int worker) {
     Rng r;
     const uint64_t k = (uint64_t)(uint32_t)epoch << 32 | (uint32_t)worker;
     rng_stream(&r, seed, RNG_CHUNKS, k, 0);
-    rng_permutation(&r, s->chunk_perm, (size_t)s->nchunks);
+    /* a last, partial chunk stays last: every window but the last then holds window x chunk samples, so a batch
+     * no larger than that touches at most two windows */
+    const int full = s->n % s->chunk ? s->nchunks - 1 : s->nchunks;
+    rng_permutation(&r, s->chunk_perm, (size_t)full);
+    if (full < s->nchunks) s->chunk_perm[full] = (uint32_t)full;
     for (int i = 0; i < s->nchunks; i++) s->chunk_pos[s->chunk_perm[i]] = (uint32_t)i;
     s->keyed = 1, s->seed = seed, s->epoch = epoch, s->worker = worker;
     s->slot_win[0] = s->slot_win[1] = -1;
@@ -194,6 +209,9 @@ void stream_fill_batch(float *x, int *labels, const Dataset *d, const uint32_t *
         s->local_cap = nb;
     }
     const size_t cap = (size_t)s->window * s->chunk;
+    if ((size_t)nb > cap)
+        swap_fail("%s: a batch of %d images is larger than a shuffle window (data.stream_window %d x data.stream_chunk "
+                  "%d): raise either", d->path, nb, s->window, s->chunk);
     int wins[2] = {-1, -1}, slots[2] = {-1, -1};
     for (int j = 0; j < nb; j++) {
         xCheck(idx[j] < (uint32_t)s->n, "stream_fill_batch: sample index out of range");
