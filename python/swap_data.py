@@ -4,6 +4,7 @@
   python3 python/swap_data.py folder ROOT -o data.h5 [--size HxW] [--channels 1|3]
       ROOT/train/<class>/*.png|jpg|jpeg, ROOT/test/<class>/... (torchvision's ImageFolder layout); classes are
       the sorted folder names under ROOT/train. Images of another size are an error unless --size resizes all.
+      Training images are stored in a fixed random order (--no-shuffle: folder order), test images in folder order.
   python3 python/swap_data.py cifar DIR -o data.h5     CIFAR-10 or CIFAR-100 binary version (.bin files)
   python3 python/swap_data.py idx DIR -o data.h5       MNIST / Fashion-MNIST IDX files (.gz or raw)
   python3 python/swap_data.py hash data.h5             the content hash checkpoints record for a data file
@@ -186,6 +187,9 @@ def cmd_folder(a):
     from PIL import Image
     classes, train = scan_folder(a.root, "train")
     _, test = scan_folder(a.root, "test", classes)
+    if not a.no_shuffle:  # class by class in the file would make streamed windows (docs/data.md) nearly one class
+        order = np.random.default_rng(0).permutation(len(train))
+        train = [train[i] for i in order]
     if len(classes) < 2:
         raise Fail(f"{a.root}/train: {len(classes)} class folder(s); a classifier needs at least 2")
     # headers only (PIL opens lazily): sizes and modes, so a problem is found before anything is written
@@ -334,6 +338,8 @@ def main(argv=None):
     f.add_argument("-o", "--out", required=True)
     f.add_argument("--size", type=size_arg, help="resize every image to HxW (bilinear)")
     f.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB (default: 1 only if every image is grayscale)")
+    f.add_argument("--no-shuffle", action="store_true",
+                   help="keep the training images in folder order (default: a fixed random order, seed 0)")
     for name, hlp in (("cifar", "CIFAR-10/100 binary version"), ("idx", "MNIST/Fashion-MNIST IDX files")):
         s = sub.add_parser(name, help=hlp)
         s.add_argument("root")

@@ -40,9 +40,11 @@ assert f["test/images"].shape == (64, 32, 32, 3)
 assert [c.decode() if isinstance(c, bytes) else c for c in f["classes"][()]] == ["ant", "bee", "cow", "dog"]
 y = f["train/labels"][()]
 assert y.dtype == np.int16 and list(np.bincount(y)) == [60, 61, 60, 60]
-# sorted file order within a class: ant/0.jpg .. ant/9.png; a PNG is stored exactly
-png = np.asarray(Image.open("imgs/train/ant/1.png"))
-assert (f["train/images"][1] == png).all()
+# test images in folder order (ant/0.jpg, ant/1.png, ...): a PNG is stored exactly; training images shuffled
+png = np.asarray(Image.open("imgs/test/ant/1.png"))
+assert (f["test/images"][1] == png).all()
+assert (f["test/labels"][()] == np.repeat(np.arange(4), 16)).all()
+assert (y[:60] != 0).any(), "training images not shuffled"
 x = f["train/images"][()].reshape(-1, 3).astype(np.float64)
 assert np.allclose(f["train/images"].attrs["mean"], x.mean(0)) and np.allclose(f["train/images"].attrs["std"], x.std(0))
 PY
