@@ -32,10 +32,20 @@ M.schema = {
   -- top level
   { key = "name", type = "string", required = true, check = name_check,
     doc = "Experiment name; results go to <results>/<name>/. Characters [A-Za-z0-9._+=,/-], no '..', no leading '/'." },
-  { key = "dataset", type = "string", default = "fashion-mnist", choices = { "fashion-mnist", "mnist", "cifar10", "cifar100" },
-    doc = "Dataset to train and evaluate on." },
+  { key = "dataset", type = "string", default = "fashion-mnist", choices = { "fashion-mnist", "mnist", "cifar10", "cifar100", "hdf5" },
+    doc = "Dataset to train and evaluate on; \"hdf5\" = your own images in the HDF5 file `data_file` (docs/data.md)." },
   { key = "data_dir", type = "string", optional = true,
     doc = "Directory holding the dataset files (unset = the dataset's default location)." },
+  { key = "data_file", type = "string", optional = true,
+    doc = "dataset = \"hdf5\": the HDF5 dataset file (/train/images uint8 [N][H][W][C], /train/labels, /test/...; docs/data.md), relative to the working directory unless absolute." },
+  { key = "data.in_memory", type = "boolean", optional = true,
+    doc = "dataset = \"hdf5\": hold the training images in memory (true) or stream them from the file in chunks (false); unset = stream when the file is larger than data.stream_above_mb." },
+  { key = "data.stream_above_mb", type = "int", default = 4096, min = 0,
+    doc = "With data.in_memory unset: stream the training images of a data_file larger than this many MiB." },
+  { key = "data.stream_chunk", type = "int", default = 256, min = 1, max = 1048576,
+    doc = "Streaming: consecutive training images read (and shuffled) as one chunk." },
+  { key = "data.stream_window", type = "int", default = 16, min = 1, max = 65536,
+    doc = "Streaming: chunks per shuffle window; a rank holds two windows (2 x window x chunk images) in memory." },
   { key = "model", type = "model", default = "cnn",
     doc = "Network: a preset name (mlp, cnn, resnet9, resnet18, resnet20, vgg11) or a table { name = ..., layers = " ..
       "{ ... } } in the network language (docs/networks.md)." },
@@ -654,6 +664,13 @@ local function cross_check(flat, where)
   if flat["precision"] == "bf16" then
     need(flat["model"] ~= "mlp", "precision", "precision \"bf16\" runs the convolutions in bf16; model \"mlp\" has " ..
       "none (its linear layers stay fp32): use precision = \"fp32\"")
+  end
+  if flat.dataset == "hdf5" then
+    need(flat.data_file ~= nil and flat.data_file ~= "", "data_file",
+      "dataset = \"hdf5\" needs data_file = \"PATH\" (the HDF5 dataset file)")
+  else
+    need(flat.data_file == nil, "data_file", "data_file is only used with dataset = \"hdf5\" (dataset is \"" ..
+      flat.dataset .. "\"; data_dir names the directory of a built-in dataset)")
   end
   if flat["phase2.mode"] ~= "independent" then
     need(flat["phase2.workers"] >= 2, "phase2.workers", "phase2.mode \"" .. flat["phase2.mode"] .. "\" needs phase2.workers >= 2")

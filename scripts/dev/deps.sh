@@ -4,7 +4,8 @@
 #   scripts/dev/deps.sh --test   also what the tests need (make check)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git libopenblas-dev libhdf5-dev hdf5-tools mpich libmpich-dev
-      liblua5.4-dev lua5.4 lua-argparse lua-cjson zlib1g-dev libxxhash-dev libcjson-dev libdnnl-dev dataset-fashion-mnist gnuplot-nox)
+      liblua5.4-dev lua5.4 lua-argparse lua-cjson zlib1g-dev libxxhash-dev libcjson-dev libdnnl-dev dataset-fashion-mnist gnuplot-nox
+      python3 python3-h5py python3-numpy python3-pil)  # the last four: python/swap_data.py, the dataset converter
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-onnx slurm-wlm munge iproute2 util-linux clang libclang-rt-14-dev
         shellcheck)

@@ -2,7 +2,7 @@
  * Each verb lives in src/inspect/<verb>.c; this program only holds the usage and picks the verb.
  *   swap-inspect FILE [--json]                    summary: phase, lineage, model, config digest, metrics, tensors
  *   swap-inspect diff A B [--json]                per-tensor distances and config differences
- *   swap-inspect eval FILE [--data DIR] [--subset N] [--batch B] [--bn-recompute N [--bn-batch B]
+ *   swap-inspect eval FILE [--data DIR|FILE] [--ignore-data-hash] [--subset N] [--batch B] [--bn-recompute N [--bn-batch B]
  *                     [--train-subset K]] [--precision fp32|bf16] [--json]
  *   swap-inspect verify FILE...                   checksums + structure, one line per file
  *   swap-inspect ls DIR [--json]                  every checkpoint under DIR, one row each
@@ -22,14 +22,14 @@
 static const char *USAGE =
     "usage: swap-inspect FILE [--json]\n"
     "       swap-inspect diff A B [--json]\n"
-    "       swap-inspect eval FILE [--data DIR] [--dataset NAME] [--subset N] [--batch B]\n"
+    "       swap-inspect eval FILE [--data DIR|FILE] [--ignore-data-hash] [--dataset NAME] [--subset N] [--batch B]\n"
     "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--precision P] [--json]\n"
     "       swap-inspect verify FILE...\n"
     "       swap-inspect ls DIR [--json]\n"
     "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"
     "       swap-inspect export FILE --format safetensors -o OUT\n"
     "       swap-inspect plot RESULTS_DIR\n"
-    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR] [--subset N] [--bn-batches K] [--out DIR]...\n";
+    "       swap-inspect interpolate A B [C] [--steps N] [--data DIR|FILE] [--subset N] [--bn-batches K] [--out DIR]...\n";
 
 static const struct {
     const char *name;

@@ -62,6 +62,8 @@ typedef struct {
     char *config_source;          /* experiment file text (owned; ckpt_meta_set_config) */
     char *config_resolved;        /* "key = value" lines (owned) */
     char dataset[32];             /* dataset name the model was trained on */
+    char data_file[1024];         /* dataset "hdf5": absolute path of the data file ("" otherwise) */
+    char data_hash[CKPT_HASH_HEX];/* dataset "hdf5": XXH3-128 of that file's bytes ("" otherwise) */
     int norm_channels;            /* input normalization, per channel */
     double norm_mean[4], norm_std[4];
     int64_t cursor_epoch, cursor_step; /* data cursor: next epoch and step within it */

@@ -293,6 +293,8 @@ static int read_model_attrs(Rd *r, hid_t f, CkptMeta *m) {
         return rfail(r, "/model: attribute 'label_smoothing' is not a number in [0, 1)");
     m->spec.label_smoothing = (float)ls;
     if (get_str(r, g, "/model", "dataset", m->dataset, sizeof m->dataset, 0) < 0) return -1;
+    if (get_str(r, g, "/model", "data_file", m->data_file, sizeof m->data_file, 0) < 0) return -1;
+    if (get_str(r, g, "/model", "data_hash", m->data_hash, sizeof m->data_hash, 0) < 0) return -1;
     size_t nm = 0, ns = 0;
     int a = h5_get_f64s(g, "norm_mean", m->norm_mean, 4, &nm), b = h5_get_f64s(g, "norm_std", m->norm_std, 4, &ns);
     if (a < 0 || b < 0 || nm != ns) return rfail(r, "/model: norm_mean/norm_std are not two lists of <= 4 numbers");

@@ -146,6 +146,8 @@ static int write_model(Writer *w, hid_t f, const Model *m, const CkptMeta *meta)
     rc |= h5_attr_strs(g, "layer_names", lnames, (size_t)m->n_layers);
     rc |= h5_attr_strs(g, "tensor_names", tnames, (size_t)ps->n_views);
     rc |= h5_attr_str(g, "dataset", meta->dataset);
+    if (meta->data_file[0]) rc |= h5_attr_str(g, "data_file", meta->data_file);
+    if (meta->data_hash[0]) rc |= h5_attr_str(g, "data_hash", meta->data_hash);
     rc |= h5_attr_f64s(g, "norm_mean", meta->norm_mean, (size_t)meta->norm_channels);
     rc |= h5_attr_f64s(g, "norm_std", meta->norm_std, (size_t)meta->norm_channels);
     free(lnames);

@@ -7,6 +7,7 @@
 
 static const char *g_prog = "swap";
 static swap_exit_hook g_hook;
+static char g_ctx[1200];
 
 void swap_set_progname(const char *name) {
     const char *slash = strrchr(name, '/');
@@ -17,7 +18,7 @@ void swap_set_exit_hook(swap_exit_hook hook) { g_hook = hook; }
 
 static _Noreturn void vfail(int code, const char *fmt, va_list ap) {
     fflush(stdout);
-    fprintf(stderr, "%s: error: ", g_prog);
+    fprintf(stderr, "%s: error: %s", g_prog, g_ctx);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     fflush(stderr);
@@ -36,6 +37,8 @@ void swap_fail_code(int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vfail(code, fmt, ap);
 }
+
+void swap_fail_context(const char *ctx) { snprintf(g_ctx, sizeof g_ctx, "%s", ctx ? ctx : ""); }
 
 void swap_warn(const char *fmt, ...) {
     va_list ap;

@@ -20,6 +20,9 @@ const char *swap_progname(void);
 /* Print "prog: message" and exit(SWAP_EXIT_ERROR). Hooks run first (e.g. MPI_Abort, temp-file cleanup). */
 _Noreturn void swap_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void swap_fail_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Text put before the message of every swap_fail until cleared (NULL): lets a caller name the input a lower
+ * layer's complaint is about (the data file whose images a model cannot take). Copied. */
+void swap_fail_context(const char *ctx);
 void swap_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A single exit hook lets the MPI layer turn a rank's failure into MPI_Abort without the core knowing MPI. */

@@ -11,7 +11,8 @@ typedef struct {
 } Rng;
 
 /* Stream tags keep derived streams apart even when the numeric keys coincide. */
-enum { RNG_INIT = 1, RNG_SHUFFLE = 2, RNG_AUGMENT = 3, RNG_WASH = 4, RNG_BENCH = 5, RNG_SUBSET = 6, RNG_SPLIT = 7 };
+enum { RNG_INIT = 1, RNG_SHUFFLE = 2, RNG_AUGMENT = 3, RNG_WASH = 4, RNG_BENCH = 5, RNG_SUBSET = 6, RNG_SPLIT = 7,
+       RNG_CHUNKS = 8 };
 
 void rng_seed(Rng *r, uint64_t seed);
 /* Independent stream keyed by (seed, tag, a, b). */

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "data/dataset.h"
+#include "data/loaders.h"
 
 typedef struct {
     int oy, ox;  /* crop offset into the padded image, in [0, 2*pad] */
@@ -86,6 +87,10 @@ static void pack_one(float *x, int nb, int j, const uint8_t *img, int c, int h, 
 
 void dataset_fill_batch(float *x, int *labels, const Dataset *d, const uint32_t *idx, int nb, const Augment *aug,
                         uint64_t seed, int epoch, int worker, size_t pos0) {
+    if (d->stream) {
+        stream_fill_batch(x, labels, d, idx, nb, aug, seed, epoch, worker, pos0);
+        return;
+    }
     xCheck(d->c >= 1 && d->c <= 3, "dataset_fill_batch: 1 to 3 channels");
     /* pixel value -> normalized float, per channel; 3 KB on the stack keeps the fill allocation-free */
     float lut[3][256];

@@ -16,11 +16,17 @@ void data_path(char *out, size_t cap, const char *dir, const char *file) {
 
 void dataset_truncate(Dataset *d, int n) {
     xCheck(n >= 0 && n <= d->n, "dataset_truncate: n out of range");
+    if (d->stream) stream_truncate(d, n);
     d->n = n;
 }
 
 void dataset_free(Dataset *d) {
     if (!d) return;
+    if (d->stream) stream_free(d->stream);
+    if (d->class_names) {
+        for (char **p = d->class_names; *p; p++) free(*p);
+        free(d->class_names);
+    }
     free(d->images);
     free(d->labels);
     free(d->coarse);
@@ -31,6 +37,37 @@ void dataset_epoch_order(uint32_t *perm, size_t n, uint64_t seed, int epoch, int
     Rng r;
     rng_stream(&r, seed, RNG_SHUFFLE, (uint64_t)(uint32_t)epoch, (uint64_t)(uint32_t)worker);
     rng_permutation(&r, perm, n);
+}
+
+void dataset_order(const Dataset *d, uint32_t *perm, uint64_t seed, int epoch, int worker) {
+    if (d->stream) stream_order(d, perm, seed, epoch, worker);
+    else dataset_epoch_order(perm, (size_t)d->n, seed, epoch, worker);
+}
+
+/* A copy of d's scalar fields (name, shape, normalization, hash) with fresh arrays for n samples. */
+static Dataset *empty_like(const Dataset *d, int n) {
+    Dataset *v = xCalloc(1, sizeof *v);
+    *v = *d;
+    v->n = n;
+    v->stream = NULL;
+    v->class_names = NULL; /* owned by d */
+    v->images = xMalloc((size_t)n * d->c * d->h * d->w);
+    v->labels = xMalloc((size_t)n * sizeof *v->labels);
+    v->coarse = d->coarse ? xMalloc((size_t)n * sizeof *v->coarse) : NULL;
+    return v;
+}
+
+Dataset *dataset_gather(const Dataset *d, const uint32_t *idx, int n) {
+    Dataset *v = empty_like(d, n);
+    const size_t px = (size_t)d->c * d->h * d->w;
+    for (int j = 0; j < n; j++) {
+        xCheck(idx[j] < (uint32_t)d->n, "dataset_gather: index out of range");
+        v->labels[j] = d->labels[idx[j]];
+        if (d->coarse) v->coarse[j] = d->coarse[idx[j]];
+        if (!d->stream) memcpy(v->images + j * px, d->images + idx[j] * px, px);
+    }
+    if (d->stream) stream_read_samples(d, idx, n, v->images);
+    return v;
 }
 
 void dataset_shard(int g, int r, int R, int *lo, int *hi) {
@@ -60,12 +97,18 @@ Dataset *dataset_split_val(Dataset *d, int n_val, uint64_t seed) {
     const size_t px = (size_t)d->c * d->h * d->w;
     uint32_t *idx = xMalloc((size_t)n_val * sizeof *idx);
     dataset_val_indices(idx, d->n, n_val, seed);
-    Dataset *v = xCalloc(1, sizeof *v);
-    *v = *d;
-    v->n = n_val;
-    v->images = xMalloc((size_t)n_val * px);
-    v->labels = xMalloc((size_t)n_val * sizeof *v->labels);
-    v->coarse = d->coarse ? xMalloc((size_t)n_val * sizeof *v->coarse) : NULL;
+    if (d->stream) { /* the validation images are read into memory; the stream forgets their rows */
+        Dataset *v = dataset_gather(d, idx, n_val);
+        for (int i = 0, kv = 0, kt = 0; i < d->n; i++) {
+            if (kv < n_val && idx[kv] == (uint32_t)i) kv++;
+            else d->labels[kt++] = d->labels[i];
+        }
+        stream_remove(d, idx, n_val);
+        d->n -= n_val;
+        free(idx);
+        return v;
+    }
+    Dataset *v = empty_like(d, n_val);
     /* one pass: validation samples are copied out, the rest slide down in place (stable) */
     int kv = 0, kt = 0;
     for (int i = 0; i < d->n; i++) {

@@ -9,14 +9,19 @@
 
 #include "core/rng.h"
 
+typedef struct DataStream DataStream;
+
 typedef struct {
-    char name[32];          /* "fashion-mnist", "mnist", "cifar10", "cifar100" */
-    char path[1024];        /* where it was read from (for messages and provenance) */
+    char name[32];          /* "fashion-mnist", "mnist", "cifar10", "cifar100", "hdf5" */
+    char path[1024];        /* where it was read from (for messages and provenance); hdf5: the file */
     int n, c, h, w, classes;
-    uint8_t *images;        /* [n][c][h][w] */
+    uint8_t *images;        /* [n][c][h][w]; NULL when the training images stream from the file (stream) */
     int *labels;            /* [n]; CIFAR-100: fine labels */
     int *coarse;            /* CIFAR-100 coarse labels, else NULL */
     float mean[3], std[3];  /* per-channel normalization of pixel/255 */
+    char hash[33];          /* hdf5: XXH3-128 of the file's bytes (hex); "" for the built-in formats */
+    char **class_names;     /* hdf5 with /classes: `classes` names, else NULL */
+    DataStream *stream;     /* hdf5 training images read from the file in chunks (stream.c), else NULL */
 } Dataset;
 
 /* Applied per sample in torchvision order: RandomCrop(h, w, padding=crop_pad) -> RandomHorizontalFlip ->
@@ -28,6 +33,16 @@ typedef struct {
     int cutout;    /* square cutout side (0: off) */
 } Augment;
 
+/* How to load: everything optional (NULL or zeros = the defaults). */
+typedef struct {
+    int stream;           /* hdf5 training split: read the images from the file in chunks while training
+                           * (stream.c) instead of holding them all in memory */
+    int stream_chunk;     /* images per chunk (0: 1024) */
+    int stream_window;    /* chunks per shuffle window (0: 16); at least one batch's worth is used */
+    int have_norm;        /* a known normalization (e.g. a checkpoint's): no pass over the training images */
+    float mean[3], std[3];
+} DataOpts;
+
 extern const char *const dataset_names[]; /* NULL-terminated */
 /* Default directory for a dataset ("/usr/share/datasets/fashion-mnist" for Fashion-MNIST; NULL for CIFAR). */
 const char *dataset_default_dir(const char *name);
@@ -36,6 +51,15 @@ const char *dataset_default_dir(const char *name);
  * .bin files or is their parent (containing cifar-10-batches-bin / cifar-100-binary). d->path records the
  * directory actually read. */
 Dataset *dataset_load(const char *name, const char *dir, int train);
+/* dataset_load with options. name "hdf5": dir is the HDF5 dataset file (data_file; contract in docs/data.md);
+ * the whole file is checked first and any problem is a one-line error naming the file and the HDF5 path. */
+Dataset *dataset_load_opts(const char *name, const char *dir, int train, const DataOpts *o);
+/* The samples idx[0..n) of d (any order, repeats allowed) as a new in-memory dataset: how a streamed training
+ * set serves random access (BN recompute batches). */
+Dataset *dataset_gather(const Dataset *d, const uint32_t *idx, int n);
+/* The epoch order of d for (seed, epoch, worker): dataset_epoch_order for data in memory; for a streamed set a
+ * chunk-shuffled order (stream.c) whose batches each touch at most two shuffle windows. */
+void dataset_order(const Dataset *d, uint32_t *perm, uint64_t seed, int epoch, int worker);
 /* Keep the first n samples (n <= d->n); for small tests and quick demos. */
 void dataset_truncate(Dataset *d, int n);
 /* The validation split: the n_val indices of 0..n-1 that come first in a permutation keyed by seed alone

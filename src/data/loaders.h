@@ -13,4 +13,18 @@ void idx_load(Dataset *d, const char *dir, int train);
 void cifar10_load(Dataset *d, const char *dir, int train);
 void cifar100_load(Dataset *d, const char *dir, int train);
 
+/* HDF5 dataset file (h5load.c); streaming of its training images (stream.c). */
+Dataset *h5_dataset_load(const char *path, int train, const DataOpts *o);
+void stream_open(Dataset *d, const DataOpts *o);
+void stream_free(DataStream *s);
+/* Order, batch packing, truncation, validation split and gathering for a streamed training set. */
+void stream_order(const Dataset *d, uint32_t *perm, uint64_t seed, int epoch, int worker);
+void stream_fill_batch(float *x, int *labels, const Dataset *d, const uint32_t *idx, int nb, const Augment *aug,
+                       uint64_t seed, int epoch, int worker, size_t pos0);
+void stream_truncate(Dataset *d, int n);
+/* Read the samples idx[0..n) (logical indices, any order) into images [n][c][h][w]. */
+void stream_read_samples(const Dataset *d, const uint32_t *idx, int n, uint8_t *images);
+/* Drop the samples (sorted logical indices) a validation split took from the stream's row map. */
+void stream_remove(Dataset *d, const uint32_t *idx, int n_val);
+
 #endif

@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "data/loaders.h"
 
-const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100", NULL};
+const char *const dataset_names[] = {"fashion-mnist", "mnist", "cifar10", "cifar100", "hdf5", NULL};
 
 /* Per-channel mean/std of pixel/255 over each training set: the commonly published values. */
 typedef struct {
@@ -37,10 +37,13 @@ const char *dataset_default_dir(const char *name) {
     return info ? info->default_dir : NULL;
 }
 
-Dataset *dataset_load(const char *name, const char *dir, int train) {
+Dataset *dataset_load(const char *name, const char *dir, int train) { return dataset_load_opts(name, dir, train, NULL); }
+
+Dataset *dataset_load_opts(const char *name, const char *dir, int train, const DataOpts *o) {
+    if (name && !strcmp(name, "hdf5")) return h5_dataset_load(dir, train, o);
     const DatasetInfo *info = find_info(name);
     if (!info)
-        swap_fail("unknown dataset '%s' (valid: fashion-mnist, mnist, cifar10, cifar100)", name ? name : "(null)");
+        swap_fail("unknown dataset '%s' (valid: fashion-mnist, mnist, cifar10, cifar100, hdf5)", name ? name : "(null)");
     if (!dir || !*dir) dir = info->default_dir;
     if (!dir) {
         if (!strncmp(name, "cifar", 5))
@@ -56,5 +59,7 @@ Dataset *dataset_load(const char *name, const char *dir, int train) {
         d->mean[c] = c < d->c ? info->mean[c] : 0.0f;
         d->std[c] = c < d->c ? info->std[c] : 1.0f;
     }
+    if (o && o->have_norm)
+        for (int c = 0; c < d->c; c++) d->mean[c] = o->mean[c], d->std[c] = o->std[c];
     return d;
 }

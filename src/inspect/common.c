@@ -95,3 +95,24 @@ void json_print_line(cJSON *j) {
     free(line);
     cJSON_Delete(j);
 }
+
+Dataset *inspect_load_data(const char *ckpt_path, const CkptMeta *mt, const char *name, const char *data,
+                           int ignore_hash, int train) {
+    DataOpts o = {0};
+    if (mt->norm_channels > 0 && !strcmp(name, mt->dataset)) { /* the normalization the model was trained with */
+        o.have_norm = 1;
+        for (int c = 0; c < 3; c++) {
+            o.mean[c] = c < mt->norm_channels ? (float)mt->norm_mean[c] : 0.0f;
+            o.std[c] = c < mt->norm_channels ? (float)mt->norm_std[c] : 1.0f;
+        }
+    }
+    if (strcmp(name, "hdf5")) return dataset_load_opts(name, data, train, &o);
+    const char *file = data && *data ? data : mt->data_file;
+    if (!file[0]) swap_fail("%s: records no data file; pass --data FILE", ckpt_path);
+    Dataset *d = dataset_load_opts(name, file, train, &o);
+    if (mt->data_hash[0] && strcmp(d->hash, mt->data_hash) && !ignore_hash)
+        swap_fail("%s: content hash %s differs from the hash %s that %s records (another file, or changed since "
+                  "training); pass --ignore-data-hash to use it anyway",
+                  file, d->hash, mt->data_hash, ckpt_path);
+    return d;
+}

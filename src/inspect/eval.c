@@ -13,7 +13,7 @@ typedef struct {
     const char *path, *dir, *dataset;
     const char *precision; /* NULL: the precision the file records */
     long bn_batches, train_subset, subset;
-    int bn_batch, batch, json;
+    int bn_batch, batch, json, ignore_hash;
 } EvalOpts;
 
 typedef struct {
@@ -26,7 +26,7 @@ typedef struct {
 
 /* The test set named by the file (or --dataset), checked against the model's input and normalization. */
 static Dataset *load_test(const EvalOpts *o, const Model *m, const CkptMeta *mt, const char *name) {
-    Dataset *test = dataset_load(name, o->dir, 0);
+    Dataset *test = inspect_load_data(o->path, mt, name, o->dir, o->ignore_hash, 0);
     if (test->c != m->spec.in_c || test->h != m->spec.in_h || test->w != m->spec.in_w)
         swap_fail("%s: dataset %s has %dx%dx%d images, the model takes %dx%dx%d", o->path, name, test->c, test->h,
                   test->w, m->spec.in_c, m->spec.in_h, m->spec.in_w);
@@ -42,7 +42,7 @@ static Dataset *load_test(const EvalOpts *o, const Model *m, const CkptMeta *mt,
  * statistics recomputed from the rest when asked. Returns the validation set or NULL. */
 static Dataset *prepare_train_side(const EvalOpts *o, Model *m, const CkptMeta *mt, const char *name) {
     if (o->bn_batches <= 0 && mt->val_split <= 0) return NULL;
-    Dataset *train = dataset_load(name, o->dir, 1), *val = NULL;
+    Dataset *train = inspect_load_data(o->path, mt, name, o->dir, o->ignore_hash, 1), *val = NULL;
     if (mt->val_split > 0) {
         if (mt->val_split >= train->n)
             swap_fail("%s: records data.val_split = %lld but %s has %d training images", o->path,
@@ -145,6 +145,7 @@ int inspect_eval_main(int argc, char **argv) {
         else if (!strcmp(a, "--train-subset") && next) o.train_subset = inspect_parse_long(a, argv[++i], 0, 100000000);
         else if (!strcmp(a, "--precision") && next) o.precision = argv[++i];
         else if (!strcmp(a, "--json")) o.json = 1;
+        else if (!strcmp(a, "--ignore-data-hash")) o.ignore_hash = 1;
         else if (a[0] == '-' || o.path) inspect_usage("eval: unexpected argument");
         else o.path = a;
     }

@@ -8,6 +8,7 @@
 
 #include "ckpt/ckpt.h"
 #include "core/json.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 
 int inspect_summary_main(int argc, char **argv); /* FILE [--json] */
@@ -42,6 +43,13 @@ Stats stats_of(const float *x, size_t n);
 /* Load for inspection: NaN/Inf and hash mismatches are reported, not fatal; structure problems are fatal. */
 Model *load_lenient(const char *path, CkptMeta *meta, int *hash_ok);
 double last_test_acc(const CkptMeta *m);
+
+/* The data a checkpoint was trained on: the built-in dataset `name` (data = its directory, or NULL), or for
+ * dataset "hdf5" the file `data` (--data FILE) else the one the checkpoint records, normalized as the checkpoint
+ * records. A data file whose content hash differs from the recorded one is refused unless ignore_hash
+ * (--ignore-data-hash); the message names that flag. */
+Dataset *inspect_load_data(const char *ckpt_path, const CkptMeta *mt, const char *name, const char *data,
+                           int ignore_hash, int train);
 
 /* JSON numbers as the CSVs print them (9 significant digits), so a script can compare the two exactly;
  * NaN (not measured) becomes null. */

@@ -18,7 +18,7 @@
 #include "report/report.h"
 
 #define USAGE                                                                                                      \
-    "usage: swap-inspect interpolate A.h5 B.h5 [C.h5] [--steps N] [--from X] [--to Y] [--data DIR] [--subset N]\n" \
+    "usage: swap-inspect interpolate A.h5 B.h5 [C.h5] [--steps N] [--from X] [--to Y] [--data DIR|FILE] [--subset N]\n" \
     "                                [--bn-batches K] [--bn-batch B] [--seed S] [--batch B] [--threads T] [--out DIR]\n" \
     "  line A->B: points (1-a)*A + a*B for a from X (0) to Y (1) in N (10) steps; with C: an (N+1)x(N+1) grid\n"  \
     "  on the plane through A, B, C (orthonormal coordinates, 20%% margin around the triangle).\n"                 \
@@ -32,7 +32,7 @@
 
 typedef struct {
     const char *paths[3];
-    int n_models, steps, subset, bn_batches, bn_batch, batch, threads, have_seed;
+    int n_models, steps, subset, bn_batches, bn_batch, batch, threads, have_seed, ignore_hash;
     double from, to;
     uint64_t seed;
     Augment bn_aug; /* phase 3's BN augmentation, read from A's recorded configuration */
@@ -64,6 +64,10 @@ static int parse_args(Args *a, int argc, char **argv) {
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             printf("%s", USAGE);
             exit(0);
+        }
+        if (!strcmp(s, "--ignore-data-hash")) {
+            a->ignore_hash = 1;
+            continue;
         }
         if (s[0] != '-' || !s[1]) {
             if (a->n_models == 3) return usage_error("at most three checkpoints (A B [C])");
@@ -246,8 +250,8 @@ static void load_ends(Landscape *L) {
     ckpt_meta_config_value(&L->meta[0], "seed", seed_s, sizeof seed_s);
     if (!a->have_seed) a->seed = strtoull(seed_s, NULL, 10);
     a->bn_aug_on = bn_augment_from_meta(&L->meta[0], &a->bn_aug) != NULL;
-    L->train = dataset_load(L->meta[0].dataset, a->data, 1);
-    L->test = dataset_load(L->meta[0].dataset, a->data, 0);
+    L->train = inspect_load_data(a->paths[0], &L->meta[0], L->meta[0].dataset, a->data, a->ignore_hash, 1);
+    L->test = inspect_load_data(a->paths[0], &L->meta[0], L->meta[0].dataset, a->data, a->ignore_hash, 0);
     hold_out_val(L);
     if (a->subset > 0 && a->subset < L->train->n) dataset_truncate(L->train, a->subset);
     if (a->subset > 0 && a->subset < L->test->n) dataset_truncate(L->test, a->subset);

@@ -91,6 +91,7 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
         for (int c = 0; c < mt->norm_channels; c++) printf(" %.4f", mt->norm_std[c]);
     }
     printf("\n");
+    if (mt->data_file[0]) printf("data file    %s  (content hash %s)\n", mt->data_file, mt->data_hash);
     if (mt->val_split)
         printf("validation   %lld training images held out (data.val_seed %lld, split %s)\n", (long long)mt->val_split,
                (long long)mt->val_seed, mt->val_hash);
@@ -269,6 +270,10 @@ static void add_model(cJSON *o, const CkptMeta *mt) {
     cJSON_AddItemToObject(o, "buffer_count", json_i64(mt->buffer_count));
     cJSON_AddBoolToObject(o, "has_momentum", mt->has_momentum);
     cJSON_AddStringToObject(o, "dataset", mt->dataset);
+    if (mt->data_file[0]) {
+        cJSON_AddStringToObject(o, "data_file", mt->data_file);
+        cJSON_AddStringToObject(o, "data_hash", mt->data_hash);
+    }
     cJSON_AddItemToObject(o, "val_split", json_i64(mt->val_split));
     cJSON_AddItemToObject(o, "val_seed", json_i64(mt->val_seed));
     cJSON_AddStringToObject(o, "val_hash", mt->val_hash);

@@ -49,6 +49,12 @@ void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t s
     const int saved = m->batch;
     uint32_t *idx = xMalloc((size_t)batch * batches * sizeof *idx);
     bn_batch_indices(idx, d, batch, batches, seed);
+    Dataset *held = NULL;
+    if (d->stream) { /* streamed training images: read the batches' samples, then index them in order */
+        held = dataset_gather(d, idx, batch * batches);
+        for (size_t i = 0; i < (size_t)batch * batches; i++) idx[i] = (uint32_t)i;
+        d = held;
+    }
     model_bn_recompute_begin(m);
     model_set_batch(m, batch);
     for (int b = 0; b < batches; b++) {
@@ -57,6 +63,7 @@ void bn_recompute(Model *m, const Dataset *d, int batch, int batches, uint64_t s
         model_forward(m, 1, 0);
     }
     model_bn_recompute_end(m);
+    dataset_free(held);
     free(idx);
     if (saved > 0) model_set_batch(m, saved);
 }

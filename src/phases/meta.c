@@ -1,4 +1,6 @@
 /* Identity and provenance every phase writes into its checkpoints (build provenance is added by src/ckpt). */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -20,6 +22,11 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
     const Dataset *d = p->train ? p->train : p->test;
     if (d) {
         snprintf(meta->dataset, sizeof meta->dataset, "%s", d->name);
+        if (d->hash[0]) { /* the data file, by absolute path and content, so tools find and check it */
+            char abs[PATH_MAX];
+            snprintf(meta->data_file, sizeof meta->data_file, "%.1023s", realpath(d->path, abs) ? abs : d->path);
+            snprintf(meta->data_hash, sizeof meta->data_hash, "%s", d->hash);
+        }
         double mean[4] = {0}, std[4] = {0};
         for (int c = 0; c < d->c && c < 3; c++) {
             mean[c] = d->mean[c];

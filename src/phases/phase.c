@@ -129,11 +129,32 @@ void phase_finish(Phase *p) {
     comm_finalize();
 }
 
+/* dataset = "hdf5": the file, and whether its training images stream (data.in_memory, else by the file's size). */
+static const char *data_source(const Phase *p, DataOpts *o) {
+    memset(o, 0, sizeof *o);
+    const char *name = cfg_str(p->cfg, "dataset");
+    if (strcmp(name, "hdf5")) return cfg_has(p->cfg, "data_dir") ? cfg_str(p->cfg, "data_dir") : NULL;
+    const char *file = cfg_str(p->cfg, "data_file");
+    if (cfg_has(p->cfg, "data.in_memory")) {
+        o->stream = !cfg_bool(p->cfg, "data.in_memory");
+    } else {
+        struct stat st;
+        o->stream = stat(file, &st) == 0 && (double)st.st_size > (double)cfg_int(p->cfg, "data.stream_above_mb") * (1 << 20);
+    }
+    o->stream_chunk = (int)cfg_int(p->cfg, "data.stream_chunk");
+    o->stream_window = (int)cfg_int(p->cfg, "data.stream_window");
+    return file;
+}
+
 void phase_load_data(Phase *p, int need_train, int need_test) {
     const char *name = cfg_str(p->cfg, "dataset");
-    const char *dir = cfg_has(p->cfg, "data_dir") ? cfg_str(p->cfg, "data_dir") : NULL;
+    DataOpts opts;
+    const char *dir = data_source(p, &opts);
     if (need_train) {
-        p->train = dataset_load(name, dir, 1);
+        p->train = dataset_load_opts(name, dir, 1, &opts);
+        if (p->train->stream && p->comm.rank == 0)
+            printf("%s: streaming the training images of %s (chunks of %d images, shuffle windows of %d chunks)\n",
+                   swap_progname(), dir, opts.stream_chunk, opts.stream_window);
         p->val_split = (int)cfg_int(p->cfg, "data.val_split");
         p->val_seed = (uint64_t)cfg_int(p->cfg, "data.val_seed");
         if (p->val_split > 0) {
@@ -150,7 +171,12 @@ void phase_load_data(Phase *p, int need_train, int need_test) {
         if (sub > 0 && sub < p->train->n) dataset_truncate(p->train, (int)sub);
     }
     if (need_test) {
-        p->test = dataset_load(name, dir, 0);
+        if (p->train) { /* the training set's normalization (computed once when the file has none) */
+            opts.have_norm = 1;
+            memcpy(opts.mean, p->train->mean, sizeof opts.mean);
+            memcpy(opts.std, p->train->std, sizeof opts.std);
+        }
+        p->test = dataset_load_opts(name, dir, 0, &opts);
         long sub = cfg_int(p->cfg, "test_subset");
         if (sub > 0 && sub < p->test->n) dataset_truncate(p->test, (int)sub);
     }
@@ -167,7 +193,16 @@ ModelSpec phase_model_spec(const Phase *p) {
 
 Model *phase_build_model(const Phase *p) {
     ModelSpec s = phase_model_spec(p);
-    return model_create_json(cfg_str(p->cfg, "model_json"), &s);
+    const Dataset *d = p->train ? p->train : p->test;
+    char ctx[1200];
+    if (!strcmp(d->name, "hdf5")) { /* a network that cannot take these images: say which file holds them */
+        snprintf(ctx, sizeof ctx, "%s: /%s/images: %dx%dx%d images (HxWxC) do not fit model '%s': ", d->path,
+                 p->train ? "train" : "test", d->h, d->w, d->c, cfg_str(p->cfg, "model_name"));
+        swap_fail_context(ctx);
+    }
+    Model *m = model_create_json(cfg_str(p->cfg, "model_json"), &s);
+    swap_fail_context(NULL);
+    return m;
 }
 
 static void mkdir_p(const char *path) {

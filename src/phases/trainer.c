@@ -438,7 +438,7 @@ static void periodic_checkpoint(Run *r, int last) {
  * training-accuracy threshold reached). */
 static int run_epoch(Run *r) {
     TrainJob *j = r->j;
-    dataset_epoch_order(r->perm, (size_t)r->tr->n, j->seed, (int)r->c.epoch, j->worker);
+    dataset_order(r->tr, r->perm, j->seed, (int)r->c.epoch, j->worker);
     const double t_epoch = wall_seconds();
     const long first_step = r->c.step_in_epoch;
     run_steps(r);

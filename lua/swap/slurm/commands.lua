@@ -157,9 +157,27 @@ local function check_bins(ctx, strict)
   end
 end
 
+-- dataset = "hdf5": each pipeline's data file must exist and be a readable HDF5 file before anything is written
+-- or submitted (the jobs check its contents again when they start).
+function M.check_data(ctx)
+  for _, pl in ipairs(ctx.pipelines) do
+    local f = pl.flat
+    if f.dataset == "hdf5" then
+      local path = sys.abspath(f.data_file, ctx.cwd)
+      local fh, err = io.open(path, "rb")
+      if not fh then fail(path .. ": data_file cannot be opened (" .. tostring(err):gsub("^[^:]*: ", "") .. ")") end
+      local head = fh:read(8)
+      fh:close()
+      if head == nil then fail(path .. ": data_file is a directory or empty; it must name the HDF5 file") end
+      if head ~= "\137HDF\r\n\26\n" then fail(path .. ": data_file is not an HDF5 file (no HDF5 signature)") end
+    end
+  end
+end
+
 function M.plan(ctx, out)
   out = out or io.stdout
   check_bins(ctx, false)
+  M.check_data(ctx)
   local plans = with_lock(ctx, function()
     local old = M.read_jobs(ctx)
     local act = old and active_ids(old) or {}
@@ -222,6 +240,7 @@ function M.submit(ctx, opts, out)
   out = out or io.stdout
   opts = opts or {}
   check_bins(ctx, true)
+  M.check_data(ctx)
   local cjson = require "cjson"
   return with_lock(ctx, function() return submit_locked(ctx, opts, out) end)
 end

@@ -62,7 +62,11 @@ function M.job(ctx, pl, phase, work, bname)
   local j = { phase = phase, script = pl.dir .. "/slurm/phase" .. phase .. ".sbatch" }
   local argv = {}
   local function add(list) for _, w in ipairs(list) do argv[#argv + 1] = w end end
-  local function sets() for _, o in ipairs(pl.overrides) do add({ "--set", o }) end end
+  local function sets()
+    for _, o in ipairs(pl.overrides) do add({ "--set", o }) end
+    -- the data file by absolute path: a job's working directory is not the experiment's
+    if f.dataset == "hdf5" then add({ "--set", "data_file=" .. sys.abspath(f.data_file, ctx.cwd) }) end
+  end
   if phase == M.BASELINE then
     j.baseline = bname
     j.script = pl.dir .. "/slurm/baseline-" .. bname .. ".sbatch"
