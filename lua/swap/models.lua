@@ -168,6 +168,15 @@ local function infer(r, pre, x, st, path, base)
   error("infer: kind " .. k)
 end
 
+-- A list of layers may hold lists of layers (what a helper function returns: { {"conv", ...}, {"bn"} }); they are
+-- spliced in place, so paths count the layers after splicing.
+local function splice(list, out)
+  for _, l in ipairs(list) do
+    if type(l) == "table" and type(l[1]) == "table" then splice(l, out) else out[#out + 1] = l end
+  end
+  return out
+end
+
 resolve_list = function(list, path, base, x, st, key, where_pre)
   if type(list) ~= "table" then fail(where_pre .. "'" .. key .. "' must be a list of layers, got " .. type(list)) end
   for k in pairs(list) do
@@ -175,12 +184,13 @@ resolve_list = function(list, path, base, x, st, key, where_pre)
       fail(where_pre .. "'" .. key .. "' must be a list of layers (found the key " .. show(k) .. ")")
     end
   end
+  list = splice(list, {})
   local out = {}
   for i, l in ipairs(list) do
     local p, b = path .. "[" .. i .. "]", (base == "" and "" or base .. ".") .. key .. "." .. (i - 1)
     local r, pre = resolve_layer(l, p, b, st)
     if r.kind == "residual" then
-      if type(l.body) ~= "table" or #l.body == 0 then fail(pre .. "'body' must be a non-empty list of layers") end
+      if type(l.body) ~= "table" or #splice(l.body, {}) == 0 then fail(pre .. "'body' must be a non-empty list of layers") end
       local y
       r.body, y = resolve_list(l.body, p .. ".body", b, x, st, "body", pre)
       local s
