@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/lockfile.h"
 #include "core/rng.h"
 #include "phases/drift.h"
 
@@ -306,9 +307,18 @@ typedef struct {
     CommBuckets *buckets;
     double t_start, lr;
     int stop;
+    int lock;          /* the writer's lock on its output (-1 elsewhere) */
     int diverged;      /* this rank's loss was NaN/Inf at the last step */
     double last_loss;  /* the last finite loss (NaN before the first) */
 } Run;
+
+int lock_output(const char *out_path) {
+    char lock[1100];
+    const char *slash = strrchr(out_path, '/');
+    int dl = slash ? (int)(slash - out_path) + 1 : 0;
+    snprintf(lock, sizeof lock, "%.*s.%s.lock", dl, out_path, slash ? slash + 1 : out_path);
+    return lockfile_take(lock, out_path);
+}
 
 /* An existing output or resume checkpoint made from another configuration is neither resumed nor replaced. */
 /* "baselines.NAME" -> "NAME", else NULL */
@@ -331,6 +341,7 @@ static void run_start(Run *r, TrainJob *j) {
     r->R = j->data_parallel ? r->p->comm.size : 1;
     r->rank = j->data_parallel ? r->p->comm.rank : 0;
     r->writer = j->data_parallel ? r->p->comm.rank == 0 : 1;
+    r->lock = -1;
     r->G = j->global_batch;
     if (r->G % r->R) swap_fail("%s.batch: %d is not divisible by %d ranks", j->section, r->G, r->R);
     if (r->G > r->tr->n) swap_fail("%s.batch: %d exceeds the %d training samples", j->section, r->G, r->tr->n);
@@ -339,6 +350,7 @@ static void run_start(Run *r, TrainJob *j) {
     dataset_shard(r->G, r->rank, r->R, &r->lo, &hi);
     r->nb = hi - r->lo;
     model_set_batch(r->m, r->nb);
+    if (r->writer) r->lock = lock_output(j->out_path);
     check_drift(j);
     int resumed = load_resume(j, &r->c, &r->hist, &r->n_hist);
     if (!r->hist) r->hist = xCalloc((size_t)j->epochs + 1, sizeof *r->hist);
@@ -530,6 +542,7 @@ static int run_finish(Run *r) {
         comm_buckets_free(r->buckets);
     }
     free(r->hist);
+    lockfile_release(r->lock);
     return exit_code;
 }
 
