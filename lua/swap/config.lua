@@ -291,6 +291,9 @@ local function check_range(e, x)
   end
 end
 
+-- NaN (0/0) and infinities pass every range comparison unless refused first.
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
 -- Returns the normalised value, or nil and an error text (without the key).
 local function validate_value(e, v)
   if v == nil then
@@ -320,6 +323,7 @@ local function validate_value(e, v)
     return v
   elseif t == "number" then
     if type(v) ~= "number" then return nil, "expected " .. describe(e) .. ", got " .. type(v) .. " " .. M.show(v) end
+    if not finite(v) then return nil, "expected a finite number, got " .. tostring(v) end
     local err = check_range(e, v)
     if err then return nil, err end
     return v + 0.0
@@ -336,6 +340,9 @@ local function validate_value(e, v)
     for i, p in ipairs(v) do
       if type(p) ~= "table" or #p ~= 2 or type(p[1]) ~= "number" or type(p[2]) ~= "number" then
         return nil, string.format("knot %d: expected {epoch, multiplier}, got %s", i, M.show(p))
+      end
+      if not finite(p[1]) or not finite(p[2]) then
+        return nil, string.format("knot %d: epoch and multiplier must be finite numbers, got %s", i, M.show(p))
       end
       if p[1] < 0 or p[2] < 0 then return nil, string.format("knot %d: epoch and multiplier must be >= 0", i) end
       if p[1] < prev then return nil, string.format("knot %d: epochs must not decrease", i) end

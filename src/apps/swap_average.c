@@ -163,6 +163,7 @@ typedef struct {
     int *members, n_members, n_steps;
     SoupStep *steps;
     double t1, tmax, t3;
+    int lock;
 } Avg;
 
 /* Which workers finished (a checkpoint that verifies); fails below the quorum. */
@@ -202,7 +203,8 @@ static void setup(Avg *a) {
     if (!file_exists(a->p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", a->p1_path);
     drift_require(cfg, a->p1_path, DRIFT_PHASE1, NULL);
     char p3[1024];
-    phase_path(&a->p, p3, sizeof p3, "phase3/model.h5", 0);
+    phase_path(&a->p, p3, sizeof p3, "phase3/model.h5", 1);
+    a->lock = lock_output(p3); /* released at exit */
     if (file_exists(p3)) drift_require(cfg, p3, DRIFT_PHASE3, NULL); /* replaced only by the same recipe's */
     find_workers(a);
     phase_load_data(&a->p, 1, 1);

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ckpt/ckpt.h"
 #include "config/config.h"
 #include "core/err.h"
+#include "core/lockfile.h"
 #include "phases/drift.h"
 #include "phases/summary.h"
 #include "report/report.h"
@@ -30,6 +33,7 @@ static pid_t *g_children;
 static int g_nchildren;
 
 static void on_signal(int sig) { g_signal = sig; }
+static int signal_pending(void) { return g_signal != 0; }
 
 static void forward_signal(void) {
     for (int i = 0; i < g_nchildren; i++)
@@ -78,9 +82,12 @@ static pid_t spawn(const Cmd *c) {
     for (int i = 0; i < c->n; i++) printf(" %s", c->argv[i]);
     printf("\n");
     fflush(stdout);
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) swap_fail("fork failed (%s)", strerror(errno));
     if (pid == 0) {
+        /* a swap-run killed with -9 takes its phases along: they get SIGTERM, checkpoint and exit 3 */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
         execvp(c->argv[0], (char *const *)c->argv);
         fprintf(stderr, "swap-run: error: cannot run %s (%s)\n", c->argv[0], strerror(errno));
         _exit(127);
@@ -284,6 +291,22 @@ static void refresh_summary(const Config *cfg) {
         printf("swap-run: redrew %s/plots with the baselines\n", ph.dir);
 }
 
+/* One swap-run per results directory: a second one of the same experiment (which would redo every phase beside
+ * the first) is refused, naming the first's host and PID. The kernel releases the lock when swap-run dies. */
+static void lock_dir(const Config *cfg) {
+    char dir[1024], shared[1024], path[1100];
+    dirs(cfg, dir, sizeof dir, shared, sizeof shared);
+    for (char *q = dir + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST) swap_fail("%s: cannot create directory (%s)", dir, strerror(errno));
+            *q = '/';
+        }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) swap_fail("%s: cannot create directory (%s)", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/.swap-run.lock", dir);
+    lockfile_take(path, dir); /* held until exit */
+}
+
 int main(int argc, char **argv) {
     if (phase_version(argc, argv) == 0) return 0;
     swap_set_progname(argv[0]);
@@ -309,17 +332,26 @@ int main(int argc, char **argv) {
     }
     const int run_swap = !only || !strcmp(only, "swap"), run_bl = !only || !strcmp(only, "baselines");
     find_bindir(argv[0]);
-    CfgGroup *groups;
-    const int n_groups = config_sweep_plan(exp, n_sets, (const char *const *)sets, &groups);
+    /* before the experiment is evaluated: a loop in it must still end on TERM */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    config_set_stop(signal_pending);
+    CfgGroup *groups;
+    const int n_groups = config_sweep_plan(exp, n_sets, (const char *const *)sets, &groups);
 
     int n_pipelines = 0;
     for (int g = 0; g < n_groups; g++) n_pipelines += groups[g].n;
+    for (int g = 0; g < n_groups; g++)
+        for (int k = 0; k < groups[g].n; k++) {
+            Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov, (const char *const *)groups[g].pipelines[k].ov);
+            lock_dir(pcfg);
+            config_free(pcfg);
+        }
     if (n_pipelines > 1)
         printf("swap-run: sweep of %d pipelines in %d group(s) sharing phase 1 and the baselines\n", n_pipelines, n_groups);
     for (int g = 0; g < n_groups; g++) {

@@ -8,6 +8,7 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -237,6 +238,45 @@ static void collect_baselines(Config *c) {
     if (!c->n_bnames) strcpy(c->blist, "{}");
 }
 
+/* Bounded evaluation: an experiment file (or a --set value) is code, and code can loop. A count hook ends the
+ * program with one line when a signal arrived (the caller's stop flag) or when evaluation ran past the time limit,
+ * directly from the hook, so that a pcall inside the experiment cannot swallow it. */
+static int (*g_stop)(void);
+static double g_deadline;
+static const char *g_eval_path;
+
+void config_set_stop(int (*pending)(void)) { g_stop = pending; }
+
+static double monotonic_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double limit_s(void) {
+    const char *v = getenv("SWAP_CONFIG_TIMEOUT_S");
+    char *end;
+    double x = v && *v ? strtod(v, &end) : 0;
+    if (v && *v && (*end || !(x > 0))) swap_fail("SWAP_CONFIG_TIMEOUT_S=%s: expected a number of seconds > 0", v);
+    return v && *v ? x : CONFIG_TIMEOUT_S;
+}
+
+static void eval_hook(lua_State *L, lua_Debug *ar) {
+    (void)L;
+    (void)ar;
+    if (g_stop && g_stop())
+        swap_fail_code(SWAP_EXIT_PREEMPTED, "%s: stopped by a signal while evaluating the experiment", g_eval_path);
+    if (monotonic_s() > g_deadline)
+        swap_fail("%s: evaluating the experiment (with its --set values) took longer than %g s: an endless loop? "
+                  "(SWAP_CONFIG_TIMEOUT_S sets the limit)", g_eval_path, limit_s());
+}
+
+static void bound(lua_State *L, const char *path) {
+    g_eval_path = path;
+    g_deadline = monotonic_s() + limit_s();
+    lua_sethook(L, eval_hook, LUA_MASKCOUNT, 10000);
+}
+
 /* Runs inside lua_pcall so any Lua error (including from resolve) is caught. Stack in: config, lua dir, path,
  * number of overrides, overrides. */
 static int resolve_protected(lua_State *L) {
@@ -268,6 +308,7 @@ Config *config_load(const char *path, int n_overrides, const char *const *overri
     lua_State *L = luaL_newstate();
     if (!L) swap_fail("cannot create a Lua state (out of memory)");
     luaL_openlibs(L);
+    bound(L, path);
     lua_pushcfunction(L, resolve_protected);
     lua_pushlightuserdata(L, c);
     lua_pushstring(L, luadir);
@@ -461,6 +502,7 @@ int config_sweep_plan(const char *path, int n_overrides, const char *const *over
     lua_State *L = luaL_newstate();
     if (!L) swap_fail("cannot create a Lua state (out of memory)");
     luaL_openlibs(L);
+    bound(L, path);
     lua_pushcfunction(L, plan_protected);
     lua_pushlightuserdata(L, &out);
     lua_pushstring(L, luadir);

@@ -7,6 +7,11 @@
 
 typedef struct Config Config;
 
+/* Evaluation of an experiment is bounded: it ends the program with one line when pending() (set here; e.g. the
+ * phases' signal flag) turns true, and after CONFIG_TIMEOUT_S seconds (environment SWAP_CONFIG_TIMEOUT_S), so a
+ * loop in an experiment or a --set value can always be stopped. */
+#define CONFIG_TIMEOUT_S 60.0
+void config_set_stop(int (*pending)(void));
 Config *config_load(const char *path, int n_overrides, const char *const *overrides);
 void config_free(Config *c);
 /* Typed access by dotted key ("phase1.batch"); a key outside the schema or a wrong type is an internal error.

@@ -83,8 +83,10 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     memset(p, 0, sizeof *p);
     swap_set_progname(argv[0]);
     signals_install(); /* first: a USR1 from Slurm must never find the default (fatal) action */
+    config_set_stop(signals_pending); /* a looping experiment still ends on TERM */
     parse_args(&p->args, argc, argv, usage);
     comm_init(&p->comm, &argc, &argv);
+    signals_install(); /* again: UCX (under MPICH) takes SIGHUP for its debug output in MPI_Init */
     p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
     snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
     snprintf(p->shared, sizeof p->shared, "%s", cfg_has(p->cfg, "shared_dir") ? cfg_str(p->cfg, "shared_dir") : p->dir);

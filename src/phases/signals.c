@@ -1,5 +1,5 @@
-/* Slurm sends SIGUSR1 (--signal) before a time limit and SIGTERM on preemption/cancel; both mean "finish the
- * current step, write a resumable checkpoint, exit 3". */
+/* Slurm sends SIGUSR1 (--signal) before a time limit and SIGTERM on preemption/cancel; SIGINT (Ctrl-C) and SIGHUP
+ * (the terminal went away) mean the same: "finish the current step, write a resumable checkpoint, exit 3". */
 #include <signal.h>
 #include <string.h>
 
@@ -19,6 +19,8 @@ void signals_install(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);  /* Ctrl-C: a checkpoint too */
+    sigaction(SIGHUP, &sa, NULL);  /* a closed terminal or ssh session */
 }
 
 int signals_pending(void) { return g_stop != 0; }

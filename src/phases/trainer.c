@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/lockfile.h"
 #include "core/rng.h"
 #include "phases/drift.h"
 
@@ -54,9 +55,14 @@ Schedule schedule_from_config(const Config *cfg, const char *section, double lr,
         for (int i = 0; i < s.n_knots; i++) {
             s.knot_t[i] = cfg_num_at(cfg, k, 2 * (size_t)i);
             s.knot_v[i] = cfg_num_at(cfg, k, 2 * (size_t)i + 1);
+            if (!isfinite(s.knot_t[i]) || !isfinite(s.knot_v[i]))
+                swap_fail("%s: knot %d is not a pair of finite numbers", k, i + 1);
             if (i && s.knot_t[i] <= s.knot_t[i - 1]) swap_fail("%s: knot epochs must increase", k);
         }
     }
+    const double vals[] = {s.base_lr, s.warmup, s.final_frac, s.step_every, s.gamma};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        if (!isfinite(vals[i])) swap_fail("%s: a learning-rate schedule value is not finite", section);
     return s;
 }
 
@@ -95,6 +101,12 @@ const Augment *bn_augment_from_meta(const CkptMeta *meta, Augment *buf) {
     return active(buf);
 }
 
+static int weights_finite(const Model *m) {
+    int ok = 1;
+    for (size_t i = 0; i < m->ps.n_total; i++) ok &= isfinite(m->ps.data[i]) != 0;
+    return ok;
+}
+
 /* Resumable state beyond tensors: cursor and the running sums of the current epoch. */
 typedef struct {
     long epoch, step_in_epoch, global_step, samples;
@@ -103,6 +115,10 @@ typedef struct {
 
 static void save_checkpoint(TrainJob *j, const char *path, const Cursor *c, const EpochRecord *hist, int n_hist,
                             int final, const float *rank_bn) {
+    /* weights that became NaN/Inf without the loss showing it yet are never saved over a good checkpoint */
+    if (!weights_finite(j->m))
+        swap_fail("%s: the weights became non-finite by step %ld (epoch %ld); not writing %s; the last good "
+                      "checkpoint is kept", j->section, c->global_step, c->epoch + 1, path);
     CkptMeta meta;
     phase_meta(j->p, &meta, j->phase_name, j->worker, j->n_workers);
     model_conv_kernels(j->m, meta.conv, sizeof meta.conv);
@@ -292,7 +308,18 @@ typedef struct {
     CommBuckets *buckets;
     double t_start, lr;
     int stop;
+    int lock;          /* the writer's lock on its output (-1 elsewhere) */
+    int diverged;      /* this rank's loss was NaN/Inf at the last step */
+    double last_loss;  /* the last finite loss (NaN before the first) */
 } Run;
+
+int lock_output(const char *out_path) {
+    char lock[1100];
+    const char *slash = strrchr(out_path, '/');
+    int dl = slash ? (int)(slash - out_path) + 1 : 0;
+    snprintf(lock, sizeof lock, "%.*s.%s.lock", dl, out_path, slash ? slash + 1 : out_path);
+    return lockfile_take(lock, out_path);
+}
 
 /* An existing output or resume checkpoint made from another configuration is neither resumed nor replaced. */
 /* "baselines.NAME" -> "NAME", else NULL */
@@ -315,6 +342,7 @@ static void run_start(Run *r, TrainJob *j) {
     r->R = j->data_parallel ? r->p->comm.size : 1;
     r->rank = j->data_parallel ? r->p->comm.rank : 0;
     r->writer = j->data_parallel ? r->p->comm.rank == 0 : 1;
+    r->lock = -1;
     r->G = j->global_batch;
     if (r->G % r->R) swap_fail("%s.batch: %d is not divisible by %d ranks", j->section, r->G, r->R);
     if (r->G > r->tr->n) swap_fail("%s.batch: %d exceeds the %d training samples", j->section, r->G, r->tr->n);
@@ -323,6 +351,7 @@ static void run_start(Run *r, TrainJob *j) {
     dataset_shard(r->G, r->rank, r->R, &r->lo, &hi);
     r->nb = hi - r->lo;
     model_set_batch(r->m, r->nb);
+    if (r->writer) r->lock = lock_output(j->out_path);
     check_drift(j);
     int resumed = load_resume(j, &r->c, &r->hist, &r->n_hist);
     if (!r->hist) r->hist = xCalloc((size_t)j->epochs + 1, sizeof *r->hist);
@@ -340,6 +369,7 @@ static void run_start(Run *r, TrainJob *j) {
     }
     r->tty = r->writer && isatty(2);
     r->t_start = wall_seconds() - r->c.elapsed;
+    r->last_loss = NAN;
 }
 
 static void train_step(Run *r, long s) {
@@ -351,6 +381,11 @@ static void train_step(Run *r, long s) {
                        (int)r->c.epoch, j->worker, pos);
     sgd_zero_grad(&m->ps);
     float loss = model_forward(m, 1, 1);
+    if (!isfinite(loss)) { /* no step on a non-finite loss: the weights stay those of the last good step */
+        r->diverged = 1;
+        return;
+    }
+    r->last_loss = loss;
     r->c.correct += model_count_correct(m);
     r->c.loss_sum += (double)loss * r->nb;
     r->c.count += r->nb;
@@ -363,12 +398,28 @@ static void train_step(Run *r, long s) {
     if (r->tty) progress(j, s, r->steps, loss);
 }
 
+/* A loss that became NaN/Inf (on any rank) ends the phase with exit 1; the last checkpoint written (resume or
+ * periodic) is left as it was, so nothing diverged is ever saved. */
+static _Noreturn void diverged(const Run *r) {
+    const TrainJob *j = r->j;
+    char last[32] = "none";
+    if (isfinite(r->last_loss)) snprintf(last, sizeof last, "%.6g", r->last_loss);
+    if (r->writer || r->diverged)
+        swap_fail("%s: the training loss became non-finite at step %ld (epoch %ld, step %ld of it); last finite loss "
+                  "%s; the last good checkpoint is kept%s%s", j->section, r->c.global_step + 1, r->c.epoch + 1,
+                  r->c.step_in_epoch + 1, last, file_exists(j->resume_path) ? ": " : "",
+                  file_exists(j->resume_path) ? j->resume_path : "");
+    comm_barrier(); /* another rank diverged: its swap_fail aborts the job */
+    exit(SWAP_EXIT_ERROR);
+}
+
 /* The rest of the current epoch's steps; a signal (on any rank) stops after the step it arrived in. */
 static void run_steps(Run *r) {
     for (; r->c.step_in_epoch < r->steps; r->c.step_in_epoch++) {
         train_step(r, r->c.step_in_epoch);
-        int sig = signals_pending();
+        int sig = r->diverged ? 2 : signals_pending(); /* 2 wins the max: a divergence on any rank stops all */
         if (r->p->comm.size > 1) sig = comm_max_int(sig);
+        if (sig == 2) diverged(r);
         if (sig) {
             r->c.step_in_epoch++;
             r->stop = 1;
@@ -443,6 +494,8 @@ static int run_epoch(Run *r) {
     const long first_step = r->c.step_in_epoch;
     run_steps(r);
     if (r->stop && r->c.step_in_epoch < r->steps) return 0; /* mid-epoch: the caller checkpoints, epoch unfinished */
+    r->diverged = !weights_finite(r->m); /* a finite loss can hide overflowing BN statistics */
+    if ((r->p->comm.size > 1 ? comm_max_int(r->diverged) : r->diverged)) diverged(r);
     const int last = r->c.epoch + 1 == j->epochs;
     EpochRecord rec = epoch_record(r, last);
     const double ips = (double)(r->steps - first_step) * r->G / (wall_seconds() - t_epoch);
@@ -490,6 +543,7 @@ static int run_finish(Run *r) {
         comm_buckets_free(r->buckets);
     }
     free(r->hist);
+    lockfile_release(r->lock);
     return exit_code;
 }
 

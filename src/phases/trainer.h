@@ -46,6 +46,8 @@ struct TrainJob {
 
 /* Returns SWAP_EXIT_OK when finished (out_path written) or SWAP_EXIT_PREEMPTED after a resumable checkpoint. */
 int train_run(TrainJob *job);
+/* Lock out_path against a second writer (".<name>.lock" beside it; lockfile.h): returns the descriptor. */
+int lock_output(const char *out_path);
 /* Fill a schedule from "<section>.lr/schedule/warmup/..." keys; epochs is the decay horizon. */
 Schedule schedule_from_config(const Config *cfg, const char *section, double lr, int epochs);
 SgdConfig sgd_from_config(const Config *cfg);
