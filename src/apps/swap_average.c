@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/layout.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
 #include "report/report.h"
@@ -54,7 +55,7 @@ typedef struct {
 
 static void worker_path(Phase *p, char *path, size_t n, int worker) {
     char sub[64];
-    snprintf(sub, sizeof sub, "phase2/worker-%d.h5", worker);
+    snprintf(sub, sizeof sub, LAYOUT_WORKER_MODEL, worker);
     phase_path(p, path, n, sub, 0);
 }
 
@@ -196,7 +197,7 @@ static void setup(Avg *a) {
     if (bn_batch <= 0) bn_batch = (int)cfg_int(cfg, "phase2.batch");
     a->se = (SoupEval){.batch = a->eval_batch, .bn_batch = bn_batch, .bn_batches = (int)cfg_int(cfg, "phase3.bn_batches"),
                        .bn_seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 4, 0)};
-    phase_path(&a->p, a->p1_path, sizeof a->p1_path, "phase1/model.h5", 0);
+    phase_path(&a->p, a->p1_path, sizeof a->p1_path, LAYOUT_PHASE1_MODEL, 0);
     if (!file_exists(a->p1_path)) swap_fail("%s: phase-1 model not found (run swap-train first)", a->p1_path);
     find_workers(a);
     phase_load_data(&a->p, 1, 1);
@@ -469,8 +470,8 @@ static void avg_free(Avg *a) {
  * then draws the plots (a plotting problem, or no gnuplot, is only a warning). */
 static void write_outputs(Avg *a) {
     char out_path[1024], sum_path[1024], p1_log[1024];
-    phase_path(&a->p, out_path, sizeof out_path, "phase3/model.h5", 1);
-    phase_path(&a->p, sum_path, sizeof sum_path, "summary.json", 0);
+    phase_path(&a->p, out_path, sizeof out_path, LAYOUT_PHASE3_MODEL, 1);
+    phase_path(&a->p, sum_path, sizeof sum_path, LAYOUT_SUMMARY, 0);
     save_model(a, out_path);
     a->t1 = last_time(&a->p1meta);
     for (int i = 0; i < a->W; i++)
@@ -483,7 +484,7 @@ static void write_outputs(Avg *a) {
     print_table(a);
     printf("%s: wrote %s and %s\n", swap_progname(), out_path, sum_path);
     fflush(stdout);
-    phase_path(&a->p, p1_log, sizeof p1_log, "phase1/log.jsonl", 0);
+    phase_path(&a->p, p1_log, sizeof p1_log, LAYOUT_PHASE1_LOG, 0);
     if (report_experiment_plots(a->p.dir, p1_log) == REPORT_OK) printf("%s: wrote %s/plots\n", swap_progname(), a->p.dir);
 }
 

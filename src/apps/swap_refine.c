@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/layout.h"
 #include "phases/trainer.h"
 #include "phases/wash.h"
 #include "phases/version.h"
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     }
 
     char parent_path[1024];
-    phase_path(&p, parent_path, sizeof parent_path, "phase1/model.h5", 0);
+    phase_path(&p, parent_path, sizeof parent_path, LAYOUT_PHASE1_MODEL, 0);
     if (!file_exists(parent_path))
         swap_fail("%s: phase-1 model not found (run swap-train first)", parent_path);
     phase_load_data(&p, 1, 1);
@@ -83,11 +84,11 @@ int main(int argc, char **argv) {
     j.parent = &parent;
     j.parent_path = parent_path;
     char sub[64];
-    snprintf(sub, sizeof sub, "phase2/worker-%d.h5", worker);
+    snprintf(sub, sizeof sub, LAYOUT_WORKER_MODEL, worker);
     phase_path(&p, j.out_path, sizeof j.out_path, sub, 1);
-    snprintf(sub, sizeof sub, "phase2/worker-%d.resume.h5", worker);
+    snprintf(sub, sizeof sub, LAYOUT_WORKER_RESUME, worker);
     phase_path(&p, j.resume_path, sizeof j.resume_path, sub, 0);
-    snprintf(sub, sizeof sub, "phase2/worker-%d.log.jsonl", worker);
+    snprintf(sub, sizeof sub, LAYOUT_WORKER_LOG, worker);
     phase_path(&p, j.log_path, sizeof j.log_path, sub, 0);
     if (communicating) wash_attach(&j, mode);
     comm_barrier();

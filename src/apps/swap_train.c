@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/layout.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
 #include "phases/version.h"
@@ -20,10 +21,10 @@ int main(int argc, char **argv) {
     char section[128], dir[160], k[192];
     if (bl) {
         snprintf(section, sizeof section, "baselines.%s", bl);
-        snprintf(dir, sizeof dir, "baseline-%s", bl);
+        snprintf(dir, sizeof dir, LAYOUT_BASELINE_DIR, bl);
     } else {
         snprintf(section, sizeof section, "phase1");
-        snprintf(dir, sizeof dir, "phase1");
+        snprintf(dir, sizeof dir, LAYOUT_PHASE1_DIR);
     }
 #define KEY(leaf) (snprintf(k, sizeof k, "%s.%s", section, leaf), k)
     long ranks = cfg_int(cfg, KEY("ranks"));
