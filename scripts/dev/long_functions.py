@@ -48,6 +48,9 @@ def main():
     for d in a.dirs:
         for f in sorted(pathlib.Path(d).rglob("*.c")):
             found += [(n, name, f"{f}:{line}") for name, line, n in functions(f)]
+    if not found:
+        print(f"no C functions found under {' '.join(a.dirs)}", file=sys.stderr)
+        return 1
     found.sort(reverse=True)
     for n, name, where in found[:a.top]:
         print(f"{n:5d}  {name:32s} {where}")

@@ -8,10 +8,12 @@
 #include "core/err.h"
 #include "config/presets.h"
 #include "core/fileio.h"
+#include "core/layout.h"
 #include "phases/drift.h"
 #include "phases/trainer.h"
-#include "phases/wash.h"
+#include "phases/trainjob.h"
 #include "phases/version.h"
+#include "phases/wash.h"
 
 static int worker_from_env(void) {
     const char *s = getenv("SLURM_ARRAY_TASK_ID");
@@ -49,7 +51,7 @@ int main(int argc, char **argv) {
     }
 
     char parent_path[1024];
-    phase_path(&p, parent_path, sizeof parent_path, "phase1/model.h5", 0);
+    phase_path(&p, parent_path, sizeof parent_path, LAYOUT_PHASE1_MODEL, 0);
     if (!file_exists(parent_path))
         swap_fail("%s: phase-1 model not found (run swap-train first)", parent_path);
     drift_require(cfg, parent_path, DRIFT_PHASE1, NULL); /* built on a phase 1 of another recipe: refused */
@@ -72,33 +74,20 @@ int main(int argc, char **argv) {
     if (cfg_bool(cfg, "phase2.reset_momentum")) memset(m->ps.mom, 0, m->ps.n_params * sizeof(float));
 
     TrainJob j;
-    memset(&j, 0, sizeof j);
-    j.p = &p;
+    train_job_init(&j, &p, m, "phase2", "epochs", cfg_num(cfg, "phase2.lr"));
     j.phase_name = communicating ? mode : "refine";
-    j.section = "phase2";
-    j.m = m;
     j.worker = worker;
     j.n_workers = W;
     j.seed = phase_seed((uint64_t)cfg_int(cfg, "seed"), 2, (uint64_t)worker);
-    j.global_batch = (int)cfg_int(cfg, "phase2.batch");
-    j.epochs = (int)cfg_int(cfg, "phase2.epochs");
     j.stop_train_acc = 2.0; /* phase 2 runs its full schedule */
-    j.sched = schedule_from_config(cfg, "phase2", cfg_num(cfg, "phase2.lr"), j.epochs);
-    j.sgd = sgd_from_config(cfg);
-    j.aug = augment_from_config(cfg);
-    j.eval_every = (int)cfg_int(cfg, "phase2.eval_every");
-    j.checkpoint_every = (int)cfg_int(cfg, "phase2.checkpoint_every");
-    j.keep_checkpoints = (int)cfg_int(cfg, "phase2.keep_checkpoints");
     j.data_parallel = !communicating;
     j.parent = &parent;
     j.parent_path = parent_path;
-    char sub[64];
-    snprintf(sub, sizeof sub, "phase2/worker-%d.h5", worker);
-    phase_path(&p, j.out_path, sizeof j.out_path, sub, 1);
-    snprintf(sub, sizeof sub, "phase2/worker-%d.resume.h5", worker);
-    phase_path(&p, j.resume_path, sizeof j.resume_path, sub, 0);
-    snprintf(sub, sizeof sub, "phase2/worker-%d.log.jsonl", worker);
-    phase_path(&p, j.log_path, sizeof j.log_path, sub, 0);
+    char out[64], resume[64], log[64];
+    snprintf(out, sizeof out, LAYOUT_WORKER_MODEL, worker);
+    snprintf(resume, sizeof resume, LAYOUT_WORKER_RESUME, worker);
+    snprintf(log, sizeof log, LAYOUT_WORKER_LOG, worker);
+    train_job_paths(&j, out, resume, log);
     if (communicating) wash_attach(&j, mode);
     comm_barrier();
     int rc = train_run(&j);

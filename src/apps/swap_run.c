@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/lockfile.h"
 #include "phases/drift.h"
+#include "core/layout.h"
 #include "phases/summary.h"
 #include "report/report.h"
 #include "phases/version.h"
@@ -174,7 +175,7 @@ static void dirs(const Config *cfg, char *dir, size_t n, char *shared, size_t ns
 static void run_phase1(const char *exp, int n_sets, char **sets, const Config *cfg) {
     char dir[1024], shared[1024], path[1200];
     dirs(cfg, dir, sizeof dir, shared, sizeof shared);
-    snprintf(path, sizeof path, "%s/phase1/model.h5", shared);
+    snprintf(path, sizeof path, "%s/" LAYOUT_PHASE1_MODEL, shared);
     if (done(cfg, path, DRIFT_PHASE1, NULL)) {
         printf("swap-run: phase 1 done already (%s)\n", path);
         return;
@@ -194,7 +195,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
     const char *mode = cfg_str(cfg, "phase2.mode");
     int todo = 0;
     for (int i = 0; i < W; i++) {
-        snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, i);
+        snprintf(path, sizeof path, "%s/" LAYOUT_WORKER_MODEL, dir, i);
         todo += !done(cfg, path, DRIFT_PHASE2, NULL);
     }
     if (!todo) printf("swap-run: phase 2 done already (%d workers)\n", W);
@@ -217,7 +218,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
         int running = 0, failed = 0, next = 0;
         while (next < W || running) {
             while (running < par && next < W && !g_signal && !failed) {
-                snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", dir, next);
+                snprintf(path, sizeof path, "%s/" LAYOUT_WORKER_MODEL, dir, next);
                 if (done(cfg, path, DRIFT_PHASE2, NULL)) {
                     next++;
                     continue;
@@ -243,9 +244,9 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
     }
 
     /* phase 3 */
-    snprintf(path, sizeof path, "%s/phase3/model.h5", dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_PHASE3_MODEL, dir);
     char sum[1200];
-    snprintf(sum, sizeof sum, "%s/summary.json", dir);
+    snprintf(sum, sizeof sum, "%s/" LAYOUT_SUMMARY, dir);
     if (done(cfg, path, DRIFT_PHASE3, NULL) && summary_valid(sum)) printf("swap-run: phase 3 done already (%s)\n", sum);
     else {
         base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
@@ -260,7 +261,7 @@ static void run_baselines(const char *exp, int n_sets, char **sets, const Config
     dirs(cfg, dir, sizeof dir, shared, sizeof shared);
     for (size_t b = 0; b < cfg_n_baselines(cfg); b++) {
         const char *name = cfg_baseline_name(cfg, b);
-        snprintf(path, sizeof path, "%s/baseline-%s/model.h5", shared, name);
+        snprintf(path, sizeof path, "%s/" LAYOUT_BASELINE_MODEL, shared, name);
         if (done(cfg, path, DRIFT_BASELINE, name)) {
             printf("swap-run: baseline %s done already (%s)\n", name, path);
             continue;
@@ -285,8 +286,8 @@ static void refresh_summary(const Config *cfg) {
     summary_update(&ph);
     /* the SWAP figure gains the baselines' markers (phase 1's log may be the sweep's shared one) */
     char p3[1200], log[1200];
-    snprintf(p3, sizeof p3, "%s/phase3/model.h5", ph.dir);
-    snprintf(log, sizeof log, "%s/phase1/log.jsonl", ph.shared);
+    snprintf(p3, sizeof p3, "%s/" LAYOUT_PHASE3_MODEL, ph.dir);
+    snprintf(log, sizeof log, "%s/" LAYOUT_PHASE1_LOG, ph.shared);
     if (access(p3, F_OK) == 0 && access(log, F_OK) == 0 && report_experiment_plots(ph.dir, log) == REPORT_OK)
         printf("swap-run: redrew %s/plots with the baselines\n", ph.dir);
 }

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/layout.h"
 #include "phases/summary.h"
 #include "phases/trainer.h"
+#include "phases/trainjob.h"
 #include "phases/version.h"
 
 int main(int argc, char **argv) {
@@ -20,10 +22,10 @@ int main(int argc, char **argv) {
     char section[128], dir[160], k[192];
     if (bl) {
         snprintf(section, sizeof section, "baselines.%s", bl);
-        snprintf(dir, sizeof dir, "baseline-%s", bl);
+        snprintf(dir, sizeof dir, LAYOUT_BASELINE_DIR, bl);
     } else {
         snprintf(section, sizeof section, "phase1");
-        snprintf(dir, sizeof dir, "phase1");
+        snprintf(dir, sizeof dir, LAYOUT_PHASE1_DIR);
     }
 #define KEY(leaf) (snprintf(k, sizeof k, "%s.%s", section, leaf), k)
     long ranks = cfg_int(cfg, KEY("ranks"));
@@ -34,39 +36,27 @@ int main(int argc, char **argv) {
     const uint64_t seed = (uint64_t)cfg_int(cfg, "seed");
     model_init(m, seed);
 
+    const int batch = (int)cfg_int(cfg, KEY("batch"));
+    double lr = cfg_num(cfg, KEY("lr"));
+    long base = cfg_int(cfg, KEY("base_batch"));
+    if (base > 0) lr = sched_scale_lr(lr, batch, (int)base);
     TrainJob j;
-    memset(&j, 0, sizeof j);
-    j.p = &p;
+    train_job_init(&j, &p, m, section, bl ? "epochs" : "max_epochs", lr);
     j.phase_name = bl ? "baseline" : "train";
-    j.section = section;
-    j.m = m;
     j.worker = 0;
     j.n_workers = 1;
     j.seed = phase_seed(seed, 1, 0); /* baselines see phase 1's data order: only batch and schedule differ */
-    j.global_batch = (int)cfg_int(cfg, KEY("batch"));
-    j.epochs = (int)cfg_int(cfg, bl ? KEY("epochs") : KEY("max_epochs"));
     j.stop_train_acc = cfg_num(cfg, KEY("stop_train_acc"));
     if (bl && j.stop_train_acc <= 0) j.stop_train_acc = 2.0; /* 0 = no threshold: the whole budget runs */
-    double lr = cfg_num(cfg, KEY("lr"));
-    long base = cfg_int(cfg, KEY("base_batch"));
-    if (base > 0) lr = sched_scale_lr(lr, j.global_batch, (int)base);
-    j.sched = schedule_from_config(cfg, section, lr, j.epochs);
-    j.sgd = sgd_from_config(cfg);
-    j.aug = augment_from_config(cfg);
-    j.eval_every = (int)cfg_int(cfg, KEY("eval_every"));
-    j.checkpoint_every = (int)cfg_int(cfg, KEY("checkpoint_every"));
-    j.keep_checkpoints = (int)cfg_int(cfg, KEY("keep_checkpoints"));
 #undef KEY
     j.data_parallel = 1;
     /* an all-reduce setting, not part of the recipe: baselines use phase 1's */
     j.bucket_floats = (size_t)(cfg_num(cfg, "phase1.bucket_mb") * (1 << 20) / sizeof(float));
-    char sub[256];
-    snprintf(sub, sizeof sub, "%s/model.h5", dir);
-    phase_path(&p, j.out_path, sizeof j.out_path, sub, 1);
-    snprintf(sub, sizeof sub, "%s/resume.h5", dir);
-    phase_path(&p, j.resume_path, sizeof j.resume_path, sub, 0);
-    snprintf(sub, sizeof sub, "%s/log.jsonl", dir);
-    phase_path(&p, j.log_path, sizeof j.log_path, sub, 0);
+    char out[200], resume[200], log[200];
+    snprintf(out, sizeof out, "%s/model.h5", dir);
+    snprintf(resume, sizeof resume, "%s/resume.h5", dir);
+    snprintf(log, sizeof log, "%s/log.jsonl", dir);
+    train_job_paths(&j, out, resume, log);
     comm_barrier(); /* directories exist before any rank writes */
     int rc = train_run(&j);
     /* the baseline's row in summary.json, read back from the checkpoint just written */

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/layout.h"
 
 /* One training run of the experiment as its checkpoint tells it. */
 typedef struct {
@@ -113,17 +114,17 @@ static Runs read_runs(const Phase *p) {
     rs.n_all = 1 + rs.W + rs.B;
     rs.all = xCalloc((size_t)rs.n_all, sizeof *rs.all);
     char path[1400], label[96];
-    phase_path(p, path, sizeof path, "phase1/model.h5", 0);
+    phase_path(p, path, sizeof path, LAYOUT_PHASE1_MODEL, 0);
     read_run(&rs.all[0], path, "phase 1");
     for (int i = 0; i < rs.W; i++) {
-        snprintf(path, sizeof path, "%s/phase2/worker-%d.h5", p->dir, i);
+        snprintf(path, sizeof path, "%s/" LAYOUT_WORKER_MODEL, p->dir, i);
         snprintf(label, sizeof label, "worker %d", i);
         read_run(&rs.all[1 + i], path, label);
     }
     for (int b = 0; b < rs.B; b++) {
         const char *name = cfg_baseline_name(cfg, (size_t)b);
         char sub[160];
-        snprintf(sub, sizeof sub, "baseline-%s/model.h5", name);
+        snprintf(sub, sizeof sub, LAYOUT_BASELINE_MODEL, name);
         phase_path(p, path, sizeof path, sub, 0);
         snprintf(label, sizeof label, "baseline %s", name);
         read_run(&rs.all[1 + rs.W + b], path, label);
@@ -252,7 +253,7 @@ static int lock_summary(const char *dir) {
 static void write_locked(const Phase *p, Json *root) {
     merge(p, root);
     char path[1200];
-    snprintf(path, sizeof path, "%s/summary.json", p->dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_SUMMARY, p->dir);
     char *text = json_write(root);
     write_file_atomic(path, text, strlen(text));
     free(text);
@@ -273,7 +274,7 @@ void summary_write(const Phase *p, const char *text, size_t len) {
 void summary_update(const Phase *p) {
     int fd = lock_summary(p->dir);
     char path[1200], err[256];
-    snprintf(path, sizeof path, "%s/summary.json", p->dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_SUMMARY, p->dir);
     Json root = {.kind = JSON_OBJ};
     if (access(path, F_OK) == 0) {
         size_t n;
@@ -312,7 +313,7 @@ static void row(const char *name, double acc, double loss, double wall, double i
 
 int summary_print(const char *dir) {
     char path[1200], err[256], name[128];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_SUMMARY, dir);
     if (access(path, F_OK) != 0) return -1;
     size_t n;
     char *text = read_file(path, &n);

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/layout.h"
 #include "report/report.h"
 
 #define MAX_WORKERS 1024
@@ -73,7 +74,7 @@ static int read_log(Log *log, const char *path) {
 
 static int load_summary(Json *s, const char *dir) {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_SUMMARY, dir);
     memset(s, 0, sizeof *s);
     if (!readable(path)) return -1;
     char *text = read_file(path, NULL), err[128];
@@ -294,7 +295,7 @@ static int training(const char *out, const char *title, const Log *p1, const Log
 int report_experiment_plots(const char *dir, const char *phase1_log) {
     char path[PATH_MAX], out[PATH_MAX], title[256];
     if (phase1_log) snprintf(path, sizeof path, "%s", phase1_log);
-    else snprintf(path, sizeof path, "%s/phase1/log.jsonl", dir);
+    else snprintf(path, sizeof path, "%s/" LAYOUT_PHASE1_LOG, dir);
     Log p1;
     if (read_log(&p1, path) != 0 || p1.n == 0) {
         swap_warn("%s: no phase-1 epoch log; nothing to plot", path);
@@ -304,13 +305,13 @@ int report_experiment_plots(const char *dir, const char *phase1_log) {
     Log *ws = xCalloc(MAX_WORKERS, sizeof *ws);
     int W = 0;
     for (int w = 0; w < MAX_WORKERS; w++) {
-        snprintf(path, sizeof path, "%s/phase2/worker-%d.log.jsonl", dir, w);
+        snprintf(path, sizeof path, "%s/" LAYOUT_WORKER_LOG, dir, w);
         if (read_log(&ws[w], path) == 0) W = w + 1;
     }
     Json sum;
     const int have_sum = load_summary(&sum, dir) == 0;
     exp_title(have_sum ? &sum : NULL, dir, title, sizeof title);
-    snprintf(out, sizeof out, "%s/plots", dir);
+    snprintf(out, sizeof out, "%s/" LAYOUT_PLOTS_DIR, dir);
     int rc = REPORT_FAILED;
     if (mkdir(out, 0755) != 0 && errno != EEXIST) swap_warn("%s: cannot create directory (%s)", out, strerror(errno));
     else {

@@ -610,7 +610,7 @@ do
   check_err(function() slurm.submit(ctx, {}, quiet()) end, "active baselines", "still queued or running", j["baseline-small"],
     "submit --replace")
   check(#calls == 5 and #scancels == 0, "a refused submit submits and cancels nothing")
-  -- plan never touches a queued chain's files: they are what its jobs read when they start (issue: plan rewrote
+  -- plan never touches a queued chain's files: they are what its jobs read when they start (plan once rewrote
   -- slurm/experiment.lua under queued jobs)
   local snap, s1 = slurm.read(ctx.snapshot), slurm.read(jb.script)
   write(ctx.experiment, (BL:gsub("epochs = 3", "epochs = 9")))

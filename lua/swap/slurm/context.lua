@@ -1,6 +1,7 @@
 -- The experiment resolved into pipelines (swap-slurm's context), the files each pipeline makes, and what
 -- must run: a phase is skipped only when its outputs verify and nothing before it reruns.
 local config = require "swap.config"
+local layout = require "swap.layout"
 local profile = require "swap.profile"
 local sweep = require "swap.sweep"
 local sys = require "swap.sys"
@@ -55,13 +56,14 @@ end
 
 function M.outputs(pl)
   local gdir = pl.group and pl.group.dir or pl.dir
-  local o = { phase1 = gdir .. "/phase1/model.h5", phase3 = pl.dir .. "/phase3/model.h5", workers = {}, baselines = {} }
-  for i = 0, pl.flat["phase2.workers"] - 1 do o.workers[i] = pl.dir .. "/phase2/worker-" .. i .. ".h5" end
-  o.summary = pl.dir .. "/summary.json"
+  local o = { phase1 = layout.path(gdir, "PHASE1_MODEL"), phase3 = layout.path(pl.dir, "PHASE3_MODEL"), workers = {},
+    baselines = {} }
+  for i = 0, pl.flat["phase2.workers"] - 1 do o.workers[i] = layout.path(pl.dir, "WORKER_MODEL", i) end
+  o.summary = layout.path(pl.dir, "SUMMARY")
   o.baseline_names = config.baseline_names(pl.flat)
-  for _, b in ipairs(o.baseline_names) do o.baselines[b] = gdir .. "/baseline-" .. b .. "/model.h5" end
+  for _, b in ipairs(o.baseline_names) do o.baselines[b] = layout.path(gdir, "BASELINE_MODEL", b) end
   -- a shared group's own summary.json holds its baselines' rows
-  o.group_summary = gdir .. "/summary.json"
+  o.group_summary = layout.path(gdir, "SUMMARY")
   return o
 end
 
