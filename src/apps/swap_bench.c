@@ -116,15 +116,80 @@ static Model *bench_model(const BenchArgs *b, ModelSpec *spec) {
     return m;
 }
 
-static void print_profile(const Model *m, long steps) {
-    double tf = 0, tb = 0;
+/* The machine's measured peak, GFLOP per CPU-second (so per core at full use): fp32 a 2048^3 sgemm split over the
+ * engine's threads as the engine splits its GEMMs; bf16 a 2048^3 oneDNN bf16 matmul. */
+static void measure_peaks(double *fp32, double *bf16) {
+    const int n = 2048;
+    float *a = xMalloc((size_t)n * n * sizeof *a), *b = xMalloc((size_t)n * n * sizeof *b),
+          *c = xMalloc((size_t)n * n * sizeof *c);
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 0.75f;
+    sgemm_par(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    const double c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    for (int r = 0; r < 3; r++) sgemm_par(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    *fp32 = 3 * 2.0 * n * n * (double)n / (now_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e-9;
+    free(a);
+    free(b);
+    free(c);
+    double wall;
+    *bf16 = nn_bf16_missing() ? 0.0 : nn_matmul_peak_gflops(1, n, &wall);
+}
+
+/* Roofline (stderr, with --profile): every figure is CPU time per step (all threads), so GFLOP/s are per busy
+ * core and compare with the peak per core; FLOPs are the direct convolution's 2*K per output, also for Winograd
+ * (which multiplies 2.25x less: its rate is "direct-equivalent" and may pass the peak). */
+static void print_profile(const Model *m, long steps, long batch, double step_cpu, double opt_cpu, Precision prec) {
+    double pk32, pk16;
+    measure_peaks(&pk32, &pk16);
+    const double peak = prec == PREC_BF16 ? pk16 : pk32;
+    fprintf(stderr, "peak (GFLOP per CPU-second): fp32 sgemm 2048^3 %.1f, bf16 oneDNN matmul 2048^3 %.1f; "
+                    "this run's precision %s compares with %.1f\n", pk32, pk16, nn_precision_name(prec), peak);
+    fprintf(stderr, "%-18s %8s %8s | %7s %7s %7s %7s | %7s %7s %7s | %5s %5s %5s\n", "layer", "fwd_ms", "bwd_ms",
+            "k_fwd", "k_bwdd", "k_bwdw", "layout", "GF_fwd", "GF_bwdd", "GF_bwdw", "%pkF", "%pkD", "%pkW");
+    double t_layers = 0, t_kern = 0, t_layout = 0, t_lin = 0, flops_all = 0;
+    const double s = 1e3 / (double)steps;
     for (int i = 0; i < m->n_layers; i++) {
-        fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", m->layers[i].name, 1e3 * m->prof_fwd[i] / steps,
-                1e3 * m->prof_bwd[i] / steps);
-        tf += m->prof_fwd[i];
-        tb += m->prof_bwd[i];
+        const Layer *l = &m->layers[i];
+        const double f = m->prof_fwd[i] * s, b = m->prof_bwd[i] * s;
+        t_layers += f + b;
+        const char *kind = model_layer_kind(m, i);
+        if (!strcmp(kind, "conv")) {
+            /* layers of one shape share the kernels and their clocks: each gets its share */
+            const ConvDims *d = &l->conv;
+            int same = 0;
+            for (int j = 0; j < m->n_layers; j++)
+                if (!strcmp(model_layer_kind(m, j), "conv") && !memcmp(&m->layers[j].conv, d, sizeof *d)) same++;
+            double t[CONV_T_N];
+            conv2d_profile(d, (int)batch, t);
+            for (int k = 0; k < CONV_T_N; k++) t[k] /= same;
+            const double gf = 2.0 * d->co * d->ci * d->k * d->k * d->ho * d->wo * (double)batch * 1e-9;
+            const double gd = l->in == 0 ? 0.0 : gf; /* the network input needs no gradient */
+            const double kf = t[CONV_T_FWD] * s, kd = t[CONV_T_BWD_DATA] * s, kw = t[CONV_T_BWD_WEIGHTS] * s;
+            const double rf = kf > 0 ? gf / kf * 1e3 : 0, rd = kd > 0 ? gd / kd * 1e3 : 0, rw = kw > 0 ? gf / kw * 1e3 : 0;
+            fprintf(stderr, "%-18s %8.2f %8.2f | %7.2f %7.2f %7.2f %7.2f | %7.1f %7.1f %7.1f | %5.0f %5.0f %5.0f\n",
+                    l->name, f, b, kf, kd, kw, t[CONV_T_LAYOUT] * s, rf, rd, rw, 100 * rf / peak, 100 * rd / peak,
+                    100 * rw / peak);
+            t_kern += kf + kd + kw;
+            t_layout += t[CONV_T_LAYOUT] * s;
+            flops_all += 2 * gf + gd;
+        } else {
+            if (!strcmp(kind, "linear")) {
+                t_lin += f + b;
+                flops_all += 3 * 2.0 * l->fin * l->fout * (double)batch * 1e-9;
+            }
+            fprintf(stderr, "%-18s %8.2f %8.2f |\n", l->name, f, b);
+        }
     }
-    fprintf(stderr, "%-22s fwd %8.2f ms  bwd %8.2f ms\n", "total", 1e3 * tf / steps, 1e3 * tb / steps);
+    const double step = step_cpu * 1e3, opt = opt_cpu * s, rest = step - t_kern - t_layout - t_lin;
+    fprintf(stderr, "step %.2f CPU-ms: convolution kernels %.2f (%.0f%%), their layout work %.2f (%.0f%%), linear "
+                    "%.2f, the rest %.2f (%.0f%%: batch norm, ReLU, pooling, adds, loss, optimizer %.2f, untimed "
+                    "%.2f)\n",
+            step, t_kern, 100 * t_kern / step, t_layout, 100 * t_layout / step, t_lin, rest, 100 * rest / step, opt,
+            step - t_layers - opt);
+    fprintf(stderr, "step %.2f GFLOP (direct count) at %.1f GFLOP per CPU-second = %.0f%% of peak; in the "
+                    "convolution kernels alone %.1f (%.0f%%)\n",
+            flops_all, flops_all / step * 1e3, 100 * flops_all / step * 1e3 / peak,
+            t_kern > 0 ? (flops_all - 0) / (t_kern + t_lin) * 1e3 : 0.0,
+            t_kern > 0 ? 100 * flops_all / (t_kern + t_lin) * 1e3 / peak : 0.0);
 }
 
 int main(int argc, char **argv) {
@@ -139,10 +204,13 @@ int main(int argc, char **argv) {
     const SgdConfig sgd = {.momentum = 0.9f, .nesterov = 1, .weight_decay = 5e-4f, .decay_bn_and_bias = 1};
     const float lr = 0.01f;
     float loss = 0.0f;
-    double t0 = 0.0, c0 = 0.0;
+    double t0 = 0.0, c0 = 0.0, opt_cpu = 0.0;
     for (long s = 0; s < b.warmup + b.steps; s++) {
         if (s == b.warmup) {
-            if (b.profile) model_profile_enable(m);
+            if (b.profile) {
+                model_profile_enable(m);
+                conv2d_profile_enable();
+            }
             t0 = now_s(CLOCK_MONOTONIC);
             c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
         }
@@ -150,10 +218,15 @@ int main(int argc, char **argv) {
             model_forward(m, 0, 0);
             continue;
         }
+        const int timed = b.profile && s >= b.warmup;
+        double o0 = timed ? now_s(CLOCK_PROCESS_CPUTIME_ID) : 0.0;
         sgd_zero_grad(&m->ps);
+        if (timed) opt_cpu += now_s(CLOCK_PROCESS_CPUTIME_ID) - o0;
         loss = model_forward(m, 1, 1);
         model_backward(m, 1.0f);
+        if (timed) o0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
         sgd_step(&m->ps, &sgd, lr);
+        if (timed) opt_cpu += now_s(CLOCK_PROCESS_CPUTIME_ID) - o0;
     }
     const double dt = now_s(CLOCK_MONOTONIC) - t0, dc = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     struct rusage ru;
@@ -171,7 +244,8 @@ int main(int argc, char **argv) {
            model_label, b.eval ? "eval" : "train", nn_precision_name(b.prec), b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
            1e3 * dc / (double)b.steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
            kernels[0] ? kernels : "none", (double)b.batch / step_s);
-    if (b.profile) print_profile(m, b.steps);
+    fflush(stdout);
+    if (b.profile) print_profile(m, b.steps, b.batch, dc / (double)b.steps, opt_cpu, b.prec);
     model_free(m);
     return 0;
 }

@@ -68,6 +68,16 @@ static ConvPlan *dnnl_plan(const ConvDims *d, int n) {
 
 void conv2d_prepare(const ConvDims *d, int n) { (void)dnnl_plan(d, n); }
 
+void conv2d_profile_enable(void) { conv_dnnl_profile_enable(); }
+
+double nn_matmul_peak_gflops(int bf16, int size, double *wall) { return conv_dnnl_matmul_gflops(bf16, size, wall); }
+
+void conv2d_profile(const ConvDims *d, int n, double t[CONV_T_N]) {
+    for (int i = 0; i < CONV_T_N; i++) t[i] = 0.0;
+    const ConvPlan *p = dnnl_plan(d, n);
+    if (p) conv_dnnl_profile_get(p, t);
+}
+
 const char *conv2d_kernel(const ConvDims *d, int n) {
     static char buf[200];
     const ConvPlan *p = dnnl_plan(d, n);

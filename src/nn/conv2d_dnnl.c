@@ -21,6 +21,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,13 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
 const char *conv_dnnl_kernel(const ConvPlan *p) {
     (void)p;
     return "none";
+}
+void conv_dnnl_profile_enable(void) {}
+void conv_dnnl_profile_get(const ConvPlan *p, double *t) { (void)p; (void)t; }
+double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops) {
+    (void)bf16; (void)size;
+    *wall_gflops = 0;
+    return 0;
 }
 
 #else
@@ -92,11 +100,13 @@ struct ConvPlan {
     ThreadMems *tm;
     int ntm;
     char kernel[160];
+    double prof[CONV_T_N]; /* thread CPU seconds by part (profiling only) */
     ConvPlan *next;
 };
 
 static dnnl_engine_t g_eng;
 static ConvPlan *g_plans;
+static int g_prof;
 /* Per-thread buffers and streams, shared by all plans (one layer runs at a time). */
 static struct {
     char *buf;
@@ -441,6 +451,30 @@ ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
 
 const char *conv_dnnl_kernel(const ConvPlan *p) { return p->kernel; }
 
+void conv_dnnl_profile_enable(void) { g_prof = 1; }
+
+void conv_dnnl_profile_get(const ConvPlan *p, double *t) {
+    for (int i = 0; i < CONV_T_N; i++) t[i] = p->prof[i];
+}
+
+static double thread_cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Profiling clock: the thread's CPU time since the last mark, charged to part k of the plan. */
+static void charge(ConvPlan *p, int k, double *mark) {
+    if (!g_prof) return;
+    const double now = thread_cpu(), dt = now - *mark;
+    *mark = now;
+#pragma omp atomic
+    p->prof[k] += dt;
+}
+
+static double mark_now(void) { return g_prof ? thread_cpu() : 0.0; }
+
+
 static void exec(dnnl_primitive_t prim, dnnl_stream_t s, int nargs, const dnnl_exec_arg_t *args) {
     DN(dnnl_primitive_execute(prim, s, nargs, args));
 }
@@ -477,9 +511,12 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
     const int nt = call_threads(p, p->chunks);
+    double mk = mark_now();
     prep_weights(p, p->r_wf, p->m_wf, weight);
+    charge(p, CONV_T_LAYOUT, &mk);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int c = 0; c < p->chunks; c++) {
+        double tm = mark_now();
         const int t = omp_get_thread_num(), n0 = c * p->bimg;
         const int s = (p->n - n0 < p->bimg) ? 1 : 0;
         const Shape *sh = &p->sh[s];
@@ -488,10 +525,13 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
         set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
         set_handle(m[M_UDST], out + (size_t)n0 * ohw, st);
         reorder(sh->r_src_f, st, m[M_USRC], m[M_FSRC], m[M_SCR]);
+        charge(p, CONV_T_LAYOUT, &tm);
         const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_FSRC]}, {DNNL_ARG_WEIGHTS, p->m_wf},
                                       {DNNL_ARG_DST, m[M_FDST]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
         exec(sh->fwd, st, 4, a);
+        charge(p, CONV_T_FWD, &tm);
         reorder(sh->r_dst_f, st, m[M_FDST], m[M_UDST], m[M_SCR]);
+        charge(p, CONV_T_LAYOUT, &tm);
     }
 }
 
@@ -500,9 +540,12 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
     const int nt = call_threads(p, p->slots);
+    double mk = mark_now();
     if (din) prep_weights(p, p->r_wb, p->m_wb, weight);
+    charge(p, CONV_T_LAYOUT, &mk);
 #pragma omp parallel for schedule(static, 1) num_threads(nt)
     for (int sl = 0; sl < p->slots; sl++) {
+        double tm = mark_now();
         const int t = omp_get_thread_num();
         dnnl_stream_t st = g_thr[t].stream;
         const int c0 = sl * p->chunks / p->slots, c1 = (sl + 1) * p->chunks / p->slots;
@@ -514,10 +557,12 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             set_handle(m[M_UDST], dout + (size_t)n0 * ohw, st);
             reorder(sh->r_dd_b, st, m[M_UDST], m[M_BDD], m[M_SCR]);
+            charge(p, CONV_T_LAYOUT, &tm);
             if (din) {
                 const dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[M_BDD]}, {DNNL_ARG_WEIGHTS, p->m_wb},
                                               {DNNL_ARG_DIFF_SRC, m[M_BDS]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
                 exec(sh->bwd_d, st, 4, a);
+                charge(p, CONV_T_BWD_DATA, &tm);
                 set_handle(m[M_USRC], din + (size_t)n0 * ihw, st);
                 reorder(sh->r_ds_b, st, m[M_BDS], m[M_USRC], m[M_SCR]);
                 set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
@@ -528,20 +573,24 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
                 ddw = m[M_WDD];
             }
             reorder(sh->r_src_w, st, m[M_USRC], m[M_WSRC], m[M_SCR]);
+            charge(p, CONV_T_LAYOUT, &tm);
             /* the slot's first chunk writes the slot sum; later chunks add their partial to it, in order */
             const int first = c == c0;
             const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_WSRC]}, {DNNL_ARG_DIFF_DST, ddw},
                                           {DNNL_ARG_DIFF_WEIGHTS, first ? p->m_acc[sl] : m[M_DWT]},
                                           {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
             exec(sh->bwd_w, st, 4, a);
+            charge(p, CONV_T_BWD_WEIGHTS, &tm);
             if (!first) {
                 float *restrict acc = p->acc[sl];
                 const float *restrict part = (const float *)(g_thr[t].buf + p->off[M_DWT]);
                 for (size_t i = 0; i < p->dw_floats; i++) acc[i] += part[i];
             }
+            charge(p, CONV_T_LAYOUT, &tm);
         }
     }
     /* slot sums, in slot order, then dweight += the total in OIHW */
+    mk = mark_now();
     const size_t nf = p->dw_floats;
     const int slots = p->slots;
     float *const *acc = p->acc;
@@ -555,6 +604,58 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
     }
     set_handle(p->m_udw, dweight, g_thr[0].stream);
     reorder(p->r_dw, g_thr[0].stream, p->m_acc[0], p->m_udw, p->tm[0].m[0][M_SCR]);
+    charge(p, CONV_T_LAYOUT, &mk); /* the slot-sum loop's other threads are not counted: it is short */
+}
+
+double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops) {
+    *wall_gflops = 0;
+    if (!g_eng && dnnl_engine_create(&g_eng, dnnl_cpu, 0) != dnnl_success) return 0;
+    const dnnl_data_type_t lp = bf16 ? dnnl_bf16 : dnnl_f32;
+    const dnnl_dims_t dims = {size, size};
+    dnnl_memory_desc_t a, b, c;
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_stream_t st = NULL;
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
+    double rate = 0;
+    if (dnnl_memory_desc_init_by_tag(&a, 2, dims, lp, dnnl_ab) || dnnl_memory_desc_init_by_tag(&b, 2, dims, lp, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&c, 2, dims, dnnl_f32, dnnl_ab) || dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) ||
+        dnnl_primitive_desc_create(&pd, &md, NULL, g_eng, NULL) || dnnl_primitive_create(&prim, pd))
+        goto done;
+    DN(dnnl_stream_create(&st, g_eng, dnnl_stream_default_flags));
+    DN(dnnl_memory_create(&ma, &a, g_eng, DNNL_MEMORY_ALLOCATE));
+    DN(dnnl_memory_create(&mb, &b, g_eng, DNNL_MEMORY_ALLOCATE));
+    DN(dnnl_memory_create(&mc, &c, g_eng, DNNL_MEMORY_ALLOCATE));
+    void *h;
+    DN(dnnl_memory_get_data_handle(ma, &h));
+    memset(h, 0x3f, dnnl_memory_desc_get_size(&a)); /* ~0.75 (either type): finite, no denormals */
+    DN(dnnl_memory_get_data_handle(mb, &h));
+    memset(h, 0x3f, dnnl_memory_desc_get_size(&b));
+    const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    exec(prim, st, 3, args); /* warm-up */
+    DN(dnnl_stream_wait(st));
+    const int reps = 5;
+    struct timespec w0, w1, c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    for (int r = 0; r < reps; r++) exec(prim, st, 3, args);
+    DN(dnnl_stream_wait(st));
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    const double flops = 2.0 * size * size * (double)size * reps;
+    const double wall = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
+    const double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
+    rate = flops / cpu * 1e-9;
+    *wall_gflops = flops / wall * 1e-9;
+done:
+    if (ma) dnnl_memory_destroy(ma);
+    if (mb) dnnl_memory_destroy(mb);
+    if (mc) dnnl_memory_destroy(mc);
+    if (st) dnnl_stream_destroy(st);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return rate;
 }
 
 #endif

@@ -19,6 +19,14 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
 /* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. */
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
                         const float *weight);
+/* Profiling (swap-bench --profile): once enabled, every plan adds the thread CPU seconds its calls spend in each
+ * part (CONV_T_* in layers.h) to t[]; conv_dnnl_profile_get reads them. */
+void conv_dnnl_profile_enable(void);
+void conv_dnnl_profile_get(const ConvPlan *p, double *t);
+/* GFLOP per process-CPU-second of one large oneDNN matmul (size^3, bf16 or fp32 sources, fp32 output) on the
+ * engine's threads: the measured peak swap-bench --profile compares bf16 convolutions with. *wall_gflops gets
+ * the rate per wall-clock second. 0 without oneDNN or without a kernel for it. */
+double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops);
 /* oneDNN's implementation names, forward / backward-data / backward-weights, e.g. "brgconv:avx512_core". */
 const char *conv_dnnl_kernel(const ConvPlan *p);
 

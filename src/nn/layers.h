@@ -49,6 +49,16 @@ const char *nn_precision_name(Precision p); /* "fp32" / "bf16", the config and c
 int nn_precision_parse(const char *s, Precision *p);
 /* NULL when this CPU and build run bf16 convolutions natively, else what is missing (for messages and skips). */
 const char *nn_bf16_missing(void);
+/* Profiling: CPU seconds (summed over threads) that conv2d_forward/backward spent on this shape and batch since
+ * conv2d_profile_enable, by part: the forward, backward-data and backward-weights kernels, and the layout work
+ * around them (CNHW <-> blocked reorders, bf16 rounding, weight reorders, the weight-gradient slot sums). All zero
+ * for the im2col+gemm path, which is not broken down. */
+enum { CONV_T_FWD, CONV_T_BWD_DATA, CONV_T_BWD_WEIGHTS, CONV_T_LAYOUT, CONV_T_N };
+void conv2d_profile_enable(void);
+void conv2d_profile(const ConvDims *d, int n, double t[CONV_T_N]);
+/* GFLOP per process-CPU-second of a size^3 oneDNN matmul with bf16 (or fp32) sources on the engine's threads, the
+ * machine's bf16 peak for swap-bench --profile; *wall gets GFLOP per wall second. 0 without oneDNN. */
+double nn_matmul_peak_gflops(int bf16, int size, double *wall);
 /* Build the kernels for this shape and batch now (outside training steps); otherwise the first call does. */
 void conv2d_prepare(const ConvDims *d, int n);
 /* What conv2d_forward/backward run for this shape and batch: "onednn:<fwd>/<bwd data>/<bwd weights>" with
