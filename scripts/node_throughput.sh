@@ -6,7 +6,7 @@
 #   eff2       2-thread efficiency = throughput on 2 threads / (2 x throughput on 1 thread) = wall1 / (2 wall2)
 # Writes JSON lines {"model","width","batch","cpu_ms","images_per_cpu_s","wall1_ms","wall2_ms","eff2"}.
 #   scripts/node_throughput.sh "cnn:0 resnet9:16 resnet9:64" "1 2 4 8 16 32 64 128 256 512 1024"
-# IMAGES (default 2048) sets the images timed per run (steps = IMAGES / batch, 3..200, warm-up 2 steps);
+# IMAGES (default 2048) sets the images timed per run (steps = IMAGES / batch, 3..200; WARMUP steps before, 2);
 # REPS (default 2). TWO=0 skips the 2-thread runs (wall2_ms and eff2 are then null). Wall times need a quiet machine: PAUSE_PIDS="pid ..." are stopped (SIGSTOP) while this
 # runs and continued at the end, for one's own background jobs.
 set -euo pipefail
@@ -16,13 +16,14 @@ BATCHES=${2:-"1 2 4 8 16 32 64 128 256 512 1024"}
 IMAGES=${IMAGES:-2048}
 REPS=${REPS:-2}
 TWO=${TWO:-1}
+WARMUP=${WARMUP:-2}
 if [[ -n ${PAUSE_PIDS:-} ]]; then
   trap 'kill -CONT $PAUSE_PIDS 2>/dev/null || true' EXIT
   kill -STOP $PAUSE_PIDS
 fi
 bench() {  # model width batch threads steps -> "cpu_ms step_ms"
   local wa=(); [ "$2" != 0 ] && wa=(--width "$2")
-  bin/swap-bench --model "$1" "${wa[@]}" --batch "$3" --threads "$4" --steps "$5" --warmup 2 2>/dev/null | tail -1 |
+  bin/swap-bench --model "$1" "${wa[@]}" --batch "$3" --threads "$4" --steps "$5" --warmup "$WARMUP" 2>/dev/null | tail -1 |
     sed -n 's/.*step_ms=\([0-9.]*\) cpu_ms=\([0-9.]*\).*/\2 \1/p'
 }
 for mw in $MODELS; do
