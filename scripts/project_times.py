@@ -92,6 +92,7 @@ class Cluster:
         self.alpha, self.beta = net["alpha"], net["beta"]
         self.bn_layers, self.bn_channels = bn_layers, bn_channels
         self.local_bn_min, self.overlap, self.syncbn = local_bn_min, overlap, syncbn
+        self.threads_src = "the throughput file"
         self.notes = set()
 
     def compute(self, b):
@@ -102,7 +103,9 @@ class Cluster:
             return c
         e2, _ = interp(self.pts, b, 2)
         if e2 is None:
-            raise SystemExit("the throughput file has no 2-thread efficiency (eff2): rerun scripts/node_throughput.sh")
+            raise SystemExit(f"project_times.py: {self.threads_src}: no 2-thread efficiency (eff2) for this model, which "
+                             f"{self.t} threads per rank need; measure it (scripts/node_throughput.sh with TWO=1) or run "
+                             "one thread per rank")
         if self.t == 2:
             return c / (2 * e2)
         self.notes.add(f"{self.t} threads per rank: efficiency extrapolated as eff2^log2({self.t})")
@@ -261,7 +264,9 @@ def main():
         if a.beta_gbs is not None:
             net["beta"] = a.beta_gbs * 1e9
         pts = load_curve(a.throughput, "cnn" if model == "cnn" else "resnet9", w)
-        return Cluster(pts, params, bnl, bnc, cores, rpn or cores, net, a.local_bn_min, not a.no_overlap, syncbn)
+        cl = Cluster(pts, params, bnl, bnc, cores, rpn or cores, net, a.local_bn_min, not a.no_overlap, syncbn)
+        cl.threads_src = a.throughput
+        return cl
 
     if not a.tables:
         cl = cluster(a.model, a.cores_per_node, a.ranks_per_node, a.network)
