@@ -156,7 +156,10 @@ append(M.schema, trainer_entries("phase2", {
   { "workers", type = "int", default = 4, min = 1, max = 100000, doc = "Number of workers W." },
   { "parallel", type = "int", default = 0, min = 0, max = 100000,
     doc = "Workers running at once (Slurm array throttle %P; 0 = as many as resources allow)." },
-  { "ranks", default = 1, doc = "MPI ranks per worker." }, { "threads", default = 0 },
+  { "ranks_per_worker", like = "ranks", default = 1,
+    doc = "k: each independent worker is a data-parallel group of k MPI ranks (its batch split over them, " ..
+      "gradients summed inside the group only). wash/papa need 1." },
+  { "threads", default = 0 },
   { "batch", default = 128, doc = "Batch size per worker (split over its ranks)." }, { "lr", default = 0.05 },
   { "warmup", default = 0 }, { "schedule", default = "linear", choices = { "constant", "linear", "cosine" } },
   { "final_lr_frac", default = 0 },
@@ -410,7 +413,11 @@ function M.closest(key)
   return nil
 end
 
+-- Keys that were renamed: the old name gets the new one, not a guess.
+local RENAMED = { ["phase2.ranks"] = "phase2.ranks_per_worker" }
+
 local function unknown_key_msg(key)
+  if RENAMED[key] then return "unknown key '" .. key .. "' (renamed to '" .. RENAMED[key] .. "')" end
   local s = M.closest(key)
   return "unknown key '" .. key .. "'" .. (s and (" (did you mean '" .. s .. "'?)") or "")
 end
@@ -654,8 +661,9 @@ local function cross_check(flat, where)
   local function need(cond, key, msg) if not cond then fail(where(key) .. msg) end end
   need(flat["phase1.batch"] % flat["phase1.ranks"] == 0, "phase1.batch", string.format(
     "phase1.batch (%d) must be divisible by phase1.ranks (%d)", flat["phase1.batch"], flat["phase1.ranks"]))
-  need(flat["phase2.batch"] % flat["phase2.ranks"] == 0, "phase2.batch", string.format(
-    "phase2.batch (%d) must be divisible by phase2.ranks (%d)", flat["phase2.batch"], flat["phase2.ranks"]))
+  need(flat["phase2.batch"] % flat["phase2.ranks_per_worker"] == 0, "phase2.batch", string.format(
+    "phase2.batch (%d) must be divisible by phase2.ranks_per_worker (%d)", flat["phase2.batch"],
+    flat["phase2.ranks_per_worker"]))
   need(flat["phase3.min_workers"] <= flat["phase2.workers"], "phase3.min_workers", string.format(
     "phase3.min_workers (%d) must not exceed phase2.workers (%d)", flat["phase3.min_workers"], flat["phase2.workers"]))
   if flat["phase1.schedule"] == "knots" then
@@ -681,6 +689,10 @@ local function cross_check(flat, where)
   end
   if flat["phase2.mode"] ~= "independent" then
     need(flat["phase2.workers"] >= 2, "phase2.workers", "phase2.mode \"" .. flat["phase2.mode"] .. "\" needs phase2.workers >= 2")
+    -- WASH/PAPA exchange parameters rank to rank over the job's one communicator (one member per rank); a
+    -- member made of k ranks would need a group and a cross-group communicator, which comm.c does not have.
+    need(flat["phase2.ranks_per_worker"] == 1, "phase2.ranks_per_worker", "phase2.mode \"" .. flat["phase2.mode"] ..
+      "\" runs one member per rank: phase2.ranks_per_worker must be 1 (worker groups are for mode \"independent\")")
   end
 end
 
@@ -811,7 +823,8 @@ function M.markdown()
     "An experiment may start from another in the same directory: `local e = import(\"cifar10.lua\")` returns",
     "that file's table to edit and return (as `lua/experiments/cifar100.lua` does); `swap-slurm` snapshots",
     "imported files beside the experiment.", "",
-    "Cross-field rules: `phase1.batch` divisible by `phase1.ranks`; `phase2.batch` divisible by `phase2.ranks`;",
+    "Cross-field rules: `phase1.batch` divisible by `phase1.ranks`; `phase2.batch` divisible by",
+    "`phase2.ranks_per_worker`; `phase2.mode` `wash`/`papa` need `phase2.ranks_per_worker = 1`;",
     "`phase3.min_workers <= phase2.workers`; schedule `knots` needs >= 2 knots; schedule `step` needs",
     "`phase1.step_every > 0`; phase2 modes `wash`/`papa` need >= 2 workers; `phase3.soup = \"greedy\"` needs",
     "`data.val_split > 0`.", "",

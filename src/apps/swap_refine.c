@@ -1,6 +1,7 @@
 /* Phase 2: worker i starts from the phase-1 model and trains on its own with small batches and its own seed
- * (data order, augmentation). May itself run data-parallel over MPI ranks. --mode wash|papa runs the
- * communicating variants: one MPI job, one member per rank. */
+ * (data order, augmentation). A worker may itself be a data-parallel group of phase2.ranks_per_worker = k
+ * MPI ranks (one mpiexec / array task per worker, so the job's communicator is the group and the gradient
+ * sum never leaves it). --mode wash|papa runs the communicating variants: one MPI job, one member per rank. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ int main(int argc, char **argv) {
         if (worker < 0)
             swap_fail_code(SWAP_EXIT_USAGE, "no worker index: pass --worker I or set SLURM_ARRAY_TASK_ID");
         if (worker >= W) swap_fail("--worker %d: out of range (phase2.workers is %d)", worker, W);
+        const int k = (int)cfg_int(cfg, "phase2.ranks_per_worker");
+        if (p.comm.size != k)
+            swap_fail("phase2.ranks_per_worker is %d but worker %d runs on %d rank(s): start it with mpiexec -n %d "
+                      "(swap-run and swap-slurm do)", k, worker, p.comm.size, k);
     }
 
     char parent_path[1024];

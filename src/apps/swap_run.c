@@ -206,7 +206,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
         int rc = run_one(cp);
         if (rc) finish(rc, "phase 2");
     } else {
-        int ranks = (int)cfg_int(cfg, "phase2.ranks");
+        int ranks = (int)cfg_int(cfg, "phase2.ranks_per_worker");
         int threads = (int)cfg_int(cfg, "phase2.threads");
         int par = (int)cfg_int(cfg, "phase2.parallel");
         if (par <= 0) par = (int)(cores / (ranks * (threads > 0 ? threads : 1)));

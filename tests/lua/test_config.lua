@@ -113,8 +113,12 @@ expect_err("choice", write("choice.lua", "return { name = 'x', model = 'vgg' }\n
   "'model': unknown preset \"vgg\" (did you mean 'vgg11'?)")
 expect_err("uneven", write("uneven.lua", "return { name = 'x', phase1 = { ranks = 3, batch = 512 } }\n"), nil,
   "phase1.batch (512) must be divisible by phase1.ranks (3)")
-expect_err("uneven2", write("uneven2.lua", "return { name = 'x', phase2 = { ranks = 2, batch = 5 } }\n"), nil,
-  "phase2.batch (5) must be divisible by phase2.ranks (2)")
+expect_err("uneven2", write("uneven2.lua", "return { name = 'x', phase2 = { ranks_per_worker = 2, batch = 5 } }\n"), nil,
+  "phase2.batch (5) must be divisible by phase2.ranks_per_worker (2)")
+expect_err("wash groups", write("washk.lua", "return { name = 'x', phase2 = { mode = 'wash', ranks_per_worker = 2 } }\n"), nil,
+  "phase2.mode \"wash\" runs one member per rank: phase2.ranks_per_worker must be 1")
+expect_err("renamed", write("renamed.lua", "return { name = 'x', phase2 = { ranks = 2 } }\n"), nil,
+  "unknown key 'phase2.ranks' (renamed to 'phase2.ranks_per_worker')")
 expect_err("min_workers", write("minw.lua", "return { name = 'x', phase2 = { workers = 2 }, phase3 = { min_workers = 3 } }\n"),
   nil, "phase3.min_workers (3) must not exceed phase2.workers (2)")
 expect_err("greedy needs a split", write("greedy.lua", "return { name = 'x',\n phase3 = { soup = 'greedy' } }\n"), nil,

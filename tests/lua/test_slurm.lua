@@ -123,9 +123,10 @@ do
   check(slurm.array_spec({ 5 }, 0) == "5", "single index")
 
   -- multi-rank workers use the launcher; wash/papa is one W-rank MPI job
-  ctx = make_ctx(BASE, { overrides = { "phase2.ranks=2" } })
+  ctx = make_ctx(BASE, { overrides = { "phase2.ranks_per_worker=2" } })
   local j = slurm.job(ctx, ctx.pipelines[1], 2)
-  check(j.ntasks == 2 and j.argv[1] == "srun", "phase2.ranks > 1 -> launcher")
+  check(j.ntasks == 2 and j.argv[1] == "srun" and j.array == "0-3", "phase2.ranks_per_worker > 1 -> k tasks per array task, launcher")
+  check_has(slurm.script(ctx, ctx.pipelines[1], j), "#SBATCH --ntasks=2\n", "worker group ntasks")
   ctx = make_ctx(BASE, { overrides = { "phase2.mode=wash" } })
   j = slurm.job(ctx, ctx.pipelines[1], 2)
   local sw = slurm.script(ctx, ctx.pipelines[1], j)
@@ -133,8 +134,8 @@ do
   check_has(sw, "#SBATCH --ntasks=4\n", "wash ntasks")
   check(not has(sw, "--array"), "wash has no array line")
   check_has(sw, "swap_run srun --mpi=pmi2 " .. bin .. "/swap-refine " .. ctx.snapshot .. " --mode wash", "wash command")
-  ctx = make_ctx(BASE, { overrides = { "phase2.mode=papa", "phase2.ranks=2", "phase2.batch=128" } })
-  check(slurm.job(ctx, ctx.pipelines[1], 2).ntasks == 8, "papa: W x ranks tasks")
+  check(not pcall(make_ctx, BASE, { overrides = { "phase2.mode=papa", "phase2.ranks_per_worker=2" } }),
+    "papa with worker groups is refused")
 
   -- threads = 0 becomes the profile's cpus_per_task (else the executables would use every core of the node)
   ctx = make_ctx(BASE, { profile = "example-site" })

@@ -308,13 +308,32 @@ return { name = "realpre", profile = "$WORK/real-site.lua", dataset = "fashion-m
          phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05 },
          phase3 = { bn_batches = 4, eval_batch = 250 } }
 EOF
+  # worker groups: 2 workers, each a 2-rank data-parallel group (an array task with 2 tasks under srun)
+  cat > "$WORK/groups.lua" <<EOF
+return { name = "groups", profile = "$WORK/real-site.lua", dataset = "fashion-mnist", model = "mlp", seed = 3,
+         train_subset = 1024, test_subset = 500,
+         phase1 = { ranks = 1, batch = 256, lr = 0.2, max_epochs = 1 },
+         phase2 = { workers = 2, ranks_per_worker = 2, batch = 64, epochs = 1, lr = 0.05 },
+         phase3 = { bn_batches = 4, eval_batch = 250 } }
+EOF
   "$SWAP_SLURM" submit realpre.lua > submit-realpre.txt
   "$SWAP_SLURM" submit real.lua > submit-real.txt
+  "$SWAP_SLURM" submit groups.lua > submit-groups.txt
+  read -r g1 g2 g3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/groups/jobs.json)
   read -r e1 e2 e3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/realpre/jobs.json)
   for _ in $(seq 1 300); do grep -q "epoch   1/4" results/realpre/slurm/phase1-"$e1".out 2>/dev/null && break; sleep 0.2; done
   scancel --batch --signal=USR1 "$e1"
   read -r q1 q2 q3 qs ql < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3, j["baseline-small"], j["baseline-large"])' < results/real/jobs.json)
-  minislurm_wait_jobs 240 "$q1" "$q2" "$q3" "$qs" "$ql" "$e1" "$e2" "$e3" || bad "real pipelines finished within 240 s"
+  minislurm_wait_jobs 240 "$q1" "$q2" "$q3" "$qs" "$ql" "$e1" "$e2" "$e3" "$g1" "$g2" "$g3" || bad "real pipelines finished within 240 s"
+  check "groups: the array task asks for 2 tasks" grep -q "^#SBATCH --ntasks=2$" results/groups/slurm/phase2.sbatch
+  check "groups: workers started under srun" grep -q "srun --mpi=pmi2 .*/swap-refine" results/groups/slurm/phase2.sbatch
+  check "groups: both workers ran as 2 ranks, phase 3 averaged them" /usr/bin/python3 -c '
+import h5py, json
+for w in (0, 1):
+    with h5py.File(f"results/groups/phase2/worker-{w}.h5", "r") as f:
+        assert int(f.attrs["world_size"]) == 2, (w, dict(f.attrs))
+s = json.load(open("results/groups/summary.json"))
+assert len(s["workers"]) == 2, s'
   check "real: phase 1 checkpointed on USR1" grep -q "signal received: wrote" results/realpre/slurm/phase1-"$e1".out
   check "real: requeued phase 1 resumed" grep -q "resuming results/realpre/phase1/resume.h5" results/realpre/slurm/phase1-"$e1".out
   check "real: job restarted once" bash -c "scontrol -o show job $e1 | grep -q 'Restarts=1 '"

@@ -7,7 +7,8 @@
 #   1. `swap-slurm submit` runs a tiny SWAP experiment: phase 1 with 2 MPI ranks on 2 different nodes (srun
 #      --mpi=pmi2; MPICH's UCX forced to TCP, so the gradient all-reduce crosses the veth links; the ranks
 #      report their hosts), 3 workers spread over the 3 nodes, phase 3 after them. The averaged model equals
-#      the single-node run of the same experiment (swap-run) to float tolerance.
+#      the single-node run of the same experiment (swap-run) to float tolerance. Then worker groups: 2 workers
+#      of phase2.ranks_per_worker = 2, each array task 2 ranks on 2 nodes, again equal to swap-run's result.
 #   2. Faults in phase 2: a worker's node is killed mid-run (every process in its namespaces): Slurm marks it
 #      down and requeues the task (--requeue), which resumes from its checkpoint elsewhere; a worker that keeps
 #      failing is retried up to the profile's max_retries; phase 3 with phase3.min_workers goes on and names the
@@ -99,6 +100,39 @@ print(f"     {len(a)} tensors, worst relative difference {worst:.1e}")
 sys.exit(0 if worst < 1e-5 else 1)
 PY
 if (( fails > 0 )); then cat submit-tiny.txt single.txt results/tiny/slurm/*.out >&2 || true; fi
+
+# --- 1b. worker groups across nodes: each worker a 2-rank data-parallel group on 2 nodes -------------------------
+# phase2.ranks_per_worker = 2 and the profile's phase2 nodes = 2: each array task gets 2 tasks on 2 nodes, and
+# the worker's gradient sum crosses the veth link. Same arithmetic as the same experiment under swap-run on this
+# machine (mpiexec -n 2 per worker), so the averaged models agree to float tolerance.
+sed -e 's/phase2 = { cpus_per_task = 2, nodes = 1 }/phase2 = { cpus_per_task = 1, nodes = 2 }/' site.lua > site-g.lua
+sed -e 's/name = "tiny"/name = "groups"/' -e 's#/site.lua"#/site-g.lua"#' \
+    -e 's/workers = 3, batch = 64/workers = 2, ranks_per_worker = 2, batch = 64/' tiny.lua > groups.lua
+onctl "$SWAP_SLURM" submit groups.lua > submit-groups.txt || bad "submit groups"
+read -r g1 g2 g3 < <(jobs_of results/groups/jobs.json)
+"$BIN/swap-run" groups.lua --set name=groups-single > groups-single.txt 2>&1 || bad "single-node swap-run of groups"
+netslurm_wait_jobs 150 "$g1" "$g2" "$g3" || bad "groups pipeline finished within 150 s"
+check "the worker array task asks for 2 tasks on 2 nodes" bash -c "grep -q '^#SBATCH --ntasks=2$' results/groups/slurm/phase2.sbatch && grep -q '^#SBATCH --nodes=2$' results/groups/slurm/phase2.sbatch"
+for w in 0 1; do
+  gh=$(sed -n 's/^swap-refine: rank hosts (\([0-9]*\) node(s)): \(.*\)$/\1 \2/p' results/groups/slurm/phase2-"${g2}_$w".out)
+  read -r _ a b <<< "$gh"
+  check "worker $w: a 2-rank group on 2 different nodes ($gh)" bash -c "[[ '$gh' =~ ^2\ n[1-3]\ n[1-3]$ && '$a' != '$b' ]]"
+done
+check "groups: outputs verify" "$BIN/swap-inspect" verify results/groups/phase2/worker-{0,1}.h5 results/groups/phase3/model.h5
+check "groups: averaged model equals swap-run's on one machine" /usr/bin/python3 - results/groups/phase3/model.h5 results/groups-single/phase3/model.h5 <<'PY'
+import sys, h5py, numpy as np
+def arrays(p):
+    out = {}
+    with h5py.File(p, "r") as f:
+        f["model"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+a, b = arrays(sys.argv[1]), arrays(sys.argv[2])
+assert a.keys() == b.keys() and a, (sorted(a), sorted(b))
+worst = max(float(np.abs(a[k] - b[k]).max() / max(np.abs(b[k]).max(), 1e-12)) for k in a)
+print(f"     {len(a)} tensors, worst relative difference {worst:.1e}")
+sys.exit(0 if worst < 1e-5 else 1)
+PY
+if (( fails > 0 )); then cat submit-groups.txt groups-single.txt results/groups/slurm/*.out >&2 || true; fi
 
 # --- 2. faults in phase 2: a worker node dies, a worker keeps failing -------------------------------------------
 # Worker 1 cannot write its output (a directory sits at its path): it fails, is retried once (max_retries = 1),

@@ -78,7 +78,7 @@ function M.job(ctx, pl, phase, work, bname)
     add(M.launcher(ctx)); add({ ctx.bin_dir .. "/swap-train", exp }); sets()
     j.log = pl.dir .. "/slurm/phase1-%j.out"
   elseif phase == 2 and f["phase2.mode"] == "independent" then
-    j.ntasks = f["phase2.ranks"]
+    j.ntasks = f["phase2.ranks_per_worker"] -- a worker group: k tasks, one array task per worker
     local idx = work and work.workers or nil
     if not idx or #idx == 0 then
       idx = {}
@@ -89,7 +89,7 @@ function M.job(ctx, pl, phase, work, bname)
     add({ ctx.bin_dir .. "/swap-refine", exp, "--worker", raw('"$SLURM_ARRAY_TASK_ID"') }); sets()
     j.log = pl.dir .. "/slurm/phase2-%A_%a.out"
   elseif phase == 2 then
-    j.ntasks = f["phase2.workers"] * f["phase2.ranks"]
+    j.ntasks = f["phase2.workers"] -- one member per rank (ranks_per_worker is 1)
     add(M.launcher(ctx)); add({ ctx.bin_dir .. "/swap-refine", exp, "--mode", f["phase2.mode"] }); sets()
     j.log = pl.dir .. "/slurm/phase2-%j.out"
   else
