@@ -35,14 +35,14 @@ def main():
             sys.exit(f"FAIL: project_times.py --tables exited {r.returncode}\n{r.stderr[-2000:]}")
         fresh_md = open(os.path.join(d, "projection.md")).read()
         fresh_js = json.load(open(os.path.join(d, "projection.json")))
-    committed = os.path.join(SRC, "results", "projection")
+    committed = os.path.join(SRC, "evidence", "projection")
     js = json.load(open(os.path.join(committed, "projection.json")))
     md = open(os.path.join(committed, "projection.md")).read()
     if js != fresh_js:
         sys.exit("FAIL: evidence/projection/projection.json differs from the script's output; rerun "
-                 "scripts/analysis/project_times.py --tables results/projection")
+                 "scripts/analysis/project_times.py --tables evidence/projection")
     # the command line in the header names the directory it was given
-    if md.replace("--tables results/projection", "--tables X") != fresh_md.replace(f"--tables {d}", "--tables X"):
+    if md.replace("--tables evidence/projection", "--tables X") != fresh_md.replace(f"--tables {d}", "--tables X"):
         sys.exit("FAIL: evidence/projection/projection.md differs from the script's output; rerun it")
 
     small_b = js["recipe"]["small_batch"]
