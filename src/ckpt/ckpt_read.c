@@ -721,6 +721,9 @@ static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int 
             if (!m) rc = -1;
         } else if (strcmp(m->name, meta.model)) {
             rc = rfail(r, "/model: file holds a '%s' model, loading into a '%s' model", meta.model, m->name);
+        } else if (meta.arch && m->arch && strcmp(meta.arch, m->arch)) {
+            /* same name, maybe the same tensors, but another network (layers without tensors count too) */
+            rc = rfail(r, "/model: the file's '%s' network (model_config) differs from the one loading it", meta.model);
         }
         if (rc == 0 && with_momentum && !meta.has_momentum)
             rc = rfail(r, "no momentum stored (/optimizer/momentum is missing)");
