@@ -755,6 +755,10 @@ static int load(Rd *r, Model **m_io, CkptMeta *meta_out, int with_momentum, int 
             rc = read_tensor_group(r, f, "/model", m, 0, flags, dig);
         }
         if (rc == 0 && with_momentum) rc = read_tensor_group(r, f, "/optimizer/momentum", m, 1, flags, mdig);
+        /* the same tensors can belong to another network (layers without tensors count too); checked after the
+         * tensors so that a tensor mismatch gets its own, more specific message */
+        if (rc == 0 && !built && meta.arch && m->arch && strcmp(meta.arch, m->arch))
+            rc = rfail(r, "/model: the file's '%s' network (model_config) differs from the one loading it", meta.model);
         if (rc == 0 && (int64_t)m->ps.n_params != meta.param_count)
             rc = rfail(r, "/model: param_count %lld, tensors hold %zu", (long long)meta.param_count, m->ps.n_params);
         if (rc == 0) rc = check_hashes(r, f, m, &meta, with_momentum, flags, dig, mdig, hash_ok);

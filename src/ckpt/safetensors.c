@@ -37,6 +37,7 @@ void ckpt_export_safetensors(const char *out, const Model *m, const CkptMeta *me
     char buf[256];
     cJSON_AddStringToObject(md, "format", "pt");
     cJSON_AddStringToObject(md, "model", m->name);
+    cJSON_AddStringToObject(md, "model_config", m->arch); /* the architecture, as /model model_config */
     snprintf(buf, sizeof buf, "%d", m->spec.width);
     cJSON_AddStringToObject(md, "width", buf);
     snprintf(buf, sizeof buf, "[%d, %d, %d]", m->spec.in_c, m->spec.in_h, m->spec.in_w);

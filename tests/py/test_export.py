@@ -27,7 +27,7 @@ def run(cmd, cwd, ok=True):
 
 
 def onnx_numpy(model, x):
-    """Evaluate an ONNX graph with NumPy: the operators torch.onnx.export emits for our three models."""
+    """Evaluate an ONNX graph with NumPy: the operators torch.onnx.export emits for our layer kinds."""
     from onnx import numpy_helper
     env = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     env[model.graph.input[0].name] = x
@@ -55,6 +55,11 @@ def onnx_numpy(model, x):
             assert ints("pads", [0] * 4) == [0] * 4
             win = np.lib.stride_tricks.sliding_window_view(i[0], k, axis=(2, 3))[:, :, ::st[0], ::st[1]]
             out = win.max(axis=(4, 5))
+        elif op == "AveragePool":
+            k, st = ints("kernel_shape"), ints("strides", ints("kernel_shape"))
+            assert ints("pads", [0] * 4) == [0] * 4
+            win = np.lib.stride_tricks.sliding_window_view(i[0], k, axis=(2, 3))[:, :, ::st[0], ::st[1]]
+            out = win.mean(axis=(4, 5))
         elif op in ("ReduceMean", "ReduceMax"):
             axes = tuple(ints("axes"))
             keep = bool(a["keepdims"].i) if "keepdims" in a else True
@@ -168,9 +173,23 @@ def main():
         f["model"].visititems(perturb)
     x3 = np.random.default_rng(0).normal(size=(4, 3, 32, 32)).astype(np.float32)
     check_onnx(d, r9, x3)
+    # a network written in the language (no preset behind it): its twin comes from the stored model_config
+    un_spec = os.path.join(d, "usernet.json")
+    with open(un_spec, "w") as f:
+        json.dump({"name": "usernet", "layers": [
+            {"kind": "conv", "out": 6, "k": 3, "stride": 2, "pad": 1}, {"kind": "bn"}, {"kind": "relu"},
+            {"kind": "residual", "body": [{"kind": "conv", "out": 8, "k": 3, "stride": 2, "bias": False},
+                                          {"kind": "bn"}],
+             "shortcut": [{"kind": "conv", "out": 8, "k": 1, "stride": 2, "pad": 0}]},
+            {"kind": "maxpool", "k": 3, "stride": 1}, {"kind": "avgpool", "k": 2, "stride": 1}, {"kind": "flatten"},
+            {"kind": "linear", "out": 10}, {"kind": "scale", "by": 0.5}]}, f)
+    un = os.path.join(d, "un.h5")
+    run([f"{TOOLS}/make_ckpt", un, "--model", "@" + un_spec, "--in", "3", "17", "17", "--seed", "3"], d)
+    x17 = np.random.default_rng(1).normal(size=(4, 3, 17, 17)).astype(np.float32)
+    check_onnx(d, un, x17)
 
     # 3. safetensors from C: the .pt's names, shapes and values; loads strictly into the twin
-    for name in ("cnn", "mlp", "r9"):
+    for name in ("cnn", "mlp", "r9", "un"):
         h5, st = os.path.join(d, f"{name}.h5"), os.path.join(d, f"{name}.safetensors")
         if name == "r9":  # the edited file fails its hashes (swap-inspect refuses it): use a fresh one
             h5 = os.path.join(d, "r9b.h5")
@@ -195,7 +214,7 @@ def main():
         for k, t in sd.items():
             assert list(arrays[k].shape) == list(t.shape) and np.array_equal(arrays[k], t.numpy()), f"FAIL: {name}: {k}"
         ck = swap_torch.read_checkpoint(h5)
-        twin = swap_torch.build_model(meta["model"], ck.in_shape, int(meta["classes"]), int(meta["width"]))
+        twin = swap_torch.build_net(meta["model_config"], ck.in_shape, int(meta["classes"]))
         twin.load_state_dict({k: torch.from_numpy(a.copy()) for k, a in arrays.items()}, strict=True)
         print(f"ok: {name}.safetensors (C) = {name}.pt: {len(arrays)} tensors, names, shapes and bytes; metadata {meta}")
 

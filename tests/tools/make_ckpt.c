@@ -1,5 +1,5 @@
 /* make_ckpt: writes checkpoints for the swap-inspect, h5py and crash tests.
- *   make_ckpt OUT [--model NAME] [--width W] [--in C H W] [--classes K] [--seed S] [--phase P] [--epoch E]
+ *   make_ckpt OUT [--model NAME|@SPEC.json] [--width W] [--in C H W] [--classes K] [--seed S] [--phase P] [--epoch E]
  *             [--worker W] [--momentum] [--parent FILE]... [--config TEXT] [--history N] [--dataset NAME]
  *             [--train STEPS --data DIR [--batch B] [--lr X]] [--nan]
  *   make_ckpt OUT --loop N ...   write N different checkpoints to OUT in a row (N = 0: until killed), printing
@@ -12,6 +12,7 @@
 #include "config/presets.h"
 #include "ckpt/ckpt.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "data/dataset.h"
 #include "optim/sgd.h"
 
@@ -95,7 +96,14 @@ int main(int argc, char **argv) {
         } else swap_fail_code(SWAP_EXIT_USAGE, "unknown argument '%s'", a);
     }
     ckpt_meta_set_config(&meta, "return { model = 'cnn' }\n", config);
-    Model *m = model_create(model, &spec);
+    Model *m;
+    if (model[0] == '@') { /* a network spec in JSON (docs/networks.md) */
+        char *json = read_file(model + 1, NULL);
+        m = model_create_json(json, &spec);
+        free(json);
+    } else {
+        m = model_create(model, &spec);
+    }
     model_init(m, meta.seed);
     if (steps > 0) train(m, &meta, data, steps, batch, lr);
     else /* arbitrary but distinct values, so a momentum mix-up would show */

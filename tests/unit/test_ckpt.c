@@ -229,6 +229,15 @@ static void test_strict(void) {
     T_CHECK(ckpt_try_load(tpath("c10.h5"), &m5, NULL, 0, 0, NULL, err, sizeof err) < 0, "shape mismatch accepted");
     T_CHECK(strstr(err, "c10.h5") && strstr(err, "'fc.weight'") && strstr(err, "[10, 128]") && strstr(err, "[5, 128]"),
             "shape mismatch message: %s", err);
+    { /* the same tensors in another network (average instead of max pools) are refused too */
+        char *arch = xStrdup(m10->arch), *p;
+        while ((p = strstr(arch, "maxpool"))) memcpy(p, "avgpool", 7);
+        Model *avg = model_create_json(arch, &m10->spec);
+        T_CHECK(ckpt_try_load(tpath("c10.h5"), &avg, NULL, 0, 0, NULL, err, sizeof err) < 0 &&
+                    strstr(err, "network (model_config) differs"), "another network with the same tensors: %s", err);
+        model_free(avg);
+        free(arch);
+    }
     T_CHECK(ckpt_try_load(tpath("c10.h5"), &mlp, NULL, 0, 0, NULL, err, sizeof err) < 0 && strstr(err, "'cnn'") &&
                 strstr(err, "'mlp'"), "model mismatch message: %s", err);
     model_free(m10);
