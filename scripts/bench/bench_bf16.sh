@@ -4,10 +4,10 @@
 # each; the table shows medians and the ratios the bf16 targets are stated in (README "Precision").
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w64" (subset of the rows)
 #   BENCH_BATCH (default 128)  SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
-# PyTorch runs with glibc's mmap/trim thresholds raised, as scripts/bench.sh explains. cpu_ms (process CPU time
+# PyTorch runs with glibc's mmap/trim thresholds raised, as scripts/bench/bench.sh explains. cpu_ms (process CPU time
 # per step) is printed with every run: on a shared machine it moves less than wall time.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
 py=${PYTHON:-/usr/bin/python3}
 rounds=${BENCH_ROUNDS:-3}
@@ -39,10 +39,10 @@ for cfg in "${configs[@]}"; do
     # shellcheck disable=SC2086
     o=$("$bin/swap-bench" $margs "${common[@]}" --precision bf16); echo "$o"; ob+=("$(field images_per_s "$o")")
     # shellcheck disable=SC2086
-    t=$(env $torch_env "$py" "$here/scripts/torch_bench.py" $margs "${common[@]}" --precision fp32)
+    t=$(env $torch_env "$py" "$here/scripts/bench/torch_bench.py" $margs "${common[@]}" --precision fp32)
     echo "$t"; tf+=("$(field images_per_s "$t")")
     # shellcheck disable=SC2086
-    t=$(env $torch_env "$py" "$here/scripts/torch_bench.py" $margs "${common[@]}" --precision bf16 --channels-last)
+    t=$(env $torch_env "$py" "$here/scripts/bench/torch_bench.py" $margs "${common[@]}" --precision bf16 --channels-last)
     echo "$t"; tb+=("$(field images_per_s "$t")")
   done
   a=$(printf '%s\n' "${of[@]}" | median) b=$(printf '%s\n' "${ob[@]}" | median)

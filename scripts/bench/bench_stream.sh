@@ -3,11 +3,11 @@
 # (1 rank x 2 threads, batch 128, pad-4 crop + flip) for cnn and resnet9 width 16, alternating the two modes,
 # with each run's peak RSS (/usr/bin/time); then one streamed epoch over the whole generated file, which is at
 # least 4x the streamed run's peak RSS. Run it under `flock /work/.bench.lock` on a shared machine.
-#   scripts/bench_stream.sh [IMAGES=450000] [REPEATS=2] [SUBSET_CNN=20000] [SUBSET_RESNET=10000] [OUT=results/stream] [WHOLE=1]
+#   scripts/bench/bench_stream.sh [IMAGES=450000] [REPEATS=2] [SUBSET_CNN=20000] [SUBSET_RESNET=10000] [OUT=results/stream] [WHOLE=1]
 # SUBSET_*: the images each timed epoch visits (train_subset: the streamed runs read only those rows; the in-memory
 # runs load the whole file first). WHOLE=0 skips the epoch over the whole file.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 N=${1:-450000}; REPEATS=${2:-2}; S_CNN=${3:-20000}; S_RES=${4:-10000}; OUT=${5:-results/stream}; WHOLE=${6:-1}
 BIN=$PWD/bin
 W=${BENCH_DIR:-/tmp/bench_stream}
