@@ -39,7 +39,7 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     (void)data;
     /* walking downward, the last entry is where the error was first detected: the most specific */
     char minor[256] = "", desc[400] = "";
-    if (e->desc && strstr(e->desc, "lock")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
+    if (e->desc && strstr(e->desc, "unable to lock file")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
     if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0) minor[0] = 0;
     if (e->desc && e->desc[0]) system_message(desc, sizeof desc, e->desc);
     if (desc[0] && strstr(e->desc, "error message = '"))
