@@ -312,10 +312,10 @@ int main(int argc, char **argv) {
     if (phase_version(argc, argv) == 0) return 0;
     swap_set_progname(argv[0]);
     const char *exp = NULL, *only = NULL;
-    char *sets[64];
+    char **sets = xCalloc((size_t)argc + 1, sizeof *sets); /* never more --set values than arguments */
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) sets[n_sets++] = argv[++i];
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[n_sets++] = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf(USAGE "  --only swap       the SWAP chain (phases 1-3) without the baselines\n"
@@ -350,6 +350,7 @@ int main(int argc, char **argv) {
     for (int g = 0; g < n_groups; g++)
         for (int k = 0; k < groups[g].n; k++) {
             Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov, (const char *const *)groups[g].pipelines[k].ov);
+            config_check_paths(pcfg); /* before phase 1 trains, not when phase 2 cannot name its files */
             lock_dir(pcfg);
             config_free(pcfg);
         }
@@ -392,5 +393,6 @@ int main(int argc, char **argv) {
             config_free(pcfg);
         }
     config_sweep_plan_free(groups, n_groups);
+    free(sets);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/fileio.h"
 #include "build_info.h"
 #include "ckpt/ckpt_internal.h"
 #include "ckpt/h5util.h"
@@ -356,8 +357,10 @@ static int write_all(Writer *w, hid_t f, const Model *m, const CkptMeta *meta, i
     return 0;
 }
 
-void ckpt_save(const char *path, const Model *m, const CkptMeta *meta_in, int with_momentum) {
+void ckpt_save(const char *path_in, const Model *m, const CkptMeta *meta_in, int with_momentum) {
     h5_quiet();
+    char target[4096];
+    const char *path = output_target(path_in, target, sizeof target); /* a linked output is written through */
     CkptMeta empty;
     ckpt_meta_init(&empty);
     const CkptMeta *meta = meta_in ? meta_in : &empty;

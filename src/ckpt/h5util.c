@@ -39,7 +39,7 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     (void)data;
     /* walking downward, the last entry is where the error was first detected: the most specific */
     char minor[256] = "", desc[400] = "";
-    if (e->desc && strstr(e->desc, "lock")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
+    if (e->desc && strstr(e->desc, "unable to lock file")) g_h5_locked = 1; /* "unable to lock file, errno = 11, ..." */
     if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0) minor[0] = 0;
     if (e->desc && e->desc[0]) system_message(desc, sizeof desc, e->desc);
     if (desc[0] && strstr(e->desc, "error message = '"))
@@ -224,8 +224,11 @@ static int read_strings(hid_t obj, StrHolder holder, StrShape shape, size_t max_
             free(list);
             goto done;
         }
+        /* read the bytes with the file's own padding: converting a NULLPAD string of width w (h5py's fixed-length
+         * strings) to NULLTERM of width w would drop its last character; each copy below gets its own NUL */
+        H5T_str_t pad = H5Tget_strpad(ft);
         H5Tset_size(mt, w);
-        H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        H5Tset_strpad(mt, pad == H5T_STR_ERROR ? H5T_STR_NULLPAD : pad);
         char *buf = xCalloc((size_t)n + 1, w + 1);
         herr_t r = is_attr ? H5Aread(obj, mt, buf) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
         if (r >= 0) {
@@ -233,6 +236,8 @@ static int read_strings(hid_t obj, StrHolder holder, StrShape shape, size_t max_
             for (hssize_t i = 0; i < n; i++) {
                 char *s = xCalloc(1, w + 1);
                 memcpy(s, buf + (size_t)i * w, w);
+                if (pad == H5T_STR_SPACEPAD)
+                    for (size_t k = strlen(s); k > 0 && s[k - 1] == ' '; k--) s[k - 1] = 0;
                 list[i] = s;
             }
         }

@@ -523,3 +523,20 @@ int config_sweep_plan(const char *path, int n_overrides, const char *const *over
     *groups = out.g;
     return out.n;
 }
+
+void config_check_paths(const Config *c) {
+    const char *results = cfg_str(c, "results"), *name = cfg_str(c, "name");
+    /* the longest file the phases write under results/<name>, with the temporary-name suffix */
+    const char *longest = "/phase2/.worker-999999.resume.h5.tmp.4194304";
+    const size_t len = strlen(results) + 1 + strlen(name) + strlen(longest);
+    if (len >= CONFIG_PATH_MAX)
+        swap_fail("name: '%s/%s' is too long for the files the phases write under it (%zu characters; at most %zu)",
+                  results, name, strlen(results) + 1 + strlen(name), CONFIG_PATH_MAX - 1 - strlen(longest));
+    for (const char *s = name; *s;) { /* each component becomes a directory */
+        size_t comp = strcspn(s, "/");
+        if (comp > 200)
+            swap_fail("name: a component of '%s' is %zu characters long; at most 200 (file names are limited to 255 "
+                      "bytes)", name, comp);
+        s += comp + (s[comp] == '/');
+    }
+}

@@ -14,6 +14,10 @@ typedef struct Config Config;
 void config_set_stop(int (*pending)(void));
 Config *config_load(const char *path, int n_overrides, const char *const *overrides);
 void config_free(Config *c);
+/* results/<name> leaves room for every file the phases write under it (paths up to CONFIG_PATH_MAX bytes,
+ * components up to 200): a one-line error naming `name` otherwise, before anything runs. */
+#define CONFIG_PATH_MAX 1024
+void config_check_paths(const Config *c);
 /* Typed access by dotted key ("phase1.batch"); a key outside the schema or a wrong type is an internal error.
  * Integer keys may also be read with cfg_num. Lists of pairs (phase1.knots = {{0,0},{5,1}}) are flattened:
  * cfg_len gives 2 * pairs and element 2i is the epoch, 2i+1 the multiplier. */

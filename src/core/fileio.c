@@ -30,8 +30,32 @@ int fsync_parent_dir(const char *path) {
     return rc;
 }
 
-void write_file_atomic(const char *path, const void *data, size_t len) {
-    char tmp[4096];
+const char *output_target(const char *path, char *buf, size_t n) {
+    char cur[4096], link[4096], next[8200];
+    snprintf(cur, sizeof cur, "%s", path);
+    int hops = 0;
+    for (;;) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        if (++hops > 40) swap_fail("%s: too many levels of symbolic links", path);
+        ssize_t len = readlink(cur, link, sizeof link - 1);
+        if (len <= 0) break;
+        link[len] = 0;
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) snprintf(next, sizeof next, "%s", link);
+        else snprintf(next, sizeof next, "%.*s/%s", (int)(slash - cur), cur, link);
+        if (strlen(next) >= sizeof cur) swap_fail("%s: symbolic link target too long", path);
+        memcpy(cur, next, strlen(next) + 1);
+    }
+    if (!hops) return path;
+    if (strlen(cur) >= n) swap_fail("%s: symbolic link target too long", path);
+    memcpy(buf, cur, strlen(cur) + 1);
+    return buf;
+}
+
+void write_file_atomic(const char *path_in, const void *data, size_t len) {
+    char tmp[4096], target[4096];
+    const char *path = output_target(path_in, target, sizeof target);
     temp_path_for(tmp, sizeof tmp, path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) swap_fail("%s: cannot create (%s)", tmp, strerror(errno));

@@ -4,7 +4,11 @@
 #define SWAP_FILEIO_H
 #include <stddef.h>
 
-/* Write len bytes to path atomically; swap_fail on error (the temp file is removed). */
+/* Where a write to path must land: path itself, or, when path is a symbolic link, the file it points to (followed to
+ * the end of a chain), so that an output kept elsewhere through a link is written through, not replaced by a
+ * file. The result is path or buf. */
+const char *output_target(const char *path, char *buf, size_t n);
+/* Write len bytes to path atomically (through a symbolic link, see output_target); swap_fail on error (the temp file is removed). */
 void write_file_atomic(const char *path, const void *data, size_t len);
 /* fsync the directory holding path (after a rename). Returns 0 on success. */
 int fsync_parent_dir(const char *path);

@@ -35,6 +35,7 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
     memset(a, 0, sizeof *a);
     a->worker = -1;
     a->min_workers = -1;
+    a->sets = xCalloc((size_t)argc + 1, sizeof *a->sets); /* never more --set values than arguments */
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -43,11 +44,9 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
             exit(0);
         } else if (!strcmp(s, "--set")) {
             if (!val) usage_exit(usage, "--set needs key=value");
-            if (a->n_sets == PHASE_MAX_SETS) usage_exit(usage, "too many --set options");
             a->sets[a->n_sets++] = val;
             i++;
         } else if (!strncmp(s, "--set=", 6)) {
-            if (a->n_sets == PHASE_MAX_SETS) usage_exit(usage, "too many --set options");
             a->sets[a->n_sets++] = s + 6;
         } else if (!strcmp(s, "--worker")) {
             if (!val) usage_exit(usage, "--worker needs a number");
@@ -88,6 +87,7 @@ void phase_start(Phase *p, int argc, char **argv, const char *usage, const char 
     comm_init(&p->comm, &argc, &argv);
     signals_install(); /* again: UCX (under MPICH) takes SIGHUP for its debug output in MPI_Init */
     p->cfg = config_load(p->args.exp_path, p->args.n_sets, p->args.sets);
+    config_check_paths(p->cfg);
     snprintf(p->dir, sizeof p->dir, "%s/%s", cfg_str(p->cfg, "results"), cfg_str(p->cfg, "name"));
     snprintf(p->shared, sizeof p->shared, "%s", cfg_has(p->cfg, "shared_dir") ? cfg_str(p->cfg, "shared_dir") : p->dir);
     char bkey[160];
@@ -128,6 +128,7 @@ void phase_finish(Phase *p) {
     if (p->test) dataset_free(p->test);
     if (p->val) dataset_free(p->val);
     config_free(p->cfg);
+    free(p->args.sets);
     comm_finalize();
 }
 

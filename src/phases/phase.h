@@ -10,11 +10,9 @@
 #include "data/dataset.h"
 #include "nn/model.h"
 
-#define PHASE_MAX_SETS 64
-
 typedef struct {
     const char *exp_path;
-    const char *sets[PHASE_MAX_SETS];
+    const char **sets; /* the --set values, as many as given (allocated) */
     int n_sets;
     int worker;       /* -1: not given */
     int min_workers;  /* -1: not given */
