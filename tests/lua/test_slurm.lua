@@ -481,6 +481,24 @@ do
   sys.exec = real_exec
 end
 
+-- write_atomic (every file the Lua tools write): whole or not at all, with a one-line error naming the file
+-- (the full disk itself: tests/sh/test_slurm_full_disk.sh) ----------------------------------------------------
+do
+  local d = tmp .. "/wa"
+  real_exec({ "mkdir", "-p", d })
+  slurm.write_atomic(d .. "/a.sbatch", "one\n", "0755")
+  check(slurm.read(d .. "/a.sbatch") == "one\n", "write_atomic writes the text")
+  local _, mode = real_exec({ "stat", "-c", "%a", d .. "/a.sbatch" })
+  check(mode:match("^755") ~= nil, "and sets the mode: " .. mode)
+  check_err(function() slurm.write_atomic(d .. "/no/such/dir/b.sbatch", "two") end, "write into a missing directory",
+    d .. "/no/such/dir/b.sbatch", "cannot write")
+  check_err(function() slurm.write_atomic(d .. "/a.sbatch", "two", "bad-mode") end, "a mode chmod refuses",
+    d .. "/a.sbatch", "cannot set mode bad-mode")
+  check(slurm.read(d .. "/a.sbatch") == "one\n", "a failed write leaves the previous file as it was")
+  local _, left = real_exec({ "find", d, "-name", "*.tmp.*" })
+  check(left == "", "no temporary file left behind: " .. left)
+end
+
 -- plan and submit of one experiment run one at a time: the second refuses and names the holder, whose death
 -- (even kill -9) releases the lock -----------------------------------------------------------------------------
 do

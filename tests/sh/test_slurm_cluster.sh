@@ -257,33 +257,44 @@ return { name = "slow", seed = 7, profile = "$WORK/site.lua", phase1 = { ranks =
 EOF
 "$SWAP_SLURM" submit slow.lua > /dev/null
 read -r s1 s2 s3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/slow/jobs.json)
-# a second submit or a plan while that chain is queued or running: refused, nothing of the chain touched
-cp results/slow/jobs.json jobs-first.json
-cp results/slow/slurm/experiment.lua snapshot-first.lua
-cp results/slow/slurm/phase1.sbatch phase1-first.sbatch
-sed -i 's/workers = 2/workers = 3/' "$WORK/slow.lua"
-check "second submit while the chain is queued: refused" bash -c "! '$SWAP_SLURM' submit slow.lua > /dev/null 2> submit2.err"
-check "refusal says why and how to replace" grep -q "still queued or running.*submit --replace" submit2.err
-check "plan while the chain is queued: refused" bash -c "! '$SWAP_SLURM' plan slow.lua > /dev/null 2> plan2.err"
-check "the refusals kept jobs.json" cmp -s jobs-first.json results/slow/jobs.json
-check "the refusals kept the queued chain's experiment snapshot and scripts" \
-  bash -c "cmp -s snapshot-first.lua results/slow/slurm/experiment.lua && cmp -s phase1-first.sbatch results/slow/slurm/phase1.sbatch"
-check "only the first chain is queued" test "$(squeue -h -o %j | grep -c 'swap1:slow')" = 1
-# --replace: the first chain is cancelled before the new one goes in, and stays on record in jobs.json
-"$SWAP_SLURM" submit --replace slow.lua > replace.txt
-check "replace says it cancelled the first chain" grep -q "cancelled the earlier chain: .*$s1" replace.txt
-check "the first chain is no longer queued or running" bash -c "! squeue -h -o %i | grep -qx '$s1'"
-read -r f1 n1 n2 n3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")) local p=j.pipelines[1].jobs
-  print(j.replaced[1].pipelines[1].jobs.phase1, p.phase1, p.phase2, p.phase3)' < results/slow/jobs.json)
-check "jobs.json keeps the replaced chain" test "$f1" = "$s1"
-check "jobs.json follows the new chain" test "$n1" != "$s1"
-check "the new chain has 3 workers" grep -q -- '--array=0-2' results/slow/slurm/phase2.sbatch
-s1=$n1 s2=$n2 s3=$n3
 "$SWAP_SLURM" cancel slow.lua > cancel.txt
 check "cancel names the jobs" grep -q "cancelled" cancel.txt
 minislurm_wait_jobs 30 "$s1" "$s2" "$s3" || bad "cancelled jobs left the queue"
 check "cancelled jobs are CANCELLED" bash -c "scontrol -o show job $s3 | grep -q 'JobState=CANCELLED'"
 check "no worker of the cancelled pipeline ran" test -z "$(grep p2 results/slow/events.log 2>/dev/null)"
+
+# --- submit over a queued chain: refused (plan too); --replace cancels it first and keeps it on record ----------
+cat > "$WORK/slow2.lua" <<EOF
+return { name = "slow2", seed = 7, profile = "$WORK/site.lua", phase1 = { ranks = 1, batch = 64 }, phase2 = { workers = 2 } }
+EOF
+"$SWAP_SLURM" submit slow2.lua > /dev/null
+read -r s1 s2 s3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")).pipelines[1].jobs print(j.phase1, j.phase2, j.phase3)' < results/slow2/jobs.json)
+# a second submit or a plan while that chain is queued or running: refused, nothing of the chain touched
+cp results/slow2/jobs.json jobs-first.json
+cp results/slow2/slurm/experiment.lua snapshot-first.lua
+cp results/slow2/slurm/phase1.sbatch phase1-first.sbatch
+sed -i 's/workers = 2/workers = 3/' "$WORK/slow2.lua"
+check "second submit while the chain is queued: refused" bash -c "! '$SWAP_SLURM' submit slow2.lua > /dev/null 2> submit2.err"
+check "refusal says why and how to replace" grep -q "still queued or running.*submit --replace" submit2.err
+check "plan while the chain is queued: refused" bash -c "! '$SWAP_SLURM' plan slow2.lua > /dev/null 2> plan2.err"
+check "the refusals kept jobs.json" cmp -s jobs-first.json results/slow2/jobs.json
+check "the refusals kept the queued chain's experiment snapshot and scripts" \
+  bash -c "cmp -s snapshot-first.lua results/slow2/slurm/experiment.lua && cmp -s phase1-first.sbatch results/slow2/slurm/phase1.sbatch"
+check "only the first chain is queued" test "$(squeue -h -o %j | grep -c 'swap1:slow2')" = 1
+# --replace: the first chain is cancelled before the new one goes in, and stays on record in jobs.json
+"$SWAP_SLURM" submit --replace slow2.lua > replace.txt
+check "replace says it cancelled the first chain" grep -q "cancelled the earlier chain: .*$s1" replace.txt
+check "the first chain is no longer queued or running" bash -c "! squeue -h -o %i | grep -qx '$s1'"
+read -r f1 n1 n2 n3 < <(lua5.4 -e 'local j=require("cjson").decode(io.read("a")) local p=j.pipelines[1].jobs
+  print(j.replaced[1].pipelines[1].jobs.phase1, p.phase1, p.phase2, p.phase3)' < results/slow2/jobs.json)
+check "jobs.json keeps the replaced chain" test "$f1" = "$s1"
+check "jobs.json follows the new chain" test "$n1" != "$s1"
+check "the replaced chain's jobs were cancelled, not requeued" bash -c "for j in $s1 $s2 $s3; do
+  o=\$(scontrol -o show job \$j 2>/dev/null) || continue; grep -Eq 'JobState=(CANCELLED|COMPLETED|FAILED)' <<< \"\$o\" || exit 1
+  done"
+check "the new chain has 3 workers" grep -q -- '--array=0-2' results/slow2/slurm/phase2.sbatch
+"$SWAP_SLURM" cancel slow2.lua > /dev/null
+minislurm_wait_jobs 60 "$n1" "$n2" "$n3" || bad "the replacing chain left the queue after cancel"
 
 fi # standins
 
