@@ -48,7 +48,18 @@ acc=$(json_get eval.json 'd["test_acc"]')
 /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.5 else 1)" "$acc" || fail "bf16 soup accuracy $acc"
 ok "swap-inspect eval of the bf16 soup: accuracy $acc"
 
-# interrupted phase 1 resumes bit-identical within bf16
+# WASH workers (one MPI job, parameter shuffling) from the same bf16 phase 1, and their soup, stay bf16
+tiny_experiment wash.lua wash "precision = \"bf16\", shared_dir = \"$T/results/ref\",
+  phase2 = { workers = 2, batch = 64, epochs = 1, lr = 0.05, mode = \"wash\" },"
+"$BIN/swap-run" wash.lua "${SETS[@]}" > wash.log 2>&1 || { cat wash.log; fail "bf16 WASH"; }
+for f in phase2/worker-0.h5 phase2/worker-1.h5 phase3/model.h5; do
+  [ "$(attr results/wash/$f precision)" = bf16 ] || fail "WASH $f does not record bf16"
+done
+ok "bf16 WASH workers and their average record bf16"
+
+# interrupted phase 1 resumes bit-identical within bf16 (one rank and a smaller subset: the resume
+# part runs phase 1 three times)
+SETS=(--set train_subset=2048)
 "$BIN/swap-train" cut.lua "${SETS[@]}" --set phase1.ranks=1 > ref1.log 2>&1 || { cat ref1.log; fail "phase 1"; }
 mv results/cut/phase1/model.h5 uninterrupted.h5
 rm -rf results/cut
