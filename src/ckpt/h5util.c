@@ -44,8 +44,10 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     if (e->desc && e->desc[0]) system_message(desc, sizeof desc, e->desc);
     if (desc[0] && strstr(e->desc, "error message = '"))
         snprintf(g_h5_err, sizeof g_h5_err, "%s", desc);
-    else if (desc[0])
-        snprintf(g_h5_err, sizeof g_h5_err, "%s%s%s", desc, minor[0] ? " / " : "", minor);
+    else if (desc[0]) {
+        /* a long message is cut, which is fine for one line; the result is used so gcc sees the cut is meant */
+        if (snprintf(g_h5_err, sizeof g_h5_err, "%s%s%s", desc, minor[0] ? " / " : "", minor) < 0) g_h5_err[0] = 0;
+    }
     else if (minor[0])
         snprintf(g_h5_err, sizeof g_h5_err, "%s", minor);
     return 0;
