@@ -71,7 +71,9 @@ int main(int argc, char **argv) {
     if (want.in_c != m->spec.in_c || want.in_h != m->spec.in_h || want.classes != m->spec.classes)
         swap_fail("%s: model input/classes do not match dataset '%s'", parent_path, cfg_str(cfg, "dataset"));
     want.width = m->spec.width;
-    Model *expect = model_create_json(cfg_str(cfg, "model_json"), &want);
+    char *want_json = phase_model_json(&p, &want);
+    Model *expect = model_create_json(want_json, &want);
+    free(want_json);
     if (strcmp(expect->arch, m->arch))
         swap_fail("%s: holds a different '%s' network than the experiment describes (layers or widths differ)",
                   parent_path, m->name);

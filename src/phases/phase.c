@@ -194,6 +194,21 @@ ModelSpec phase_model_spec(const Phase *p) {
     return s;
 }
 
+/* Lua expands a preset for the datasets it knows (their image size and classes are written in models.lua); an
+ * HDF5 data file's are known only once the engine has opened it, so a preset is expanded again here for them. A
+ * network written as a table is used as Lua resolved it (the engine checks it against the data). */
+char *phase_model_json(const Phase *p, const ModelSpec *s) {
+    const Dataset *d = p->train ? p->train : p->test;
+    const char *name = cfg_str(p->cfg, "model"); /* a preset's name, or a table shown as "{...}" */
+    if (d && !strcmp(d->name, "hdf5")) {
+        char err[512];
+        char *json = preset_json(name, s, err, sizeof err);
+        if (json) return json;
+        if (strchr(name, '{') == NULL) swap_fail("%s", err); /* a preset that does not fit the images */
+    }
+    return xStrdup(cfg_str(p->cfg, "model_json"));
+}
+
 Model *phase_build_model(const Phase *p) {
     ModelSpec s = phase_model_spec(p);
     const Dataset *d = p->train ? p->train : p->test;
@@ -203,7 +218,9 @@ Model *phase_build_model(const Phase *p) {
                  p->train ? "train" : "test", d->h, d->w, d->c, cfg_str(p->cfg, "model_name"));
         swap_fail_context(ctx);
     }
-    Model *m = model_create_json(cfg_str(p->cfg, "model_json"), &s);
+    char *json = phase_model_json(p, &s);
+    Model *m = model_create_json(json, &s);
+    free(json);
     swap_fail_context(NULL);
     return m;
 }

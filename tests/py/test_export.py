@@ -80,6 +80,13 @@ def onnx_numpy(model, x):
         elif op == "Flatten":
             ax = a["axis"].i if "axis" in a else 1
             out = i[0].reshape(int(np.prod(i[0].shape[:ax])), -1)
+        elif op == "Pad":  # what torch emits before an AveragePool (zero pads for our pools); constant mode only
+            mode = a["mode"].s.decode() if "mode" in a else "constant"
+            assert mode == "constant", mode
+            pads = list(i[1]) if len(i) > 1 and i[1] is not None else ints("pads")
+            cval = float(i[2]) if len(i) > 2 and i[2] is not None and i[2].size else 0.0
+            r = i[0].ndim
+            out = np.pad(i[0], [(int(pads[d]), int(pads[d + r])) for d in range(r)], constant_values=cval)
         elif op == "Identity":
             out = i[0]
         elif op == "Constant":
@@ -232,6 +239,9 @@ def main():
     open(unknown, "wb").write(data)
     with h5py.File(unknown, "r+") as f:
         f["model"].attrs["model"] = np.bytes_("vgg16")
+        # the stored architecture decides the network; without it the name must be a preset (a 1.1 file)
+        if "model_config" in f["model"].attrs:
+            del f["model"].attrs["model_config"]
     expect_clean_error(bad, unknown, os.path.join(bad, "m.pt"), "unknown model")
     foreign = os.path.join(bad, "foreign.h5")
     with h5py.File(foreign, "w") as f:

@@ -20,11 +20,14 @@ cat > "$T/gen/build_info.h" <<H
 #define SWAP_CFLAGS "-fsanitize=fuzzer,address,undefined"
 #define SWAP_BUILD_TYPE "Fuzz"
 H
-SRCS=("$SRC"/src/ckpt/*.c "$SRC"/src/core/*.c "$SRC"/src/nn/*.c)
+# the checkpoint reader expands a 1.1 file's preset name through the Lua presets (src/config)
+SRCS=("$SRC"/src/ckpt/*.c "$SRC"/src/core/*.c "$SRC"/src/nn/*.c "$SRC"/src/config/presets.c "$SRC"/src/config/config.c)
+LUA_CFLAGS=$(pkg-config --cflags lua5.4)
+LUA_LIBS=$(pkg-config --libs lua5.4)
 clang -std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -fopenmp -I"$SRC/src" -I"$T/gen" $HDF5_CFLAGS $BLAS_CFLAGS \
+  -fno-sanitize-recover=undefined -fopenmp -I"$SRC/src" -I"$T/gen" $HDF5_CFLAGS $BLAS_CFLAGS $LUA_CFLAGS -DSWAP_LUA_DIR="\"$SRC/lua\"" \
   "$SRC/tests/fuzz/fuzz_ckpt_load.c" "${SRCS[@]}" -o "$T/fuzz_ckpt_load" \
-  $HDF5_LIBS ${HDF5_LIBDIR:+-L$HDF5_LIBDIR} -lhdf5_hl -lxxhash -lcjson $BLAS_LIBS -lm 2> "$T/build.log" \
+  $HDF5_LIBS ${HDF5_LIBDIR:+-L$HDF5_LIBDIR} -lhdf5_hl -lxxhash -lcjson $BLAS_LIBS $LUA_LIBS -lm 2> "$T/build.log" \
   || { cat "$T/build.log"; fail "fuzz target does not build"; }
 ok "fuzz target built"
 
