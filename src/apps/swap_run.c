@@ -308,6 +308,44 @@ static void lock_dir(const Config *cfg) {
     lockfile_take(path, dir); /* held until exit */
 }
 
+static void catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    config_set_stop(signal_pending);
+}
+
+/* One group of a sweep: its shared phase 1, each pipeline's phases 2-3, then the shared baselines. */
+static void run_group(const char *exp, CfgGroup *grp, int sweep, int run_swap, int run_bl, int only) {
+    CfgRun *gr = &grp->group;
+    Config *gcfg = config_load(exp, gr->n_ov, (const char *const *)gr->ov);
+    if (sweep) printf("swap-run: group %s\n", gr->name);
+    if (run_swap) {
+        run_phase1(exp, gr->n_ov, gr->ov, gcfg);
+        for (int k = 0; k < grp->n; k++) {
+            CfgRun *pr = &grp->pipelines[k];
+            Config *pcfg = config_load(exp, pr->n_ov, (const char *const *)pr->ov);
+            if (sweep) printf("swap-run: pipeline %s\n", pr->name);
+            run_phase23(exp, pr->n_ov, pr->ov, pcfg);
+            config_free(pcfg);
+        }
+    }
+    if (run_bl) {
+        if (cfg_n_baselines(gcfg) == 0 && only) printf("swap-run: %s defines no baselines (baselines = {...})\n", exp);
+        run_baselines(exp, gr->n_ov, gr->ov, gcfg);
+        for (int k = 0; cfg_n_baselines(gcfg) > 0 && k < grp->n; k++) {
+            Config *pcfg = config_load(exp, grp->pipelines[k].n_ov, (const char *const *)grp->pipelines[k].ov);
+            refresh_summary(pcfg);
+            config_free(pcfg);
+        }
+    }
+    config_free(gcfg);
+}
+
 int main(int argc, char **argv) {
     if (phase_version(argc, argv) == 0) return 0;
     swap_set_progname(argv[0]);
@@ -333,15 +371,7 @@ int main(int argc, char **argv) {
     }
     const int run_swap = !only || !strcmp(only, "swap"), run_bl = !only || !strcmp(only, "baselines");
     find_bindir(argv[0]);
-    /* before the experiment is evaluated: a loop in it must still end on TERM */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    config_set_stop(signal_pending);
+    catch_signals(); /* before the experiment is evaluated: a loop in it must still end on TERM */
     CfgGroup *groups;
     const int n_groups = config_sweep_plan(exp, n_sets, (const char *const *)sets, &groups);
 
@@ -356,34 +386,7 @@ int main(int argc, char **argv) {
         }
     if (n_pipelines > 1)
         printf("swap-run: sweep of %d pipelines in %d group(s) sharing phase 1 and the baselines\n", n_pipelines, n_groups);
-    for (int g = 0; g < n_groups; g++) {
-        CfgRun *gr = &groups[g].group;
-        Config *gcfg = config_load(exp, gr->n_ov, (const char *const *)gr->ov);
-        if (n_pipelines > 1) printf("swap-run: group %s\n", gr->name);
-        if (run_swap) {
-            run_phase1(exp, gr->n_ov, gr->ov, gcfg);
-            for (int k = 0; k < groups[g].n; k++) {
-                CfgRun *pr = &groups[g].pipelines[k];
-                Config *pcfg = config_load(exp, pr->n_ov, (const char *const *)pr->ov);
-                if (n_pipelines > 1) printf("swap-run: pipeline %s\n", pr->name);
-                run_phase23(exp, pr->n_ov, pr->ov, pcfg);
-                config_free(pcfg);
-            }
-        }
-        if (run_bl) {
-            if (cfg_n_baselines(gcfg) == 0 && only) printf("swap-run: %s defines no baselines (baselines = {...})\n", exp);
-            run_baselines(exp, gr->n_ov, gr->ov, gcfg);
-            if (cfg_n_baselines(gcfg) > 0) {
-                for (int k = 0; k < groups[g].n; k++) {
-                    Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov,
-                                               (const char *const *)groups[g].pipelines[k].ov);
-                    refresh_summary(pcfg);
-                    config_free(pcfg);
-                }
-            }
-        }
-        config_free(gcfg);
-    }
+    for (int g = 0; g < n_groups; g++) run_group(exp, &groups[g], n_pipelines > 1, run_swap, run_bl, only != NULL);
     for (int g = 0; g < n_groups; g++)
         for (int k = 0; k < groups[g].n; k++) {
             Config *pcfg = config_load(exp, groups[g].pipelines[k].n_ov, (const char *const *)groups[g].pipelines[k].ov);

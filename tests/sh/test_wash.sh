@@ -48,7 +48,7 @@ grep -q "wash: communication per member: [0-9]* bytes" washA.log || fail "no com
 ok "WASH is reproducible and reports its traffic: $(grep -o 'ratio [0-9.]*' washA.log)"
 
 run_mode papa papa
-"$BIN/swap-average" exp.lua "${SETS[@]}" --set name=washA > avg.log 2>&1 || { cat avg.log; fail "average of WASH members"; }
+"$BIN/swap-average" exp.lua "${SETS[@]}" --set name=washA --set phase2.wash.p=0.02 > avg.log 2>&1 || { cat avg.log; fail "average of WASH members"; }
 [ "$(json_get results/washA/summary.json 'len(d["workers"])')" = 3 ] || fail "summary does not list 3 members"
 /usr/bin/python3 - results/washA/phase2/worker-0.h5 <<'PY' || fail "member checkpoint does not carry the mode"
 import h5py, sys
