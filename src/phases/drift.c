@@ -20,7 +20,9 @@ static int has_suffix(const char *s, const char *x) {
 static int operational(const char *k) {
     static const char *const exact[] = {"name", "results", "shared_dir", "profile", "sweep", "data_dir", "threads",
                                         "phase1.bucket_mb", "phase2.parallel", "phase3.min_workers",
-                                        "phase3.eval_batch", "checkpoint_every", "keep_checkpoints", "eval_every"};
+                                        "phase3.eval_batch", "checkpoint_every", "keep_checkpoints", "eval_every",
+                                        /* checked on its own, with its override: phase_check_precision */
+                                        "precision", "allow_precision_change"};
     static const char *const leaves[] = {".threads", ".checkpoint_every", ".keep_checkpoints", ".eval_every"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(k, exact[i])) return 1;

@@ -7,7 +7,8 @@
  *   phase 3    the common keys, phase1.*, phase2.* and phase3.*
  * Operational keys change how or where a run goes, not what it computes: name, results, shared_dir, profile,
  * sweep, data_dir, threads and *.threads, *.checkpoint_every, *.keep_checkpoints, *.eval_every,
- * phase1.bucket_mb, phase2.parallel, phase3.min_workers, phase3.eval_batch.
+ * phase1.bucket_mb, phase2.parallel, phase3.min_workers, phase3.eval_batch. precision (and its override
+ * allow_precision_change) is left to its own check, phase_check_precision, which the override can pass.
  * A file that records no configuration, or a key it does not record (older files), is not compared. */
 #ifndef SWAP_DRIFT_H
 #define SWAP_DRIFT_H
