@@ -33,10 +33,10 @@ small --break n-mismatch;         expect "N mismatch" "/train/labels: 61 labels 
 small --break negative-label;     expect "negative label" "/train/labels: label -1 of sample 5 is negative"
 small --break label-out-of-range; expect "label out of range" "/test/labels: label 7 of sample 2 is out of range \[0, 7)"
 small --break zero-images;        expect "zero images" "/test/images: zero images"
-$MAKE bad.h5 --hw 6x6 --train 64 --test 32
-expect "images too small for cnn" "/train/images: 6x6x3 images (HxWxC) do not fit model 'cnn'"
-$MAKE bad.h5 --hw 12x12 --train 64 --test 32
-expect "images too small for resnet9" "/train/images: 12x12x3 images (HxWxC) do not fit model 'resnet9'" --set model=resnet9
+$MAKE bad.h5 --hw 3x3 --train 64 --test 32  # cnn pools twice by 2: 3x3 -> 1x1, and the second pool cannot
+expect "images too small for cnn" "/train/images: 3x3x3 images (HxWxC) do not fit model 'cnn'"
+$MAKE bad.h5 --hw 4x4 --train 64 --test 32  # resnet9 pools three times by 2: 4 -> 2 -> 1, then cannot
+expect "images too small for resnet9" "/train/images: 4x4x3 images (HxWxC) do not fit model 'resnet9'" --set model=resnet9
 small; head -c 20000 bad.h5 > cut.h5; mv cut.h5 bad.h5
 expect "truncated file" "/: not a readable HDF5 file (truncated file"
 small; /usr/bin/python3 -c "import sys; d = bytearray(open('bad.h5','rb').read()); d[0:8] = b'garbage!'; open('bad.h5','wb').write(d)"
