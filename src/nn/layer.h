@@ -73,6 +73,10 @@ int build_num(Build *b, const cJSON *spec, const char *key, double def, double l
 Layer *build_layer(Build *b, const char *suffix, int in);
 /* The layer's output slot of the given shape (nf: 1 for a flat [n][c] vector, 0 for a CNHW image). */
 int build_output(Build *b, Layer *l, int c, int h, int w, int nf);
+/* maxpool and avgpool: keys k and stride (default k), a window no larger than the image input, no padding,
+ * floor output size; the geometry goes in l->conv (ci = co = channels). FLOPs: one per window element. */
+int build_pool_window(Build *b, const cJSON *spec, int in);
+double pool_window_flops(const Model *m, const Layer *l);
 /* Declare a tensor "<layer name>.<leaf>" of the layer; returns the view index. */
 int build_tensor(Build *b, Layer *l, const char *leaf, const char *layer_type, const char *layout, int trainable,
                  int no_decay, int fan_in, int ndim, const int *shape);

@@ -5,20 +5,6 @@ extern const LayerOps layer_avgpool;
 
 static const char *const keys[] = {"k", "stride", NULL};
 
-static int build(Build *b, const cJSON *spec, int in) {
-    const Slot s = b->m->slots[in];
-    int k, stride;
-    if (build_int(b, spec, "k", 2, 1, 64, &k) < 0 || build_int(b, spec, "stride", k, 1, 64, &stride) < 0) return -1;
-    if (s.nf) return build_fail(b, "needs an image input (channels x height x width), got %d flat features", s.c);
-    if (k > s.h || k > s.w) return build_fail(b, "k=%d is larger than the %dx%d input", k, s.h, s.w);
-    Layer *l = build_layer(b, "", in);
-    conv_dims_init(&l->conv, s.c, s.c, k, stride, 0, s.h, s.w);
-    return build_output(b, l, s.c, l->conv.ho, l->conv.wo, 0);
-}
-
-static double flops(const Model *m, const Layer *l) {
-    return (double)l->conv.k * l->conv.k * slot_numel(&m->slots[l->out]);
-}
 
 static void forward(Model *m, Layer *l, int train) {
     (void)train;
@@ -33,5 +19,5 @@ static void backward(Model *m, Layer *l, int set) {
     if (si->dx) avgpool_backward(si->dx, m->slots[l->out].dx, (size_t)d->ci * m->batch, d->h, d->w, d->k, d->stride);
 }
 
-const LayerOps layer_avgpool = {.kind = "avgpool", .keys = keys, .build = build, .forward = forward,
-                                .backward = backward, .flops = flops};
+const LayerOps layer_avgpool = {.kind = "avgpool", .keys = keys, .build = build_pool_window, .forward = forward,
+                                .backward = backward, .flops = pool_window_flops};

@@ -5,20 +5,6 @@ extern const LayerOps layer_maxpool;
 
 static const char *const keys[] = {"k", "stride", NULL};
 
-static int build(Build *b, const cJSON *spec, int in) {
-    const Slot s = b->m->slots[in];
-    int k, stride;
-    if (build_int(b, spec, "k", 2, 1, 64, &k) < 0 || build_int(b, spec, "stride", k, 1, 64, &stride) < 0) return -1;
-    if (s.nf) return build_fail(b, "needs an image input (channels x height x width), got %d flat features", s.c);
-    if (k > s.h || k > s.w) return build_fail(b, "k=%d is larger than the %dx%d input", k, s.h, s.w);
-    Layer *l = build_layer(b, "", in);
-    conv_dims_init(&l->conv, s.c, s.c, k, stride, 0, s.h, s.w);
-    return build_output(b, l, s.c, l->conv.ho, l->conv.wo, 0);
-}
-
-static double flops(const Model *m, const Layer *l) {
-    return (double)l->conv.k * l->conv.k * slot_numel(&m->slots[l->out]);
-}
 
 /* 2x2 windows at stride 2 over even planes (every CIFAR network's pool) have their own kernels, whose backward
  * also writes every input gradient element (so the model can skip zeroing it). */
@@ -46,5 +32,5 @@ static void backward(Model *m, Layer *l, int set) {
     else maxpool_backward(si->dx, so->dx, si->x, so->x, planes, d->h, d->w, d->k, d->stride);
 }
 
-const LayerOps layer_maxpool = {.kind = "maxpool", .keys = keys, .build = build, .forward = forward,
-                                .backward = backward, .backward_sets = backward_sets, .flops = flops};
+const LayerOps layer_maxpool = {.kind = "maxpool", .keys = keys, .build = build_pool_window, .forward = forward,
+                                .backward = backward, .backward_sets = backward_sets, .flops = pool_window_flops};

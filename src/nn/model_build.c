@@ -87,6 +87,21 @@ Layer *build_layer(Build *b, const char *suffix, int in) {
     return model_add_layer(b->m, b->ops, name, in);
 }
 
+int build_pool_window(Build *b, const cJSON *spec, int in) {
+    const Slot s = b->m->slots[in];
+    int k = 2, stride = 2; /* set by build_int; initialized for the optimizer's sake */
+    if (build_int(b, spec, "k", 2, 1, 64, &k) < 0 || build_int(b, spec, "stride", k, 1, 64, &stride) < 0) return -1;
+    if (s.nf) return build_fail(b, "needs an image input (channels x height x width), got %d flat features", s.c);
+    if (k > s.h || k > s.w) return build_fail(b, "k=%d is larger than the %dx%d input", k, s.h, s.w);
+    Layer *l = build_layer(b, "", in);
+    conv_dims_init(&l->conv, s.c, s.c, k, stride, 0, s.h, s.w);
+    return build_output(b, l, s.c, l->conv.ho, l->conv.wo, 0);
+}
+
+double pool_window_flops(const Model *m, const Layer *l) {
+    return (double)l->conv.k * l->conv.k * slot_numel(&m->slots[l->out]);
+}
+
 int build_output(Build *b, Layer *l, int c, int h, int w, int nf) {
     Model *m = b->m;
     const int idx = (int)(l - m->layers);
