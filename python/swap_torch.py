@@ -330,6 +330,8 @@ def read_checkpoint(path):
             norm = {"dataset": _s(g.attrs.get("dataset", "")),
                     "mean": [float(x) for x in g.attrs.get("norm_mean", [])],
                     "std": [float(x) for x in g.attrs.get("norm_std", [])]}
+            if "class_names" in g.attrs:  # an HDF5 dataset's /classes, recorded by the training run
+                norm["class_names"] = [_s(x) for x in g.attrs["class_names"]]
             attrs = {k: (_s(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
     except CheckpointError:
         raise
@@ -393,7 +395,8 @@ def norm_json(ck):
     return {"model": ck.model, "width": ck.width, "classes": ck.classes, "input_shape": [c, h, w], "model_config": ck.arch,
             "layout": "NCHW float32", "dataset": ck.norm["dataset"], "mean": ck.norm["mean"], "std": ck.norm["std"],
             "input": "(pixel / 255 - mean[c]) / std[c]", "output": "logits",
-            "source": os.path.abspath(ck.path), "content_hash": ck.attrs.get("content_hash", "")}
+            "source": os.path.abspath(ck.path), "content_hash": ck.attrs.get("content_hash", ""),
+            **({"class_names": ck.norm["class_names"]} if "class_names" in ck.norm else {})}
 
 
 def export(src, out, opset=13):
@@ -416,7 +419,11 @@ def export(src, out, opset=13):
         def write(tmp):
             torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["logits"], opset_version=opset,
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-            onnx.checker.check_model(onnx.load(tmp), full_check=True)
+            graph = onnx.load(tmp)
+            if "class_names" in ck.norm:  # what each logit means, for tools that read only the .onnx file
+                onnx.helper.set_model_props(graph, {"class_names": json.dumps(ck.norm["class_names"])})
+                onnx.save(graph, tmp)
+            onnx.checker.check_model(graph, full_check=True)
     else:
         def write(tmp):
             torch.save(model.state_dict(), tmp)

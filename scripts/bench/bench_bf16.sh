@@ -4,6 +4,8 @@
 # each; the table shows medians and the ratios the bf16 targets are stated in (README "Precision").
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w64" (subset of the rows)
 #   BENCH_BATCH (default 128)  SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
+#   BENCH_EVAL=1 times the eval-mode forward (--eval) instead of the training step
+# Rows: cnn, resnet9w16, resnet9w64 (the targets' rows) and the presets resnet18w64, resnet20w16, vgg11w64.
 # PyTorch runs with glibc's mmap/trim thresholds raised, as scripts/bench/bench.sh explains. cpu_ms (process CPU time
 # per step) is printed with every run: on a shared machine it moves less than wall time.
 set -euo pipefail
@@ -21,7 +23,11 @@ configs=(
   "cnn|--model cnn|20"
   "resnet9w16|--model resnet9 --width 16|8"
   "resnet9w64|--model resnet9 --width 64|4"
+  "resnet18w64|--model resnet18 --width 64|3"
+  "resnet20w16|--model resnet20 --width 16|6"
+  "vgg11w64|--model vgg11 --width 64|4"
 )
+mode=(); [[ ${BENCH_EVAL:-0} == 1 ]] && mode=(--eval)
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -33,7 +39,7 @@ for cfg in "${configs[@]}"; do
   if [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $label "* ]]; then continue; fi
   of=() ob=() tf=() tb=()
   for ((r = 0; r < rounds; r++)); do
-    common=(--batch "$batch" --threads "$threads" --steps "$steps" --warmup 3)
+    common=(--batch "$batch" --threads "$threads" --steps "$steps" --warmup 3 "${mode[@]}")
     # shellcheck disable=SC2086
     o=$("$bin/swap-bench" $margs "${common[@]}" --precision fp32); echo "$o"; of+=("$(field images_per_s "$o")")
     # shellcheck disable=SC2086
@@ -51,7 +57,7 @@ for cfg in "${configs[@]}"; do
     "$(ratio "$b" "$a")" "$(ratio "$b" "$d")" "$(ratio "$a" "$c")")")
 done
 echo
-echo "batch $batch, $threads threads, median of $rounds; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "${mode[*]:-train} step, batch $batch, $threads threads, median of $rounds; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| model       | ours fp32 | ours bf16 | torch fp32 | torch bf16+CL | ours bf16/fp32 | ours bf16/torch bf16 | ours fp32/torch fp32 |"
 echo "|-------------|-----------|-----------|------------|---------------|----------------|----------------------|----------------------|"

@@ -64,6 +64,9 @@ typedef struct {
     char dataset[32];             /* dataset name the model was trained on */
     char data_file[1024];         /* dataset "hdf5": absolute path of the data file ("" otherwise) */
     char data_hash[CKPT_HASH_HEX];/* dataset "hdf5": XXH3-128 of that file's bytes ("" otherwise) */
+    char **class_names;           /* dataset "hdf5" with /classes: the names, NULL-terminated (owned; set with
+                                   * ckpt_meta_set_class_names), else NULL; /model attribute class_names */
+    int n_class_names;
     int norm_channels;            /* input normalization, per channel */
     double norm_mean[4], norm_std[4];
     int64_t cursor_epoch, cursor_step; /* data cursor: next epoch and step within it */
@@ -102,6 +105,7 @@ typedef struct {
 void ckpt_meta_init(CkptMeta *meta);
 void ckpt_meta_free(CkptMeta *meta); /* leaves an initialized, empty meta */
 void ckpt_meta_set_config(CkptMeta *meta, const char *source, const char *resolved);
+void ckpt_meta_set_class_names(CkptMeta *meta, char *const *names, int n); /* copies; NULL/0 clears */
 void ckpt_meta_set_norm(CkptMeta *meta, int channels, const double *mean, const double *std);
 void ckpt_meta_add_parent(CkptMeta *meta, const char *hash, const char *path);
 void ckpt_meta_add_epoch(CkptMeta *meta, const EpochRecord *rec);

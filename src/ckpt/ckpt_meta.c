@@ -27,6 +27,7 @@ void ckpt_meta_free(CkptMeta *meta) {
     for (int i = 0; i < meta->n_extra; i++) free(meta->extra[i].data);
     free(meta->extra);
     free(meta->arch);
+    ckpt_meta_set_class_names(meta, NULL, 0);
     ckpt_meta_init(meta);
 }
 
@@ -36,6 +37,20 @@ void ckpt_meta_set_config(CkptMeta *meta, const char *source, const char *resolv
     free(meta->config_resolved);
     meta->config_source = s;
     meta->config_resolved = r;
+}
+
+void ckpt_meta_set_class_names(CkptMeta *meta, char *const *names, int n) {
+    char **copy = NULL;
+    if (names && n > 0) {
+        copy = xMalloc((size_t)(n + 1) * sizeof *copy);
+        for (int i = 0; i < n; i++) copy[i] = xStrdup(names[i]);
+        copy[n] = NULL;
+    }
+    if (meta->class_names)
+        for (char **p = meta->class_names; *p; p++) free(*p);
+    free(meta->class_names);
+    meta->class_names = copy;
+    meta->n_class_names = copy ? n : 0;
 }
 
 void ckpt_meta_set_norm(CkptMeta *meta, int channels, const double *mean, const double *std) {

@@ -295,6 +295,16 @@ static int read_model_attrs(Rd *r, hid_t f, CkptMeta *m) {
     if (get_str(r, g, "/model", "dataset", m->dataset, sizeof m->dataset, 0) < 0) return -1;
     if (get_str(r, g, "/model", "data_file", m->data_file, sizeof m->data_file, 0) < 0) return -1;
     if (get_str(r, g, "/model", "data_hash", m->data_hash, sizeof m->data_hash, 0) < 0) return -1;
+    char **cn = NULL;
+    size_t n_cn = 0;
+    const int cnc = h5_get_strs(g, "class_names", 1000000, &cn, &n_cn);
+    if (cnc < 0) return rfail(r, "/model: attribute 'class_names' is not a list of strings");
+    if (cnc == 0) {
+        const int ok = n_cn == (size_t)m->spec.classes;
+        if (ok) ckpt_meta_set_class_names(m, cn, (int)n_cn);
+        h5_free_strs(cn);
+        if (!ok) return rfail(r, "/model: attribute 'class_names' holds %zu names for %d classes", n_cn, m->spec.classes);
+    }
     size_t nm = 0, ns = 0;
     int a = h5_get_f64s(g, "norm_mean", m->norm_mean, 4, &nm), b = h5_get_f64s(g, "norm_std", m->norm_std, 4, &ns);
     if (a < 0 || b < 0 || nm != ns) return rfail(r, "/model: norm_mean/norm_std are not two lists of <= 4 numbers");

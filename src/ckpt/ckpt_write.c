@@ -149,6 +149,8 @@ static int write_model(Writer *w, hid_t f, const Model *m, const CkptMeta *meta)
     rc |= h5_attr_str(g, "dataset", meta->dataset);
     if (meta->data_file[0]) rc |= h5_attr_str(g, "data_file", meta->data_file);
     if (meta->data_hash[0]) rc |= h5_attr_str(g, "data_hash", meta->data_hash);
+    if (meta->class_names) /* the data file's /classes, so tables and exports name classes without it */
+        rc |= h5_attr_strs(g, "class_names", (const char *const *)meta->class_names, (size_t)meta->n_class_names);
     rc |= h5_attr_f64s(g, "norm_mean", meta->norm_mean, (size_t)meta->norm_channels);
     rc |= h5_attr_f64s(g, "norm_std", meta->norm_std, (size_t)meta->norm_channels);
     free(lnames);

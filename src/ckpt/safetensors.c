@@ -45,6 +45,13 @@ void ckpt_export_safetensors(const char *out, const Model *m, const CkptMeta *me
     snprintf(buf, sizeof buf, "%d", m->spec.classes);
     cJSON_AddStringToObject(md, "classes", buf);
     cJSON_AddStringToObject(md, "dataset", meta->dataset);
+    if (meta->class_names) { /* safetensors metadata values are strings: the names as a JSON array */
+        cJSON *names = cJSON_CreateStringArray((const char *const *)meta->class_names, meta->n_class_names);
+        char *text = cJSON_PrintUnformatted(names);
+        cJSON_AddStringToObject(md, "class_names", text);
+        free(text);
+        cJSON_Delete(names);
+    }
     cJSON_AddStringToObject(md, "content_hash", meta->content_hash);
     for (int k = 0; k < 2; k++) {
         size_t n = 0;

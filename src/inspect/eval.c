@@ -13,7 +13,7 @@ typedef struct {
     const char *path, *dir, *dataset;
     const char *precision; /* NULL: the precision the file records */
     long bn_batches, train_subset, subset;
-    int bn_batch, batch, json, ignore_hash;
+    int bn_batch, batch, json, ignore_hash, per_class;
 } EvalOpts;
 
 typedef struct {
@@ -22,6 +22,7 @@ typedef struct {
     long correct;
     int val_n; /* 0: no validation split recorded */
     double val_loss, val_acc;
+    long *class_n, *class_correct; /* [classes] with --per-class, else NULL */
 } EvalResult;
 
 /* The test set named by the file (or --dataset), checked against the model's input and normalization. */
@@ -73,6 +74,12 @@ static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int 
         dataset_fill_batch(model_input(m), model_labels(m), test, idx, nb, NULL, mt->seed, 0, 0, (size_t)s);
         loss += (double)model_forward(m, 0, 1) * nb;
         correct += model_count_correct(m);
+        if (r->class_n)
+            for (int j = 0; j < nb; j++) {
+                const int y = model_labels(m)[j];
+                r->class_n[y]++;
+                r->class_correct[y] += model_predicted(m, j) == y;
+            }
     }
     free(idx);
     r->n = test->n;
@@ -81,7 +88,28 @@ static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int 
     r->loss = test->n ? loss / test->n : NAN;
 }
 
-static void report(const EvalOpts *o, const char *name, const EvalResult *r) {
+/* Accuracy per class, named by the checkpoint's class_names when it has them (an HDF5 file's /classes). */
+static void report_per_class(const EvalResult *r, const CkptMeta *mt, int k, cJSON *j) {
+    cJSON *rows = j ? cJSON_AddArrayToObject(j, "per_class") : NULL;
+    if (!j) printf("%6s  %-24s %8s %8s  %s\n", "class", "name", "n", "correct", "acc");
+    for (int c = 0; c < k; c++) {
+        const char *nm = mt->class_names ? mt->class_names[c] : "";
+        const double acc = r->class_n[c] ? (double)r->class_correct[c] / (double)r->class_n[c] : NAN;
+        if (!j) {
+            printf("%6d  %-24s %8ld %8ld  %.4f\n", c, nm, r->class_n[c], r->class_correct[c], acc);
+            continue;
+        }
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddNumberToObject(row, "class", c);
+        if (mt->class_names) cJSON_AddStringToObject(row, "name", nm);
+        cJSON_AddNumberToObject(row, "n", (double)r->class_n[c]);
+        cJSON_AddNumberToObject(row, "correct", (double)r->class_correct[c]);
+        cJSON_AddItemToObject(row, "acc", json_num9(acc));
+        cJSON_AddItemToArray(rows, row);
+    }
+}
+
+static void report(const EvalOpts *o, const char *name, const EvalResult *r, const CkptMeta *mt, int k) {
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", o->path);
@@ -96,6 +124,7 @@ static void report(const EvalOpts *o, const char *name, const EvalResult *r) {
             cJSON_AddItemToObject(j, "val_loss", json_num9(r->val_loss));
             cJSON_AddItemToObject(j, "val_acc", json_num9(r->val_acc));
         }
+        if (r->class_n) report_per_class(r, mt, k, j);
         json_print_line(j);
         return;
     }
@@ -104,6 +133,7 @@ static void report(const EvalOpts *o, const char *name, const EvalResult *r) {
     if (r->val_n)
         printf("%s: %s val  n=%d  loss %.6f  acc %.6f (data.val_split of the training set)\n", o->path, name,
                r->val_n, r->val_loss, r->val_acc);
+    if (r->class_n) report_per_class(r, mt, k, NULL);
 }
 
 static void eval_run(const EvalOpts *o) {
@@ -117,6 +147,10 @@ static void eval_run(const EvalOpts *o) {
     /* test loss is plain cross-entropy whatever smoothing the model trained with */
     m->spec.label_smoothing = 0.0f;
     EvalResult r = {0};
+    if (o->per_class) {
+        r.class_n = xCalloc((size_t)m->spec.classes, sizeof *r.class_n);
+        r.class_correct = xCalloc((size_t)m->spec.classes, sizeof *r.class_correct);
+    }
     measure_test(m, test, &mt, o->batch, &r);
     if (val) {
         double vc = 0, vcount = 0;
@@ -126,7 +160,9 @@ static void eval_run(const EvalOpts *o) {
         r.val_acc = vc / vcount;
         dataset_free(val);
     }
-    report(o, name, &r);
+    report(o, name, &r, &mt, m->spec.classes);
+    free(r.class_n);
+    free(r.class_correct);
     dataset_free(test);
     model_free(m);
     ckpt_meta_free(&mt);
@@ -145,6 +181,7 @@ int inspect_eval_main(int argc, char **argv) {
         else if (!strcmp(a, "--train-subset") && next) o.train_subset = inspect_parse_long(a, argv[++i], 0, 100000000);
         else if (!strcmp(a, "--precision") && next) o.precision = argv[++i];
         else if (!strcmp(a, "--json")) o.json = 1;
+        else if (!strcmp(a, "--per-class")) o.per_class = 1;
         else if (!strcmp(a, "--ignore-data-hash")) o.ignore_hash = 1;
         else if (a[0] == '-' || o.path) inspect_usage("eval: unexpected argument");
         else o.path = a;

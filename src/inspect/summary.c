@@ -92,6 +92,11 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
     }
     printf("\n");
     if (mt->data_file[0]) printf("data file    %s  (content hash %s)\n", mt->data_file, mt->data_hash);
+    if (mt->class_names) {
+        printf("class names ");
+        for (int k = 0; k < mt->n_class_names && k < 8; k++) printf(" %d=%s", k, mt->class_names[k]);
+        printf("%s\n", mt->n_class_names > 8 ? " ..." : "");
+    }
     if (mt->val_split)
         printf("validation   %lld training images held out (data.val_seed %lld, split %s)\n", (long long)mt->val_split,
                (long long)mt->val_seed, mt->val_hash);
@@ -274,6 +279,9 @@ static void add_model(cJSON *o, const CkptMeta *mt) {
         cJSON_AddStringToObject(o, "data_file", mt->data_file);
         cJSON_AddStringToObject(o, "data_hash", mt->data_hash);
     }
+    if (mt->class_names)
+        cJSON_AddItemToObject(o, "class_names",
+                              cJSON_CreateStringArray((const char *const *)mt->class_names, mt->n_class_names));
     cJSON_AddItemToObject(o, "val_split", json_i64(mt->val_split));
     cJSON_AddItemToObject(o, "val_seed", json_i64(mt->val_seed));
     cJSON_AddStringToObject(o, "val_hash", mt->val_hash);

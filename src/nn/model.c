@@ -226,16 +226,18 @@ void model_backward(Model *m, float dloss) {
     }
 }
 
-int model_count_correct(const Model *m) {
-    const float *z = model_logits(m);
+int model_predicted(const Model *m, int b) {
     const int k = m->spec.classes;
+    const float *z = model_logits(m) + (size_t)b * k;
+    int arg = 0;
+    for (int j = 1; j < k; j++)
+        if (z[j] > z[arg]) arg = j;
+    return arg;
+}
+
+int model_count_correct(const Model *m) {
     int correct = 0;
-    for (int b = 0; b < m->batch; b++) {
-        int arg = 0;
-        for (int j = 1; j < k; j++)
-            if (z[(size_t)b * k + j] > z[(size_t)b * k + arg]) arg = j;
-        correct += arg == m->labels[b];
-    }
+    for (int b = 0; b < m->batch; b++) correct += model_predicted(m, b) == m->labels[b];
     return correct;
 }
 

@@ -98,6 +98,7 @@ float model_forward(Model *m, int train, int with_loss);
 void model_backward(Model *m, float dloss);
 const float *model_logits(const Model *m); /* [n][classes] */
 int model_count_correct(const Model *m);   /* against model_labels */
+int model_predicted(const Model *m, int b); /* argmax of sample b's logits (the first on ties) */
 /* Reset BN running statistics to (0, 1) and switch BN to cumulative averaging (update_bn semantics). */
 void model_bn_recompute_begin(Model *m);
 void model_bn_recompute_end(Model *m);

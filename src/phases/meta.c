@@ -34,6 +34,9 @@ void phase_meta(const Phase *p, CkptMeta *meta, const char *phase_name, int work
         }
         ckpt_meta_set_norm(meta, d->c, mean, std);
     }
+    /* a streamed training set is a view without names: take them from whichever split has them */
+    const Dataset *named = p->train && p->train->class_names ? p->train : p->test;
+    if (named && named->class_names) ckpt_meta_set_class_names(meta, named->class_names, named->classes);
 }
 
 void phase_check_val_split(const Phase *p, const CkptMeta *meta, const char *path) {

@@ -24,7 +24,7 @@ return {
 LUA
   "$BIN/swap-run" $name.lua > $name.log 2>&1 || { cat $name.log; fail "$name: swap-run failed"; }
   local R=results/$name
-  "$BIN/swap-inspect" eval $R/phase3/model.h5 --json > $name-eval.json || fail "$name: swap-inspect eval"
+  "$BIN/swap-inspect" eval $R/phase3/model.h5 --json --per-class > $name-eval.json || fail "$name: swap-inspect eval"
   /usr/bin/python3 - $R "$file" "$($HASH $file)" $c $name-eval.json <<'PY' || fail "$name: checks"
 import h5py, json, numpy as np, os, sys
 R, file, want_hash, C, ev = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.load(open(sys.argv[5]))
@@ -32,6 +32,8 @@ s = lambda v: v.decode() if isinstance(v, bytes) else v
 with h5py.File(file, "r") as f:
     x = f["train/images"][()]
     K = int(max(f["train/labels"][()].max(), f["test/labels"][()].max())) + 1
+    names = [s(v) for v in f["classes"][()]] if "classes" in f else None
+    y_test = f["test/labels"][()]
     if "mean" in f["train/images"].attrs:
         mean, std = f["train/images"].attrs["mean"] / 255, f["train/images"].attrs["std"] / 255
     else:
@@ -45,12 +47,19 @@ for ck in ("phase1/model.h5", "phase2/worker-0.h5", "phase2/worker-1.h5", "phase
         assert s(m["data_hash"]) == want_hash, (ck, s(m["data_hash"]), want_hash)
         assert (int(m["in_c"]), int(m["in_h"]), int(m["in_w"]), int(m["classes"])) == (C, H, W, K), ck
         assert np.allclose(m["norm_mean"], mean, atol=1e-6) and np.allclose(m["norm_std"], std, atol=1e-6), ck
+        assert ([s(v) for v in m["class_names"]] if "class_names" in m else None) == names, ck
 d = json.load(open(f"{R}/summary.json"))
 avg = d["average"]
 # summary.json keeps 6 decimals, eval 9 significant digits
 assert ev["n"] > 0 and abs(ev["test_acc"] - avg["test_acc"]) < 1e-6 and abs(ev["test_loss"] - avg["test_loss"]) < 1e-6, (ev, avg)
 assert ev["val_n"] == 64 and abs(ev["val_acc"] - avg["val_acc"]) < 1e-6, (ev, avg)
 assert avg["test_acc"] > 2.0 / K, avg  # learned something
+# --per-class: one row per class, counted from the test labels, adding up to the total, named by /classes
+pc = ev["per_class"]
+assert [r["class"] for r in pc] == list(range(K)), pc
+assert [r["n"] for r in pc] == np.bincount(y_test, minlength=K).tolist(), pc
+assert sum(r["correct"] for r in pc) == ev["correct"], (pc, ev)
+assert [r.get("name") for r in pc] == (names or [None] * K), pc
 print(f"ok: {R}: {H}x{W}x{C}, {K} classes, SWAP test acc {avg['test_acc']:.3f} = swap-inspect eval")
 PY
 }
@@ -61,7 +70,19 @@ ok "40x40x3, 7 classes, int16 labels: swap-run end to end, eval reproduces the s
 
 $MAKE gray.h5 --hw 36x28 --channels 1 --classes 5 --label-dtype uint8 --train 768 --test 200 --class-names --norm
 run_case gray gray.h5 cnn 1
-ok "36x28x1 with /classes and mean/std attributes: swap-run end to end"
+"$BIN/swap-inspect" results/gray/phase3/model.h5 > gray-summary.txt || fail "swap-inspect summary"
+grep -q "^class names  0=class-0 1=class-1 .* 4=class-4$" gray-summary.txt ||
+  fail "swap-inspect summary: class names"
+"$BIN/swap-inspect" export results/gray/phase3/model.h5 --format safetensors -o gray.safetensors || fail "export"
+/usr/bin/python3 - gray.safetensors <<'PY' || fail "safetensors metadata: class_names"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+md = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
+assert json.loads(md["class_names"]) == [f"class-{k}" for k in range(5)], md
+PY
+/usr/bin/python3 "$SRC/python/swap_torch.py" export results/gray/phase3/model.h5 -o gray.pt > /dev/null || fail "swap_torch export"
+[ "$(json_get gray.pt.json 'd["class_names"][4]')" = class-4 ] || fail "export sidecar: class_names"
+ok "36x28x1 with /classes and mean/std attributes: swap-run end to end; class names in checkpoints, summary, eval --per-class, exports"
 
 # the file is found through the checkpoint; a copy elsewhere works with --data; a changed one is refused
 cp rgb.h5 copy.h5
@@ -81,7 +102,7 @@ set +e; "$BIN/swap-inspect" eval results/rgb/phase3/model.h5 > out.txt 2> err.tx
 ok "swap-inspect eval/interpolate: recorded path, --data FILE, hash refusal with --ignore-data-hash"
 
 # 10,000 classes (K from the largest label), a quick mlp
-$MAKE many.h5 --hw 8x8 --channels 1 --classes 10000 --label-dtype int32 --train 10000 --test 100
+$MAKE many.h5 --hw 8x8 --channels 1 --classes 10000 --label-dtype int32 --train 10000 --test 100 --class-names
 cat > many.lua <<LUA
 return { name = "many", dataset = "hdf5", data_file = "many.h5", model = "mlp", results = "$T/results", threads = 1,
          phase1 = { ranks = 1, batch = 500, lr = 0.05, max_epochs = 1 } }
@@ -89,5 +110,7 @@ LUA
 "$BIN/swap-train" many.lua > many.log 2>&1 || { cat many.log; fail "10,000 classes"; }
 [ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('results/many/phase1/model.h5')['model'].attrs['classes']))")" = 10000 ] \
   || fail "classes != 10000"
+[ "$(/usr/bin/python3 -c "import h5py; v = h5py.File('results/many/phase1/model.h5')['model'].attrs['class_names'][-1]; print(getattr(v, 'decode', lambda: v)())")" = class-9999 ] \
+  || fail "10,000 class names"
 ok "10,000 classes"
 rm -rf "$T"
