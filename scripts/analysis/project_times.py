@@ -40,11 +40,14 @@ NETWORKS = {  # alpha (s), beta (B/s): MPI latency and bandwidth between nodes (
     "ib100": {"alpha": 2e-6, "beta": 12.5e9, "desc": "100 Gb/s InfiniBand (EDR/HDR100): alpha 2 us, beta 12.5 GB/s"},
 }
 INTRA = {"alpha": 1e-6, "beta": 10e9}  # within a node, shared memory (assumed)
-# model -> (width, parameters, BN layers, BN channels summed over layers): from src/nn/models.c
+# model -> (width, parameters, BN layers, BN channels summed over layers): the presets of lua/swap/models.lua
+# (parameters as swap-bench prints them; the curve of a row is node-throughput.jsonl's for the name before "w")
 MODELS = {
     "cnn": (0, 94186, 3, 32 + 64 + 128),
     "resnet9w16": (16, 412944, 8, 35 * 16),  # prep w, layer1 2w + residual 2 x 2w, layer2 4w, layer3 8w + 2 x 8w
     "resnet9w64": (64, 6573120, 8, 35 * 64),
+    # stem w; 2 basic blocks per stage at w, 2w, 4w, 8w (2 BN each) plus a projection BN in stages 2-4
+    "resnet18w64": (64, 11173962, 20, 75 * 64),
 }
 
 
@@ -263,7 +266,7 @@ def main():
             net["alpha"] = a.alpha_us * 1e-6
         if a.beta_gbs is not None:
             net["beta"] = a.beta_gbs * 1e9
-        pts = load_curve(a.throughput, "cnn" if model == "cnn" else "resnet9", w)
+        pts = load_curve(a.throughput, model.split("w")[0] if w else model, w)
         cl = Cluster(pts, params, bnl, bnc, cores, rpn or cores, net, a.local_bn_min, not a.no_overlap, syncbn)
         cl.threads_src = a.throughput
         return cl
@@ -288,7 +291,7 @@ def main():
 
     os.makedirs(a.tables, exist_ok=True)
     doc, js, cross = [], {}, []
-    for model in ("resnet9w16", "resnet9w64"):
+    for model in ("resnet9w16", "resnet9w64", "resnet18w64"):
         for netname in ("10gbe", "ib100"):
             for cores in (2, 16, 64, 128):
                 cl = cluster(model, cores, 0, netname, True)
@@ -327,9 +330,9 @@ def main():
         "- networks: ASSUMED, " + "; ".join(f"{k} = {v['desc']}" for k, v in NETWORKS.items()) +
         f"; within a node ASSUMED alpha {INTRA['alpha'] * 1e6:g} us, beta {INTRA['beta'] / 1e9:g} GB/s",
         f"- local BN down to {a.local_bn_min} images per rank: MEASURED on Fashion-MNIST's cnn "
-        "(evidence/fmnist-localbn), EXTRAPOLATED to resnet9; SyncBN below it: MODELLED (2 all-reduces per BN layer)",
+        "(evidence/fmnist-localbn), EXTRAPOLATED to the ResNets; SyncBN below it: MODELLED (2 all-reduces per BN layer)",
         "- phase 3 (BN recompute + evaluation): MODELLED as forward passes at 1/3 of a training step per image",
-        "- parameters and BN layers: from src/nn/models.c"]
+        "- parameters and BN layers: from the presets of lua/swap/models.lua"]
     head = ["| model | network | cores per node | SWAP <= 0.6 x small at R = | lowest swap / small: small / swap | "
             "local BN only: SWAP <= 0.6 x small at R = | lowest, local BN only |",
             "|---|---|---|---|---|---|---|"]

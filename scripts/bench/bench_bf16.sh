@@ -5,7 +5,7 @@
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_ONLY="cnn resnet9w64" (subset of the rows)
 #   BENCH_BATCH (default 128)  SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
 #   BENCH_EVAL=1 times the eval-mode forward (--eval) instead of the training step
-# Rows: cnn, resnet9w16, resnet9w64 (the targets' rows) and the presets resnet18w64, resnet20w16, vgg11w64.
+# Rows: cnn, resnet9w16, resnet9w64 (the targets' rows) and the presets resnet18w64, resnet20w64 (the standard ResNet-20: 16-32-64), vgg11w64.
 # PyTorch runs with glibc's mmap/trim thresholds raised, as scripts/bench/bench.sh explains. cpu_ms (process CPU time
 # per step) is printed with every run: on a shared machine it moves less than wall time.
 set -euo pipefail
@@ -24,10 +24,11 @@ configs=(
   "resnet9w16|--model resnet9 --width 16|8"
   "resnet9w64|--model resnet9 --width 64|4"
   "resnet18w64|--model resnet18 --width 64|3"
-  "resnet20w16|--model resnet20 --width 16|6"
+  "resnet20w64|--model resnet20 --width 64|8"
   "vgg11w64|--model vgg11 --width 64|4"
 )
-mode=(); [[ ${BENCH_EVAL:-0} == 1 ]] && mode=(--eval)
+mode=() scale=1 # an eval step is about a third of a training step: time three times as many
+[[ ${BENCH_EVAL:-0} == 1 ]] && mode=(--eval) scale=3
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -39,7 +40,7 @@ for cfg in "${configs[@]}"; do
   if [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $label "* ]]; then continue; fi
   of=() ob=() tf=() tb=()
   for ((r = 0; r < rounds; r++)); do
-    common=(--batch "$batch" --threads "$threads" --steps "$steps" --warmup 3 "${mode[@]}")
+    common=(--batch "$batch" --threads "$threads" --steps "$((steps * scale))" --warmup 3 "${mode[@]}")
     # shellcheck disable=SC2086
     o=$("$bin/swap-bench" $margs "${common[@]}" --precision fp32); echo "$o"; of+=("$(field images_per_s "$o")")
     # shellcheck disable=SC2086
