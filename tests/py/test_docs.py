@@ -21,8 +21,8 @@ def exe_sources(exe):
     c = rel("src", "apps", exe.replace("-", "_") + ".c")
     if os.path.exists(c):
         files = [c]
-        if exe == "swap-inspect":  # subcommands live in src/report
-            files += glob.glob(rel("src", "report", "*.c"))
+        if exe == "swap-inspect":  # its verbs live in src/inspect (one file each), its plots in src/report
+            files += glob.glob(rel("src", "inspect", "*.c")) + glob.glob(rel("src", "report", "*.c"))
         if exe in ("swap-train", "swap-refine", "swap-average", "swap-run"):  # shared phase options
             files += glob.glob(rel("src", "phases", "*.c"))
         return files
