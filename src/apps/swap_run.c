@@ -278,10 +278,13 @@ static void run_baselines(const char *exp, int n_sets, char **sets, const Config
 }
 
 /* Rows of baselines finished earlier (or by another run) into this pipeline's summary too. */
-static void refresh_summary(const Config *cfg) {
+static void refresh_summary(const char *exp, const CfgRun *pr, const Config *cfg) {
     Phase ph;
     memset(&ph, 0, sizeof ph);
     ph.cfg = (Config *)cfg;
+    ph.args.exp_path = exp; /* the command the summary records */
+    ph.args.sets = (const char **)pr->ov;
+    ph.args.n_sets = pr->n_ov;
     dirs(cfg, ph.dir, sizeof ph.dir, ph.shared, sizeof ph.shared);
     summary_update(&ph);
     /* the SWAP figure gains the baselines' markers (phase 1's log may be the sweep's shared one) */
@@ -339,7 +342,7 @@ static void run_group(const char *exp, CfgGroup *grp, int sweep, int run_swap, i
         run_baselines(exp, gr->n_ov, gr->ov, gcfg);
         for (int k = 0; cfg_n_baselines(gcfg) > 0 && k < grp->n; k++) {
             Config *pcfg = config_load(exp, grp->pipelines[k].n_ov, (const char *const *)grp->pipelines[k].ov);
-            refresh_summary(pcfg);
+            refresh_summary(exp, &grp->pipelines[k], pcfg);
             config_free(pcfg);
         }
     }

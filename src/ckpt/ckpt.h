@@ -93,6 +93,7 @@ typedef struct {
     char git_commit[64];
     int git_dirty;
     char compiler[128], cflags[512], build_type[32], blas[256], hdf5_version[32], host[256];
+    char cpu[256];                /* the machine (core/machine.h); "" in files written before 2026-12-06 */
     char slurm_job_id[32], slurm_array_job_id[32], slurm_array_task_id[32];
     char model[64];               /* model name and spec as stored under /model */
     ModelSpec spec;

@@ -206,6 +206,7 @@ static int read_provenance(Rd *r, hid_t root, CkptMeta *m) {
                 {"mpi_version", m->mpi_version, sizeof m->mpi_version},
                 {"conv", m->conv, sizeof m->conv},
                 {"host", m->host, sizeof m->host},
+                {"cpu", m->cpu, sizeof m->cpu},
                 {"slurm_job_id", m->slurm_job_id, sizeof m->slurm_job_id},
                 {"slurm_array_job_id", m->slurm_array_job_id, sizeof m->slurm_array_job_id},
                 {"slurm_array_task_id", m->slurm_array_task_id, sizeof m->slurm_array_task_id}};

@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/machine.h"
 #include "build_info.h"
 #include "ckpt/ckpt_internal.h"
 #include "ckpt/h5util.h"
@@ -288,8 +289,9 @@ static int write_identity(hid_t r, const Writer *w, const Model *m, const CkptMe
 
 /* Where and how it was made: build, libraries, host, Slurm job. */
 static int write_provenance(hid_t r, const CkptMeta *meta) {
-    char host[256] = "", ver[32], sj[32], saj[32], sat[32];
+    char host[256] = "", cpu[256], ver[32], sj[32], saj[32], sat[32];
     gethostname(host, sizeof host - 1);
+    machine_cpu(cpu, sizeof cpu);
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     snprintf(ver, sizeof ver, "%u.%u.%u", maj, min, rel);
@@ -309,6 +311,7 @@ static int write_provenance(hid_t r, const CkptMeta *meta) {
     rc |= h5_attr_str(r, "conv", meta->conv);
     rc |= h5_attr_str(r, "precision", meta->precision[0] ? meta->precision : "fp32");
     rc |= h5_attr_str(r, "host", host);
+    rc |= h5_attr_str(r, "cpu", cpu);
     rc |= h5_attr_str(r, "slurm_job_id", sj);
     rc |= h5_attr_str(r, "slurm_array_job_id", saj);
     rc |= h5_attr_str(r, "slurm_array_task_id", sat);

@@ -376,6 +376,8 @@ int cfg_exists(const Config *c, const char *key) {
     return e && e->kind != V_NIL;
 }
 
+int cfg_is_str(const Config *c, const char *key) { return find(c, key)->kind == V_STR; }
+
 const char *cfg_str(const Config *c, const char *key) {
     const Entry *e = find(c, key);
     if (e->kind == V_NIL) return "";

@@ -27,6 +27,7 @@ const char *cfg_str(const Config *c, const char *key); /* "" when the key is uns
 int cfg_bool(const Config *c, const char *key);
 int cfg_has(const Config *c, const char *key);          /* set and not nil */
 int cfg_exists(const Config *c, const char *key);       /* like cfg_has, but a key outside the schema is just 0 */
+int cfg_is_str(const Config *c, const char *key);       /* set to a string (`model`: a preset, not a table) */
 size_t cfg_len(const Config *c, const char *key);       /* length of a list value */
 double cfg_num_at(const Config *c, const char *key, size_t i); /* i-th element (0-based) of a numeric list */
 /* The experiment's baselines (baselines = { small = {...}, ... }): how many, and the i-th name (sorted).

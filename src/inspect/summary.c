@@ -112,6 +112,7 @@ static void summary_text(const char *path, const Model *m, const CkptMeta *mt, c
     if (mt->slurm_job_id[0]) printf("  slurm job %s", mt->slurm_job_id);
     if (mt->slurm_array_job_id[0]) printf("  array %s_%s", mt->slurm_array_job_id, mt->slurm_array_task_id);
     printf("\n");
+    if (mt->cpu[0]) printf("cpu          %s\n", mt->cpu);
     printf("state        cursor epoch %lld step %lld", (long long)mt->cursor_epoch, (long long)mt->cursor_step);
     for (int i = 0; i < mt->n_rngs; i++) printf("%s%s", i ? ", " : "; rng ", mt->rngs[i].name);
     printf("\n");
@@ -192,6 +193,7 @@ static cJSON *provenance_json(const CkptMeta *mt) {
     cJSON_AddStringToObject(o, "conv", mt->conv);
     cJSON_AddStringToObject(o, "precision", mt->precision);
     cJSON_AddStringToObject(o, "host", mt->host);
+    cJSON_AddStringToObject(o, "cpu", mt->cpu);
     cJSON_AddStringToObject(o, "slurm_job_id", mt->slurm_job_id);
     cJSON_AddStringToObject(o, "slurm_array_job_id", mt->slurm_array_job_id);
     cJSON_AddStringToObject(o, "slurm_array_task_id", mt->slurm_array_task_id);

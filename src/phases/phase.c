@@ -199,12 +199,11 @@ ModelSpec phase_model_spec(const Phase *p) {
  * network written as a table is used as Lua resolved it (the engine checks it against the data). */
 char *phase_model_json(const Phase *p, const ModelSpec *s) {
     const Dataset *d = p->train ? p->train : p->test;
-    const char *name = cfg_str(p->cfg, "model"); /* a preset's name, or a table shown as "{...}" */
-    if (d && !strcmp(d->name, "hdf5")) {
+    if (d && !strcmp(d->name, "hdf5") && cfg_is_str(p->cfg, "model")) { /* a preset, not a table */
         char err[512];
-        char *json = preset_json(name, s, err, sizeof err);
-        if (json) return json;
-        if (strchr(name, '{') == NULL) swap_fail("%s", err); /* a preset that does not fit the images */
+        char *json = preset_json(cfg_str(p->cfg, "model"), s, err, sizeof err);
+        if (!json) swap_fail("%s", err); /* a preset that does not fit the images */
+        return json;
     }
     return xStrdup(cfg_str(p->cfg, "model_json"));
 }

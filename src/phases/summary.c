@@ -24,7 +24,7 @@ typedef struct {
     double test_acc, test_loss;
     long long images;
     int ranks, epochs;
-    char host[256];
+    char host[256], cpu[256], commit[80], precision[8];
 } Run;
 
 static double utc_seconds(const char *iso) {
@@ -59,6 +59,9 @@ static void read_run(Run *r, const char *path, const char *label) {
     r->end = utc_seconds(m.created_utc);
     r->start = r->end - r->time_s;
     snprintf(r->host, sizeof r->host, "%s", m.host);
+    snprintf(r->cpu, sizeof r->cpu, "%s", m.cpu[0] ? m.cpu : "not recorded (a checkpoint from before 2026-12-06)");
+    snprintf(r->commit, sizeof r->commit, "%.40s%s", m.git_commit, m.git_dirty ? " (dirty)" : "");
+    snprintf(r->precision, sizeof r->precision, "%s", m.precision);
     ckpt_meta_free(&m);
 }
 
@@ -106,6 +109,7 @@ static Json *member(Json *o, const char *k) { return (Json *)json_get(o, k); }
 typedef struct {
     Run *all;
     int W, B, n_all;
+    Run phase3; /* the averaged model: for provenance only (its time is swap-average's own) */
 } Runs;
 
 static Runs read_runs(const Phase *p) {
@@ -129,6 +133,8 @@ static Runs read_runs(const Phase *p) {
         snprintf(label, sizeof label, "baseline %s", name);
         read_run(&rs.all[1 + rs.W + b], path, label);
     }
+    snprintf(path, sizeof path, "%s/" LAYOUT_PHASE3_MODEL, p->dir);
+    read_run(&rs.phase3, path, "phase 3");
     return rs;
 }
 
@@ -231,8 +237,36 @@ static void merge_critical_path(Json *root, const Runs *rs) {
     json_set(root, "critical_path", &cp);
 }
 
+/* What made every figure (the proof the README's numbers rest on): the command, and per run the commit, the
+ * precision and the machine, as each checkpoint recorded them (a run resumed under another build names the
+ * build of its last save). */
+static void merge_provenance(const Phase *p, Json *root, const Runs *rs) {
+    json_remove(root, "provenance");
+    char cmd[4096];
+    size_t len = (size_t)snprintf(cmd, sizeof cmd, "%s", p->args.exp_path ? p->args.exp_path : "(not known)");
+    for (int i = 0; i < p->args.n_sets && len < sizeof cmd; i++)
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, " --set %s", p->args.sets[i]);
+    Json pv = {.kind = JSON_OBJ}, runs = {.kind = JSON_OBJ};
+    sets(&pv, "command", cmd);
+    sets(&pv, "about", "command: the experiment file and --set overrides (swap-run EXP ..., or swap-slurm submit EXP ...; "
+                            "every phase gets the same ones); runs: each run's checkpoint's commit, precision, host and CPU");
+    for (int i = 0; i <= rs->n_all; i++) {
+        const Run *r = i < rs->n_all ? &rs->all[i] : &rs->phase3;
+        if (!r->ok) continue;
+        Json o = {.kind = JSON_OBJ};
+        sets(&o, "commit", r->commit);
+        sets(&o, "precision", r->precision);
+        sets(&o, "host", r->host);
+        sets(&o, "cpu", r->cpu);
+        json_set(&runs, r->label, &o);
+    }
+    json_set(&pv, "runs", &runs);
+    json_set(root, "provenance", &pv);
+}
+
 static void merge(const Phase *p, Json *root) {
     Runs rs = read_runs(p);
+    merge_provenance(p, root, &rs);
     merge_baselines(p, root, &rs);
     merge_images(root, &rs);
     merge_critical_path(root, &rs);

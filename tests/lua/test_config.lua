@@ -227,6 +227,15 @@ do
   check(c100.width == c10.width and c100["phase2.epochs"] == c10["phase2.epochs"] and
         c100["augment.cutout"] == 8 and c100["baselines.small.batch"] == c10["baselines.small.batch"],
         "cifar100 inherits the cifar10 recipe")
+  -- cifar10-paper.lua writes its network out in the network language: it must be the resnet9 preset at width
+  -- 32, layer for layer and tensor name for tensor name, with 20 epochs in bf16 on cifar10.lua's recipe
+  local paper = config.resolve(src .. "/lua/experiments/cifar10-paper.lua", {})
+  local c10w32 = config.resolve(src .. "/lua/experiments/cifar10.lua", { "width=32" })
+  check(type(paper.model) == "table" and paper.model_json == c10w32.model_json,
+        "cifar10-paper's written-out network is the resnet9 preset at width 32")
+  check(paper.precision == "bf16" and paper["phase1.max_epochs"] == 20 and paper["baselines.small.epochs"] == 20 and
+        paper["phase2.epochs"] == c10["phase2.epochs"] and paper.label_smoothing == c10.label_smoothing,
+        "cifar10-paper: 20 epochs in bf16 on cifar10's recipe")
   write("base.lua", 'return { name = "base", phase1 = { batch = 64 } }')
   local child = write("child.lua", 'local e = import("base.lua"); e.name = "child"; local f = import("base.lua"); ' ..
                                    'f.name = "other"; return e')

@@ -37,7 +37,7 @@ def read_checkpoint(path):
         assert s(a["format"]) == "swap-checkpoint" and s(a["format_version"]).split(".")[0] == "1"
         for k in ("created_utc", "phase", "epoch", "step", "samples_seen", "seed", "worker", "n_workers",
                   "world_size", "content_hash", "parents", "parent_paths", "git_commit", "git_dirty", "compiler",
-                  "cflags", "build_type", "blas", "hdf5_version", "mpi_version", "conv", "precision", "host", "slurm_job_id",
+                  "cflags", "build_type", "blas", "hdf5_version", "mpi_version", "conv", "precision", "host", "cpu", "slurm_job_id",
                   "slurm_array_job_id", "slurm_array_task_id", "config_hash", "val_split", "val_seed", "val_hash"):
             assert k in a, f"root attribute {k} missing"
         assert len(s(a["content_hash"])) == 32

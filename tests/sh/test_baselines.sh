@@ -47,7 +47,7 @@ PY
   done
 }
 check_rows
-[ "$(json_get $R/summary.json 'sorted(d.keys())')" = "['baselines', 'name']" ] || fail "baselines-only summary holds more"
+[ "$(json_get $R/summary.json 'sorted(d.keys())')" = "['baselines', 'name', 'provenance']" ] || fail "baselines-only summary holds more"
 ok "summary rows match swap-inspect eval of the baseline checkpoints"
 
 # the whole experiment: baselines are done, the chain runs, swap-average keeps their rows
@@ -70,13 +70,27 @@ else:
     assert "upper bound" in cp["measured"]["worker_s"], cp
 assert all(w["images"] == 1024 for w in s["workers"]), s["workers"]
 PY
+# provenance: the command, and per run the commit, precision and machine its checkpoint recorded
+commit=$("$BIN/swap-train" --version | awk '$1 == "commit" { print $2 }')
+/usr/bin/python3 - $R/summary.json "$commit" "$(nproc)" <<'PY' || fail "provenance"
+import json, sys
+s, commit, ncpu = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+pv = s["provenance"]
+assert pv["command"] == "exp.lua", pv["command"]
+runs = pv["runs"]
+assert sorted(runs) == ["baseline large", "baseline small", "phase 1", "phase 3", "worker 0", "worker 1"], sorted(runs)
+for label, r in runs.items():
+    assert r["commit"].split()[0] == commit.removesuffix("-dirty"), (label, r, commit)
+    assert r["precision"] == "fp32" and r["host"], (label, r)
+    assert r["cpu"].endswith(f", {ncpu} CPUs") and "unknown" not in r["cpu"], (label, r["cpu"])
+PY
 for row in "phase 1" "worker 0" "average (SWAP" "ensemble" "baseline large (batch 256)" "baseline small (batch 64)" "critical path"; do
   grep -q "^$row" run.log || { cat run.log; fail "printed table lacks '$row'"; }
 done
 for b in small large; do
   grep -q "^baseline-$b,-1," $R/plots/swap-figure-markers.csv || fail "SWAP figure lacks the $b baseline's marker"
 done
-ok "full run: chain added, baselines skipped and kept, critical path explained, table printed, figure marks them"
+ok "full run: chain added, baselines skipped and kept, critical path explained, provenance per run, table printed, figure marks them"
 
 # bad names: one line, non-zero exit
 if "$BIN/swap-train" exp.lua --baseline nope > bad.log 2>&1; then fail "unknown baseline accepted"; fi

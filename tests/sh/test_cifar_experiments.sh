@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The shipped CIFAR experiment files run end to end: lua/experiments/cifar100.lua (no CIFAR-100 copy exists
 # here) on CIFAR-100 binary files this test writes (random pixels, fine and coarse labels), shrunk through
-# --set to a few seconds: resnet9 with crop + flip + cutout + label smoothing, SWAP and both baselines.
+# --set to a few seconds: resnet9 with crop + flip + cutout + label smoothing, SWAP and both baselines; and
+# lua/experiments/cifar10-paper.lua, whose network is written out in the network language, through the SWAP chain
+# on generated CIFAR-10 files (bf16 where the CPU has it).
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 mkdir -p data/cifar-100-binary
@@ -34,4 +36,32 @@ PY
 grep -q "crop_pad = 4" run.log && grep -q "cutout = 8" run.log && grep -q "label_smoothing = 0.2" run.log ||
   fail "the experiment's augmentation and label smoothing were not used"
 ok "cifar100.lua: SWAP and both baselines on generated CIFAR-100 files, outputs verify"
+
+mkdir -p data/cifar-10-batches-bin
+/usr/bin/python3 - <<'PY'
+import random
+random.seed(8)
+def write(path, n):
+    with open(path, "wb") as f:
+        for i in range(n):
+            f.write(bytes([random.randrange(10)]) + bytes(random.getrandbits(8) for _ in range(3072)))
+for b in range(1, 6):
+    write(f"data/cifar-10-batches-bin/data_batch_{b}.bin", 128)
+write("data/cifar-10-batches-bin/test_batch.bin", 100)
+PY
+prec=fp32
+grep -qw avx512_bf16 /proc/cpuinfo && prec=bf16
+"$BIN/swap-run" "$SRC/lua/experiments/cifar10-paper.lua" --only swap "${sets[@]}" --set precision=$prec \
+  --set phase1.max_epochs=1 > paper.log 2>&1 || { cat paper.log; fail "swap-run cifar10-paper.lua"; }
+R=results/cifar10-paper
+"$BIN/swap-inspect" $R/phase3/model.h5 --json > paper.json || fail "swap-inspect summary (cifar10-paper)"
+/usr/bin/python3 - paper.json $prec <<'PY' || fail "cifar10-paper's checkpoint"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["provenance"]["precision"] == sys.argv[2], s["provenance"]
+t = {x["name"]: x["shape"] for x in s["tensors"]}
+assert t["prep.conv.weight"] == [32, 3, 3, 3] and t["layer3.res2.conv.weight"] == [256, 256, 3, 3], t
+assert t["fc.weight"] == [10, 256] and "fc.bias" not in t, t
+PY
+ok "cifar10-paper.lua: its written-out network trains through the SWAP chain ($prec), checkpoints hold it"
 rm -rf "$T"
