@@ -69,6 +69,9 @@ M.schema = {
   { key = "data.val_seed", type = "int", default = 0, min = 0, max = 2 ^ 53,
     doc = "Seed choosing the validation images (independent of `seed`, so runs with other seeds share the split)." },
   { key = "label_smoothing", type = "number", default = 0, min = 0, lt = 1, doc = "Label smoothing epsilon in [0, 1)." },
+  { key = "tta", type = "string", default = "none", choices = { "none", "flip" },
+    doc = "Test-time augmentation of every test and validation evaluation: \"flip\" averages the softmax outputs of " ..
+          "each image and its mirror image (training is unchanged)." },
   { key = "augment.crop_pad", type = "int", default = 0, min = 0, max = 64,
     doc = "Random-crop padding in pixels (0 = no random crop)." },
   { key = "augment.flip", type = "boolean", default = false, doc = "Random horizontal flips." },

@@ -3,7 +3,7 @@
  *   swap-inspect FILE [--json]                    summary: phase, lineage, model, config digest, metrics, tensors
  *   swap-inspect diff A B [--json]                per-tensor distances and config differences
  *   swap-inspect eval FILE [--data DIR|FILE] [--ignore-data-hash] [--subset N] [--batch B] [--bn-recompute N [--bn-batch B]
- *                     [--train-subset K]] [--precision fp32|bf16] [--per-class] [--json]
+ *                     [--train-subset K]] [--precision fp32|bf16] [--tta none|flip] [--per-class] [--json]
  *   swap-inspect verify FILE...                   checksums + structure, one line per file
  *   swap-inspect ls DIR [--json]                  every checkpoint under DIR, one row each
  *   swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]
@@ -24,7 +24,7 @@ static const char *USAGE =
     "       swap-inspect diff A B [--json]\n"
     "       swap-inspect eval FILE [--data DIR|FILE] [--ignore-data-hash] [--dataset NAME] [--subset N] [--batch B]\n"
     "                         [--bn-recompute N [--bn-batch B] [--train-subset K]] [--precision P] [--per-class]\n"
-    "                         [--json]\n"
+    "                         [--tta none|flip] [--json]\n"
     "       swap-inspect verify FILE...\n"
     "       swap-inspect ls DIR [--json]\n"
     "       swap-inspect tensor FILE NAME [--momentum] [--csv | --raw OUT]\n"

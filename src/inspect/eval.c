@@ -13,6 +13,7 @@ typedef struct {
     const char *path, *dir, *dataset;
     const char *precision; /* NULL: the precision the file records */
     long bn_batches, train_subset, subset;
+    const char *tta; /* "none", "flip"; NULL: the experiment's `tta` the file records */
     int bn_batch, batch, json, ignore_hash, per_class;
 } EvalOpts;
 
@@ -23,6 +24,7 @@ typedef struct {
     int val_n; /* 0: no validation split recorded */
     double val_loss, val_acc;
     long *class_n, *class_correct; /* [classes] with --per-class, else NULL */
+    int flip;                      /* test-time flip was used */
 } EvalResult;
 
 /* The test set named by the file (or --dataset), checked against the model's input and normalization. */
@@ -63,8 +65,10 @@ static Dataset *prepare_train_side(const EvalOpts *o, Model *m, const CkptMeta *
 }
 
 /* Test loss and accuracy in the file's own batch order (unaugmented, seeded as the phases evaluate). */
-static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int batch, EvalResult *r) {
+static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int batch, int flip, EvalResult *r) {
     uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
+    int *pred = xMalloc((size_t)batch * sizeof *pred);
+    float *tta = xMalloc((size_t)batch * m->spec.classes * sizeof *tta);
     double loss = 0;
     long correct = 0;
     for (int s = 0; s < test->n; s += batch) {
@@ -72,15 +76,18 @@ static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int 
         for (int j = 0; j < nb; j++) idx[j] = (uint32_t)(s + j);
         model_set_batch(m, nb);
         dataset_fill_batch(model_input(m), model_labels(m), test, idx, nb, NULL, mt->seed, 0, 0, (size_t)s);
-        loss += (double)model_forward(m, 0, 1) * nb;
-        correct += model_count_correct(m);
-        if (r->class_n)
-            for (int j = 0; j < nb; j++) {
-                const int y = model_labels(m)[j];
+        loss += eval_batch(m, flip, tta, pred);
+        for (int j = 0; j < nb; j++) {
+            const int y = model_labels(m)[j];
+            correct += pred[j] == y;
+            if (r->class_n) {
                 r->class_n[y]++;
-                r->class_correct[y] += model_predicted(m, j) == y;
+                r->class_correct[y] += pred[j] == y;
             }
+        }
     }
+    free(tta);
+    free(pred);
     free(idx);
     r->n = test->n;
     r->correct = correct;
@@ -116,6 +123,7 @@ static void report(const EvalOpts *o, const char *name, const EvalResult *r, con
         cJSON_AddStringToObject(j, "dataset", name);
         cJSON_AddNumberToObject(j, "n", r->n);
         cJSON_AddNumberToObject(j, "bn_recompute", (double)o->bn_batches);
+        cJSON_AddStringToObject(j, "tta", r->flip ? "flip" : "none");
         cJSON_AddItemToObject(j, "test_loss", json_num9(r->loss));
         cJSON_AddItemToObject(j, "test_acc", json_num9(r->acc));
         cJSON_AddNumberToObject(j, "correct", (double)r->correct);
@@ -128,12 +136,23 @@ static void report(const EvalOpts *o, const char *name, const EvalResult *r, con
         json_print_line(j);
         return;
     }
-    printf("%s: %s test n=%d  loss %.6f  acc %.6f (%ld correct)%s\n", o->path, name, r->n, r->loss, r->acc,
-           r->correct, o->bn_batches > 0 ? "  [BN recomputed]" : "");
+    printf("%s: %s test n=%d  loss %.6f  acc %.6f (%ld correct)%s%s\n", o->path, name, r->n, r->loss, r->acc,
+           r->correct, o->bn_batches > 0 ? "  [BN recomputed]" : "", r->flip ? "  [test-time flip]" : "");
     if (r->val_n)
         printf("%s: %s val  n=%d  loss %.6f  acc %.6f (data.val_split of the training set)\n", o->path, name,
                r->val_n, r->val_loss, r->val_acc);
     if (r->class_n) report_per_class(r, mt, k, NULL);
+}
+
+/* --tta, else the experiment's `tta` as the file records it (its resolved configuration). */
+static int use_flip(const EvalOpts *o, const CkptMeta *mt) {
+    if (o->tta) {
+        if (strcmp(o->tta, "none") && strcmp(o->tta, "flip"))
+            swap_fail("eval: --tta '%s': expected none or flip", o->tta);
+        return !strcmp(o->tta, "flip");
+    }
+    const char *c = mt->config_resolved ? mt->config_resolved : "";
+    return !strncmp(c, "tta = \"flip\"", 12) || strstr(c, "\ntta = \"flip\"") != NULL;
 }
 
 static void eval_run(const EvalOpts *o) {
@@ -151,10 +170,11 @@ static void eval_run(const EvalOpts *o) {
         r.class_n = xCalloc((size_t)m->spec.classes, sizeof *r.class_n);
         r.class_correct = xCalloc((size_t)m->spec.classes, sizeof *r.class_correct);
     }
-    measure_test(m, test, &mt, o->batch, &r);
+    r.flip = use_flip(o, &mt);
+    measure_test(m, test, &mt, o->batch, r.flip, &r);
     if (val) {
         double vc = 0, vcount = 0;
-        eval_dataset(m, val, o->batch, 0, 1, &r.val_loss, &vc, &vcount, NULL);
+        eval_dataset(m, val, o->batch, 0, 1, r.flip, &r.val_loss, &vc, &vcount, NULL);
         r.val_n = val->n;
         r.val_loss /= vcount;
         r.val_acc = vc / vcount;
@@ -180,6 +200,7 @@ int inspect_eval_main(int argc, char **argv) {
         else if (!strcmp(a, "--bn-batch") && next) o.bn_batch = (int)inspect_parse_long(a, argv[++i], 1, 65536);
         else if (!strcmp(a, "--train-subset") && next) o.train_subset = inspect_parse_long(a, argv[++i], 0, 100000000);
         else if (!strcmp(a, "--precision") && next) o.precision = argv[++i];
+        else if (!strcmp(a, "--tta") && next) o.tta = argv[++i];
         else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--per-class")) o.per_class = 1;
         else if (!strcmp(a, "--ignore-data-hash")) o.ignore_hash = 1;

@@ -184,10 +184,10 @@ static Point measure(Model *m, const Args *a, const Dataset *train, const Datase
     bn_recompute(m, train, a->bn_batch, a->bn_batches, phase_seed(a->seed, 4, 0), a->bn_aug_on ? &a->bn_aug : NULL);
     double ev[3];
     Point p;
-    eval_dataset(m, train, a->batch, 0, 1, &ev[0], &ev[1], &ev[2], NULL);
+    eval_dataset(m, train, a->batch, 0, 1, 0, &ev[0], &ev[1], &ev[2], NULL);
     p.train_loss = ev[0] / ev[2];
     p.train_acc = ev[1] / ev[2];
-    eval_dataset(m, test, a->batch, 0, 1, &ev[0], &ev[1], &ev[2], NULL);
+    eval_dataset(m, test, a->batch, 0, 1, 0, &ev[0], &ev[1], &ev[2], NULL);
     p.test_loss = ev[0] / ev[2];
     p.test_acc = ev[1] / ev[2];
     return p;

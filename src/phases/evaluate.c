@@ -1,3 +1,4 @@
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,11 +7,57 @@
 #include "nn/layers.h"
 #include "phases/evaluate.h"
 
-void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
+/* Mirror every image left-right in place: the input is [channels][n][h][w]. */
+static void mirror_input(Model *m) {
+    const ModelSpec *sp = &m->spec;
+    const size_t rows = (size_t)sp->in_c * m->batch * sp->in_h;
+    float *x = model_input(m);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * sp->in_w;
+        for (int a = 0, b = sp->in_w - 1; a < b; a++, b--) {
+            const float t = row[a];
+            row[a] = row[b];
+            row[b] = t;
+        }
+    }
+}
+
+double eval_batch(Model *m, int flip, float *tta, int *pred) {
+    const int n = m->batch, k = m->spec.classes;
+    const float eps = m->spec.label_smoothing;
+    const double loss = (double)model_forward(m, 0, 1) * n;
+    if (!flip) {
+        for (int b = 0; b < n; b++) pred[b] = model_predicted(m, b);
+        return loss;
+    }
+    memcpy(tta, m->probs, (size_t)n * k * sizeof *tta);
+    mirror_input(m);
+    model_forward(m, 0, 1);
+    double sum = 0.0;
+    for (int b = 0; b < n; b++) {
+        float *p = m->probs + (size_t)b * k;
+        const float *q = tta + (size_t)b * k;
+        double mean_nll = 0.0;
+        pred[b] = 0;
+        for (int j = 0; j < k; j++) {
+            p[j] = 0.5f * (p[j] + q[j]);
+            if (p[j] > p[pred[b]]) pred[b] = j;
+            /* a probability that underflowed to 0 would make the loss infinite: floor it at FLT_MIN */
+            mean_nll -= log(fmax((double)p[j], (double)FLT_MIN));
+        }
+        const double nll = -log(fmax((double)p[m->labels[b]], (double)FLT_MIN));
+        sum += (1.0 - eps) * nll + eps * mean_nll / k;
+    }
+    return sum;
+}
+
+void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, int flip, double *loss_sum,
                   double *correct, double *count, float *probs) {
     const int saved = m->batch;
     const int k = m->spec.classes;
     uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
+    int *pred = xMalloc((size_t)batch * sizeof *pred);
+    float *tta = flip ? xMalloc((size_t)batch * k * sizeof *tta) : NULL;
     *loss_sum = *correct = *count = 0.0;
     /* contiguous shard of the dataset for this rank */
     const int lo = (int)((long)d->n * rank / shards), hi = (int)((long)d->n * (rank + 1) / shards);
@@ -19,12 +66,13 @@ void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, d
         for (int j = 0; j < nb; j++) idx[j] = (uint32_t)(s + j);
         model_set_batch(m, nb);
         dataset_fill_batch(model_input(m), model_labels(m), d, idx, nb, NULL, 0, 0, 0, 0);
-        float loss = model_forward(m, 0, 1);
-        *loss_sum += (double)loss * nb;
-        *correct += model_count_correct(m);
+        *loss_sum += eval_batch(m, flip, tta, pred);
+        for (int j = 0; j < nb; j++) *correct += pred[j] == model_labels(m)[j];
         *count += nb;
         if (probs) memcpy(probs + (size_t)s * k, m->probs, (size_t)nb * k * sizeof(float));
     }
+    free(tta);
+    free(pred);
     free(idx);
     if (saved > 0) model_set_batch(m, saved);
 }

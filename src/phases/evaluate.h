@@ -8,9 +8,16 @@
 #include "nn/model.h"
 
 /* Evaluation in eval mode over a dataset, sharded across `shards` ranks (shard `rank`); sums are local:
- * the caller reduces. probs (optional) receives softmax outputs [d->n][classes] for this shard's samples. */
-void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, double *loss_sum,
+ * the caller reduces. probs (optional) receives softmax outputs [d->n][classes] for this shard's samples.
+ * flip: test-time augmentation (the experiment's `tta = "flip"`), see eval_batch. */
+void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, int flip, double *loss_sum,
                   double *correct, double *count, float *probs);
+/* One batch already in the model's input (model_input, model_labels; m->batch samples): returns the summed loss
+ * (the model's cross-entropy, with its label smoothing) and writes each sample's predicted class to pred.
+ * m->probs holds the softmax outputs after it. With flip, each image and its mirror image (left-right) are both
+ * run and their softmax outputs averaged: the prediction, the loss and m->probs are the average's. The input is
+ * left mirrored. tta: scratch of m->batch x classes floats (flip only). */
+double eval_batch(Model *m, int flip, float *tta, int *pred);
 /* Recompute BN running statistics: `batches` train-mode forwards of `batch` samples in a seeded order, each
  * sample augmented by aug (NULL: plain images) from the same seed; cumulative average
  * (torch.optim.swa_utils.update_bn semantics; fed the training augmentation, as update_bn usually is with the

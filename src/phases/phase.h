@@ -42,6 +42,8 @@ void phase_finish(Phase *p);
  * of the full training set first (p->val), then train_subset / test_subset truncate what is left. */
 void phase_load_data(Phase *p, int need_train, int need_test);
 ModelSpec phase_model_spec(const Phase *p);
+/* Whether test and validation evaluations mirror each image too (`tta = "flip"`; evaluate.h: eval_batch). */
+int phase_tta_flip(const Phase *p);
 /* The experiment's network as JSON for this phase's data (caller frees); presets re-expanded for HDF5 files. */
 char *phase_model_json(const Phase *p, const ModelSpec *s);
 Model *phase_build_model(const Phase *p);

@@ -10,7 +10,7 @@
 
 Score soup_score_test(Phase *p, Model *m, int batch, float *probs) {
     double ev[3];
-    eval_dataset(m, p->test, batch, 0, 1, &ev[0], &ev[1], &ev[2], probs);
+    eval_dataset(m, p->test, batch, 0, 1, phase_tta_flip(p), &ev[0], &ev[1], &ev[2], probs);
     Score s = {ev[0] / ev[2], ev[1] / ev[2]};
     return s;
 }
@@ -19,7 +19,7 @@ Score soup_score_val(Phase *p, Model *m, int batch, float *probs) {
     Score s = {NAN, NAN};
     if (!p->val) return s;
     double ev[3];
-    eval_dataset(m, p->val, batch, 0, 1, &ev[0], &ev[1], &ev[2], probs);
+    eval_dataset(m, p->val, batch, 0, 1, phase_tta_flip(p), &ev[0], &ev[1], &ev[2], probs);
     s.loss = ev[0] / ev[2];
     s.acc = ev[1] / ev[2];
     return s;

@@ -431,7 +431,7 @@ static void run_steps(Run *r) {
 /* Loss and accuracy on d, summed over the ranks that share the model. */
 static void evaluate_on(const Run *r, const Dataset *d, double *loss, double *acc) {
     double ev[3];
-    eval_dataset(r->m, d, r->nb, r->rank, r->R, &ev[0], &ev[1], &ev[2], NULL);
+    eval_dataset(r->m, d, r->nb, r->rank, r->R, phase_tta_flip(r->p), &ev[0], &ev[1], &ev[2], NULL);
     if (r->R > 1) comm_sum_doubles(ev, 3);
     *loss = ev[0] / ev[2];
     *acc = ev[1] / ev[2];

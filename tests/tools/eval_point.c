@@ -26,8 +26,8 @@ int main(int argc, char **argv) {
                  bn_augment_from_meta(&meta, &aug));
     m->spec.label_smoothing = 0.0f;
     double tr[3], te[3];
-    eval_dataset(m, train, batch, 0, 1, &tr[0], &tr[1], &tr[2], NULL);
-    eval_dataset(m, test, batch, 0, 1, &te[0], &te[1], &te[2], NULL);
+    eval_dataset(m, train, batch, 0, 1, 0, &tr[0], &tr[1], &tr[2], NULL);
+    eval_dataset(m, test, batch, 0, 1, 0, &te[0], &te[1], &te[2], NULL);
     printf("{\"train_loss\": %.9g, \"train_acc\": %.9g, \"test_loss\": %.9g, \"test_acc\": %.9g}\n", tr[0] / tr[2],
            tr[1] / tr[2], te[0] / te[2], te[1] / te[2]);
     ckpt_meta_free(&meta);
