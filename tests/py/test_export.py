@@ -1,5 +1,6 @@
 """python/swap_torch.py, the shipped PyTorch twin and exporter: a checkpoint exported to .pt and loaded back
-into the twin gives swap-inspect eval's test accuracy (to 0.05 points); the .onnx export passes onnx's checker
+into the twin gives swap-inspect eval's test accuracy (to 0.05 points), and with test-time flip its accuracy and
+loss; the .onnx export passes onnx's checker
 and computes the twin's logits (onnx's reference evaluator where this onnx has it, else a small NumPy
 interpreter of the graph's operators); corrupt (truncated, garbage, a flipped bit that only the tensor checksum
 catches), foreign or unknown-model checkpoints give a one-line error and leave nothing behind. `swap-inspect export --format safetensors` (C) writes the same tensors as the .pt,
@@ -163,6 +164,20 @@ def main():
         assert abs(100 * acc - 100 * ev["test_acc"]) <= 0.05, \
             f"FAIL: {name}: exported .pt gives {100 * acc:.2f}%, swap-inspect eval {100 * ev['test_acc']:.2f}%"
         print(f"ok: {name}.pt in the twin: {100 * acc:.2f}% = swap-inspect eval {100 * ev['test_acc']:.2f}%")
+        if name == "cnn":  # test-time flip: the softmax outputs of each image and its mirror image, averaged
+            with torch.no_grad():
+                xt = torch.from_numpy(x)
+                p = (torch.softmax(model(xt), 1) + torch.softmax(model(torch.flip(xt, [3])), 1)) / 2
+            facc = float((p.argmax(1).numpy() == labels).mean())
+            floss = float(-torch.log(p[torch.arange(len(labels)), torch.from_numpy(labels)]).mean())
+            fev = json.loads(run([f"{BIN}/swap-inspect", "eval", h5, "--subset", str(N_TEST), "--tta", "flip",
+                                  "--json"], d).stdout)
+            assert fev["tta"] == "flip" and ev["tta"] == "none", (fev["tta"], ev["tta"])
+            assert abs(fev["test_loss"] - ev["test_loss"]) > 1e-3, "the flip changed nothing: was it run?"
+            assert abs(100 * facc - 100 * fev["test_acc"]) <= 0.05 and abs(floss - fev["test_loss"]) < 1e-4 * floss, \
+                f"FAIL: test-time flip: twin {100 * facc:.2f}% loss {floss:.6f}, swap-inspect eval " \
+                f"{100 * fev['test_acc']:.2f}% loss {fev['test_loss']:.6f}"
+            print(f"ok: test-time flip in the twin: {100 * facc:.2f}%, loss {floss:.5f} = swap-inspect eval --tta flip")
 
     # 2. ONNX for every model (resnet9 untrained with non-trivial BN statistics from the file)
     x = swap_torch.normalize(images[:16], side)

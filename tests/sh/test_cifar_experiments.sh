@@ -63,5 +63,13 @@ t = {x["name"]: x["shape"] for x in s["tensors"]}
 assert t["prep.conv.weight"] == [32, 3, 3, 3] and t["layer3.res2.conv.weight"] == [256, 256, 3, 3], t
 assert t["fc.weight"] == [10, 256] and "fc.bias" not in t, t
 PY
-ok "cifar10-paper.lua: its written-out network trains through the SWAP chain ($prec), checkpoints hold it"
+# its test-time flip: phase 3 evaluated with it, and swap-inspect eval takes it from the file
+"$BIN/swap-inspect" eval $R/phase3/model.h5 --data data --json > paper-eval.json || fail "swap-inspect eval (cifar10-paper)"
+/usr/bin/python3 - paper-eval.json $R/summary.json <<'PY' || fail "cifar10-paper's test-time flip"
+import json, sys
+e, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert e["tta"] == "flip", e
+assert abs(e["test_acc"] - s["average"]["test_acc"]) < 1e-9, (e["test_acc"], s["average"])
+PY
+ok "cifar10-paper.lua: its written-out network trains through the SWAP chain ($prec), checkpoints hold it, phase 3 and eval use its test-time flip"
 rm -rf "$T"
