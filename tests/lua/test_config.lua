@@ -236,6 +236,13 @@ do
   check(paper.precision == "bf16" and paper["phase1.max_epochs"] == 20 and paper["baselines.small.epochs"] == 20 and
         paper["phase2.epochs"] == c10["phase2.epochs"] and paper.label_smoothing == c10.label_smoothing,
         "cifar10-paper: 20 epochs in bf16 on cifar10's recipe")
+  local p100 = config.resolve(src .. "/lua/experiments/cifar100-paper.lua", {})
+  local c100w32 = config.resolve(src .. "/lua/experiments/cifar100.lua", { "width=32" })
+  check(p100.model_json == c100w32.model_json and p100.dataset == "cifar100" and p100.tta == "flip",
+        "cifar100-paper: the same written-out network with a 100-way classifier (the preset's on cifar100)")
+  check(p100["phase2.wash.p"] == 0.01 and p100["phase2.wash.layer_decay"] == true and
+        p100["phase2.papa.alpha"] == 0.99 and p100["phase2.papa.every"] == 10,
+        "cifar100-paper: WASH and PAPA at their papers' defaults")
   write("base.lua", 'return { name = "base", phase1 = { batch = 64 } }')
   local child = write("child.lua", 'local e = import("base.lua"); e.name = "child"; local f = import("base.lua"); ' ..
                                    'f.name = "other"; return e')

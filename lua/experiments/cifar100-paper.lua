@@ -1,0 +1,20 @@
+-- SWAP, WASH and PAPA on CIFAR-100 at equal compute, beside the small- and large-batch baselines: the
+-- paper-scale CIFAR-10 recipe (cifar10-paper.lua: ResNet-9 width 32 written out, 20 epochs, bf16, test-time
+-- flip) with a 100-way classifier. One phase 1 (= the large-batch baseline) is shared by three phase 2s of the
+-- same cost (4 members x 3 epochs at batch 128): independent workers (SWAP), WASH and PAPA with their papers'
+-- defaults: WASH shuffles each parameter with probability p = 0.01 scaled down layer by layer (layer_decay),
+-- PAPA pulls every member toward the population mean with alpha = 0.99 every 10 steps.
+--
+-- Data: `datasets/get-cifar.sh cifar100`, or an HDF5 file (cifar100.lua says how the evidence's copy was made):
+--   bin/swap-run lua/experiments/cifar100-paper.lua --set baselines.large=nil --set seed=1 \
+--     --set dataset=hdf5 --set data_file=cifar100.h5
+local e = import("cifar10-paper.lua")
+e.name, e.dataset = "cifar100-paper", "cifar100"
+local layers = e.model.layers
+for i = #layers, 1, -1 do
+  if layers[i][1] == "linear" then layers[i].out = 100 break end
+end
+e.phase2.wash = { p = 0.01, layer_decay = true }
+e.phase2.papa = { alpha = 0.99, every = 10 }
+e.sweep = { ["phase2.mode"] = { "independent", "wash", "papa" } }
+return e
