@@ -2,7 +2,8 @@
 # dataset = "hdf5" end to end: odd sizes (40x40x3, 7 classes, int16 labels; and 36x28x1) through swap-run
 # (phase 1 on 2 ranks, workers, average) with augmentation and a validation split; swap-inspect eval finds the
 # data file through the checkpoint and reproduces the summary; checkpoints record the file, its content hash
-# and the normalization; a changed file is refused unless --ignore-data-hash; 10,000 classes train.
+# and the normalization; a changed file is refused unless --ignore-data-hash; 10,000 classes train; so does a
+# network written in the experiment.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py, numpy" 2>/dev/null || skip "python3-h5py / python3-numpy not installed (make deps-test)"
 cd "$T"
@@ -113,4 +114,17 @@ LUA
 [ "$(/usr/bin/python3 -c "import h5py; v = h5py.File('results/many/phase1/model.h5')['model'].attrs['class_names'][-1]; print(getattr(v, 'decode', lambda: v)())")" = class-9999 ] \
   || fail "10,000 class names"
 ok "10,000 classes"
+
+# a network written in the experiment (not a preset) on a data file: Lua resolved it, the engine takes it as is
+$MAKE tiny.h5 --hw 8x8 --channels 1 --classes 3 --train 256 --test 64
+cat > net.lua <<LUA
+return { name = "net", dataset = "hdf5", data_file = "tiny.h5", results = "$T/results", threads = 1,
+         model = { name = "tinynet", layers = { { "conv", out = 4, k = 3 }, { "bn" }, { "relu" },
+                                                { "global_avgpool" }, { "linear", out = 3 } } },
+         phase1 = { ranks = 1, batch = 64, lr = 0.05, max_epochs = 1 } }
+LUA
+"$BIN/swap-train" net.lua > net.log 2>&1 || { cat net.log; fail "a written-out network on a data file"; }
+[ "$(/usr/bin/python3 -c "import h5py; v = h5py.File('results/net/phase1/model.h5')['model'].attrs['model']; print(getattr(v, 'decode', lambda: v)())")" = tinynet ] \
+  || fail "the written-out network's name is not in the checkpoint"
+ok "a network written in the experiment trains on a data file"
 rm -rf "$T"
