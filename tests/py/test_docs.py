@@ -113,7 +113,9 @@ def main():
     # every experiment file the docs name is a valid experiment: swap-slurm plans it (validating every sweep
     # combination) without submitting anything
     named = sorted({m for doc in docs for m in re.findall(r"lua/experiments/[\w.-]+\.lua", open(doc).read())})
-    tmp = tempfile.mkdtemp(dir=os.environ.get("SWAP_TEST_TMP", "/tmp"), prefix="docs.")
+    tmp_root = os.environ.get("SWAP_TEST_TMP", "/tmp")
+    os.makedirs(tmp_root, exist_ok=True)  # ctest alone (not make check) runs before anything made it
+    tmp = tempfile.mkdtemp(dir=tmp_root, prefix="docs.")
     for exp in named:
         if not os.path.exists(rel(exp)):
             continue  # reported above
