@@ -70,9 +70,10 @@ else:
     assert "upper bound" in cp["measured"]["worker_s"], cp
 assert all(w["images"] == 1024 for w in s["workers"]), s["workers"]
 PY
-# provenance: the command, and per run the commit, precision and machine its checkpoint recorded
+# provenance: the command, and per run the commit, precision and machine its checkpoint recorded (the online CPU
+# count, not this process's affinity: the test may run pinned to one core)
 commit=$("$BIN/swap-train" --version | awk '$1 == "commit" { print $2 }')
-/usr/bin/python3 - $R/summary.json "$commit" "$(nproc)" <<'PY' || fail "provenance"
+/usr/bin/python3 - $R/summary.json "$commit" "$(getconf _NPROCESSORS_ONLN)" <<'PY' || fail "provenance"
 import json, sys
 s, commit, ncpu = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 pv = s["provenance"]
