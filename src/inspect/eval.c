@@ -68,7 +68,7 @@ static Dataset *prepare_train_side(const EvalOpts *o, Model *m, const CkptMeta *
 static void measure_test(Model *m, const Dataset *test, const CkptMeta *mt, int batch, int flip, EvalResult *r) {
     uint32_t *idx = xMalloc((size_t)batch * sizeof *idx);
     int *pred = xMalloc((size_t)batch * sizeof *pred);
-    float *tta = xMalloc((size_t)batch * m->spec.classes * sizeof *tta);
+    float *tta = flip ? xMalloc((size_t)batch * m->spec.classes * sizeof *tta) : NULL;
     double loss = 0;
     long correct = 0;
     for (int s = 0; s < test->n; s += batch) {
@@ -151,8 +151,8 @@ static int use_flip(const EvalOpts *o, const CkptMeta *mt) {
             swap_fail("eval: --tta '%s': expected none or flip", o->tta);
         return !strcmp(o->tta, "flip");
     }
-    const char *c = mt->config_resolved ? mt->config_resolved : "";
-    return !strncmp(c, "tta = \"flip\"", 12) || strstr(c, "\ntta = \"flip\"") != NULL;
+    char v[16];
+    return ckpt_meta_config_value(mt, "tta", v, sizeof v) && !strcmp(v, "flip");
 }
 
 static void eval_run(const EvalOpts *o) {
