@@ -194,11 +194,11 @@ ModelSpec phase_model_spec(const Phase *p) {
     return s;
 }
 
+int phase_tta_flip(const Phase *p) { return !strcmp(cfg_str(p->cfg, "tta"), "flip"); }
+
 /* Lua expands a preset for the datasets it knows (their image size and classes are written in models.lua); an
  * HDF5 data file's are known only once the engine has opened it, so a preset is expanded again here for them. A
  * network written as a table is used as Lua resolved it (the engine checks it against the data). */
-int phase_tta_flip(const Phase *p) { return !strcmp(cfg_str(p->cfg, "tta"), "flip"); }
-
 char *phase_model_json(const Phase *p, const ModelSpec *s) {
     const Dataset *d = p->train ? p->train : p->test;
     if (d && !strcmp(d->name, "hdf5") && cfg_is_str(p->cfg, "model")) { /* a preset, not a table */
