@@ -25,11 +25,13 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: swap-bench --model {mlp|cnn|resnet9|resnet18|resnet20|vgg11} [--width W] --batch B --threads T --steps S "
-            "[--warmup N] [--seed X] [--eval] [--profile] [--precision fp32|bf16]\n"
+            "[--warmup N] [--seed X] [--eval] [--profile] [--precision fp32|bf16] [--ablate layout|bn|layout,bn]\n"
             "  mlp/cnn take 1x28x28 inputs, the others 3x32x32 (width W, default 64); 10 classes.\n"
             "  --eval times a no-grad eval-mode forward instead of a training step.\n"
             "  --precision bf16 runs the convolutions in bf16 (needs AVX512_BF16; see layers.h).\n"
             "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
+            "  --ablate skips a part of the step to measure what it costs (timing only: the results are wrong):\n"
+            "    layout the activation reorders around the oneDNN convolution kernels, bn batch norm (and its fused ReLU).\n"
             "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");
     exit(SWAP_EXIT_USAGE);
 }
@@ -52,7 +54,7 @@ static double now_s(clockid_t clk) {
 typedef struct {
     const char *name;
     long width, batch, threads, steps, warmup, seed;
-    int profile, eval;
+    int profile, eval, ablate;
     Precision prec;
 } BenchArgs;
 
@@ -84,6 +86,12 @@ static BenchArgs parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--precision")) {
             if (nn_precision_parse(v, &b.prec) != 0)
                 swap_fail_code(SWAP_EXIT_USAGE, "--precision: expected fp32 or bf16, got '%s'", v);
+        }
+        else if (!strcmp(a, "--ablate")) {
+            if (!strcmp(v, "layout")) b.ablate = NN_ABLATE_LAYOUT;
+            else if (!strcmp(v, "bn")) b.ablate = NN_ABLATE_BN;
+            else if (!strcmp(v, "layout,bn") || !strcmp(v, "bn,layout")) b.ablate = NN_ABLATE_LAYOUT | NN_ABLATE_BN;
+            else swap_fail_code(SWAP_EXIT_USAGE, "--ablate: expected layout, bn or layout,bn, got '%s'", v);
         }
         else {
             fprintf(stderr, "swap-bench: unknown option '%s'\n", a);
@@ -205,6 +213,11 @@ int main(int argc, char **argv) {
     const BenchArgs b = parse_args(argc, argv);
     engine_set_threads((int)b.threads);
     nn_set_precision(b.prec);
+    if (b.ablate) {
+        nn_set_ablation(b.ablate);
+        fprintf(stderr, "swap-bench: --ablate: parts of the step are skipped; the timing is an upper bound on what "
+                        "they cost, every result (loss included) is wrong\n");
+    }
     ModelSpec spec;
     Model *m = bench_model(&b, &spec);
     const SgdConfig sgd = {.momentum = 0.9f, .nesterov = 1, .weight_decay = 5e-4f, .decay_bn_and_bias = 1};
@@ -246,10 +259,12 @@ int main(int argc, char **argv) {
         snprintf(model_label, sizeof model_label, "%.20sw%ld", b.name, b.width);
     else snprintf(model_label, sizeof model_label, "%s", b.name);
     printf("swap model=%s mode=%s precision=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
-           "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f\n",
+           "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f%s\n",
            model_label, b.eval ? "eval" : "train", nn_precision_name(b.prec), b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
            1e3 * dc / (double)b.steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
-           kernels[0] ? kernels : "none", (double)b.batch / step_s);
+           kernels[0] ? kernels : "none", (double)b.batch / step_s,
+           b.ablate == NN_ABLATE_LAYOUT ? " ablate=layout" : b.ablate == NN_ABLATE_BN ? " ablate=bn"
+           : b.ablate ? " ablate=layout,bn" : "");
     fflush(stdout);
     if (b.profile) print_profile(m, b.steps, b.batch, dc / (double)b.steps, opt_cpu, b.prec);
     model_free(m);

@@ -45,6 +45,10 @@ void nn_set_precision(Precision p) {
 
 Precision nn_precision(void) { return g_prec; }
 
+static int g_ablate;
+void nn_set_ablation(int flags) { g_ablate = flags; }
+int nn_ablation(void) { return g_ablate; }
+
 const char *nn_precision_name(Precision p) { return p == PREC_BF16 ? "bf16" : "fp32"; }
 
 int nn_precision_parse(const char *s, Precision *p) {

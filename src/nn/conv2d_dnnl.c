@@ -510,7 +510,7 @@ static void prep_weights(ConvPlan *p, dnnl_primitive_t r, dnnl_memory_t m, const
 void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
-    const int nt = call_threads(p, p->chunks);
+    const int nt = call_threads(p, p->chunks), skip = nn_ablation() & NN_ABLATE_LAYOUT;
     double mk = mark_now();
     prep_weights(p, p->r_wf, p->m_wf, weight);
     charge(p, CONV_T_LAYOUT, &mk);
@@ -524,13 +524,13 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
         dnnl_stream_t st = g_thr[t].stream;
         set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
         set_handle(m[M_UDST], out + (size_t)n0 * ohw, st);
-        reorder(sh->r_src_f, st, m[M_USRC], m[M_FSRC], m[M_SCR]);
+        if (!skip) reorder(sh->r_src_f, st, m[M_USRC], m[M_FSRC], m[M_SCR]);
         charge(p, CONV_T_LAYOUT, &tm);
         const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_FSRC]}, {DNNL_ARG_WEIGHTS, p->m_wf},
                                       {DNNL_ARG_DST, m[M_FDST]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
         exec(sh->fwd, st, 4, a);
         charge(p, CONV_T_FWD, &tm);
-        reorder(sh->r_dst_f, st, m[M_FDST], m[M_UDST], m[M_SCR]);
+        if (!skip) reorder(sh->r_dst_f, st, m[M_FDST], m[M_UDST], m[M_SCR]);
         charge(p, CONV_T_LAYOUT, &tm);
     }
 }
@@ -539,7 +539,7 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
                         const float *weight) {
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
-    const int nt = call_threads(p, p->slots);
+    const int nt = call_threads(p, p->slots), skip = nn_ablation() & NN_ABLATE_LAYOUT;
     double mk = mark_now();
     if (din) prep_weights(p, p->r_wb, p->m_wb, weight);
     charge(p, CONV_T_LAYOUT, &mk);
@@ -556,7 +556,7 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             dnnl_memory_t *m = p->tm[t].m[s];
             set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             set_handle(m[M_UDST], dout + (size_t)n0 * ohw, st);
-            reorder(sh->r_dd_b, st, m[M_UDST], m[M_BDD], m[M_SCR]);
+            if (!skip) reorder(sh->r_dd_b, st, m[M_UDST], m[M_BDD], m[M_SCR]);
             charge(p, CONV_T_LAYOUT, &tm);
             if (din) {
                 const dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[M_BDD]}, {DNNL_ARG_WEIGHTS, p->m_wb},
@@ -564,15 +564,15 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
                 exec(sh->bwd_d, st, 4, a);
                 charge(p, CONV_T_BWD_DATA, &tm);
                 set_handle(m[M_USRC], din + (size_t)n0 * ihw, st);
-                reorder(sh->r_ds_b, st, m[M_BDS], m[M_USRC], m[M_SCR]);
+                if (!skip) reorder(sh->r_ds_b, st, m[M_BDS], m[M_USRC], m[M_SCR]);
                 set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             }
             dnnl_memory_t ddw = m[M_BDD];
             if (sh->r_dd_w) {
-                reorder(sh->r_dd_w, st, m[M_UDST], m[M_WDD], m[M_SCR]);
+                if (!skip) reorder(sh->r_dd_w, st, m[M_UDST], m[M_WDD], m[M_SCR]);
                 ddw = m[M_WDD];
             }
-            reorder(sh->r_src_w, st, m[M_USRC], m[M_WSRC], m[M_SCR]);
+            if (!skip) reorder(sh->r_src_w, st, m[M_USRC], m[M_WSRC], m[M_SCR]);
             charge(p, CONV_T_LAYOUT, &tm);
             /* the slot's first chunk writes the slot sum; later chunks add their partial to it, in order */
             const int first = c == c0;

@@ -28,6 +28,7 @@ static int fuses(const Layer *l, const Layer *next) { (void)l; return next->ops 
 static int backward_sets(const Layer *l) { return l->fused; }
 
 static void forward(Model *m, Layer *l, int train) {
+    if (nn_ablation() & NN_ABLATE_BN) return; /* swap-bench --ablate bn: timing only */
     const Slot *si = &m->slots[l->in];
     const size_t plane = (size_t)m->batch * si->h * si->w;
     float *mean = l->state, *rstd = l->state + l->conv.co;
@@ -46,6 +47,7 @@ static void forward(Model *m, Layer *l, int train) {
 }
 
 static void backward(Model *m, Layer *l, int set) {
+    if (nn_ablation() & NN_ABLATE_BN) return;
     const Slot *si = &m->slots[l->in];
     const size_t plane = (size_t)m->batch * si->h * si->w;
     const float *mean = l->state, *rstd = l->state + l->conv.co;

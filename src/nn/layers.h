@@ -54,6 +54,14 @@ const char *nn_bf16_missing(void);
  * around them (CNHW <-> blocked reorders, bf16 rounding, weight reorders, the weight-gradient slot sums). All zero
  * for the im2col+gemm path, which is not broken down. */
 enum { CONV_T_FWD, CONV_T_BWD_DATA, CONV_T_BWD_WEIGHTS, CONV_T_LAYOUT, CONV_T_N };
+/* Ablation, for swap-bench --ablate only: what a step would cost without a part of it. NN_ABLATE_LAYOUT skips the
+ * activation reorders around the oneDNN convolution kernels (input, output, output gradient, input gradient; the
+ * weight reorders and slot sums stay), NN_ABLATE_BN skips batch norm forward and backward (with the ReLU fused into
+ * it). The kernels then read stale buffers, so every result is wrong: it measures an upper bound on what keeping
+ * activations in the kernels' layout, or a free batch norm, could save. Never set in training. */
+enum { NN_ABLATE_LAYOUT = 1, NN_ABLATE_BN = 2 };
+void nn_set_ablation(int flags);
+int nn_ablation(void);
 void conv2d_profile_enable(void);
 void conv2d_profile(const ConvDims *d, int n, double t[CONV_T_N]);
 /* GFLOP per process-CPU-second of a size^3 oneDNN matmul with bf16 (or fp32) sources on the engine's threads, the

@@ -5,6 +5,7 @@
 # phase 1 interrupted and resumed ends bit-identical; a resume checkpoint of the other precision is refused
 # unless allow_precision_change = true. On any CPU: with oneDNN capped below AVX512_BF16 (ONEDNN_MAX_CPU_ISA),
 # bf16 is refused in one line naming the missing instruction set, and swap-bench refuses it the same way.
+# swap-bench --ablate (timing only) skips what it names and refuses anything else.
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 attr() { /usr/bin/python3 -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs[sys.argv[2]]; print(v.decode() if isinstance(v,bytes) else v)" "$1" "$2"; }
@@ -18,6 +19,18 @@ set -e
 [ $rc -ne 0 ] || { cat capped.log; fail "bf16 ran with oneDNN capped at AVX512_CORE"; }
 [ "$(wc -l < capped.log)" -eq 1 ] && grep -q "AVX512_BF16" capped.log || { cat capped.log; fail "refusal is not one line naming AVX512_BF16"; }
 ok "bf16 without AVX512_BF16 refused: $(cat capped.log)"
+
+# swap-bench --ablate (timing only) really skips the parts it names: the loss changes and the line says so
+field() { tr ' ' '\n' <<< "$2" | sed -n "s/^$1=//p"; }
+full=$("$BIN/swap-bench" --model cnn --batch 8 --threads 1 --steps 1 --warmup 0)
+abl=$("$BIN/swap-bench" --model cnn --batch 8 --threads 1 --steps 1 --warmup 0 --ablate layout,bn 2> ablate.err)
+[ "$(field ablate "$abl")" = "layout,bn" ] || fail "--ablate layout,bn not reported: $abl"
+[ -z "$(field ablate "$full")" ] || fail "ablate reported without --ablate: $full"
+[ "$(field loss "$abl")" != "$(field loss "$full")" ] || fail "--ablate layout,bn left the loss unchanged ($(field loss "$full"))"
+grep -q "result.*wrong" ablate.err || fail "--ablate does not warn that its results are wrong"
+set +e; "$BIN/swap-bench" --model cnn --batch 8 --threads 1 --steps 1 --ablate conv > bad.log 2>&1; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "ablate.*conv" bad.log || { cat bad.log; fail "--ablate conv not refused with a usage error"; }
+ok "swap-bench --ablate skips what it names (loss $(field loss "$full") -> $(field loss "$abl")) and refuses the unknown"
 
 # does this CPU run bf16 natively?
 if ! "$BIN/swap-bench" --model cnn --batch 4 --threads 1 --steps 1 --precision bf16 > probe.log 2>&1; then
