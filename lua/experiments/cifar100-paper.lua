@@ -1,7 +1,8 @@
 -- SWAP, WASH and PAPA on CIFAR-100 at equal compute, beside the small- and large-batch baselines: the
 -- paper-scale CIFAR-10 recipe (cifar10-paper.lua: ResNet-9 width 32 written out, 20 epochs, bf16, test-time
 -- flip) with a 100-way classifier. One phase 1 (= the large-batch baseline) is shared by three phase 2s of the
--- same cost (4 members x 3 epochs at batch 128): independent workers (SWAP), WASH and PAPA with their papers'
+-- same cost (4 members x 3 epochs at batch 128 from lr 0.03, chosen on CIFAR-10's validation split and not re-tuned
+-- here): independent workers (SWAP), WASH and PAPA with their papers'
 -- defaults: WASH shuffles each parameter with probability p = 0.01 scaled down layer by layer (layer_decay),
 -- PAPA pulls every member toward the population mean with alpha = 0.99 every 10 steps.
 --

@@ -234,8 +234,9 @@ do
   check(type(paper.model) == "table" and paper.model_json == c10w32.model_json,
         "cifar10-paper's written-out network is the resnet9 preset at width 32")
   check(paper.precision == "bf16" and paper["phase1.max_epochs"] == 20 and paper["baselines.small.epochs"] == 20 and
-        paper["phase2.epochs"] == c10["phase2.epochs"] and paper.label_smoothing == c10.label_smoothing,
-        "cifar10-paper: 20 epochs in bf16 on cifar10's recipe")
+        paper["phase2.epochs"] == c10["phase2.epochs"] and paper.label_smoothing == c10.label_smoothing and
+        paper["phase2.lr"] == 0.03 and c10["phase2.lr"] == 0.1,
+        "cifar10-paper: 20 epochs in bf16 on cifar10's recipe, phase 2 peaking at lr 0.03 (chosen on validation)")
   local p100 = config.resolve(src .. "/lua/experiments/cifar100-paper.lua", {})
   local c100w32 = config.resolve(src .. "/lua/experiments/cifar100.lua", { "width=32" })
   check(p100.model_json == c100w32.model_json and p100.dataset == "cifar100" and p100.tta == "flip",
