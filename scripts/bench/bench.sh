@@ -12,6 +12,7 @@
 # PyTorch's CPU tuning guide answers this with jemalloc or tcmalloc; raising glibc's mmap and trim thresholds
 # does the same without a new library. We compare against the faster PyTorch.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
 py=${PYTHON:-/usr/bin/python3}
@@ -21,7 +22,7 @@ threads=${BENCH_THREADS:-2}
 "$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/dev/deps.sh --test)" >&2; exit 1; }
 
 case ${TORCH_MALLOC:-tuned} in
-  tuned) torch_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295" ;;
+  tuned) torch_env=$torch_tuned_env ;;
   default) torch_env= ;;
   *) echo "bench.sh: TORCH_MALLOC must be tuned or default, got '$TORCH_MALLOC'" >&2; exit 2 ;;
 esac
@@ -43,8 +44,6 @@ configs=(
   "vgg11w64-eval|--model vgg11 --width 64 --eval|128|6"
 )
 
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=() blas=

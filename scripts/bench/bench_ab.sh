@@ -6,12 +6,11 @@
 #   ROUNDS (default 5)  THREADS (default 2)  BATCH (default 128)  EVAL=1 times --eval instead of a training step
 #   STEPS (default: 20 for cnn, 8 up to width 16, else 4)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 a=${1:?A_BIN_DIR}; b=${2:?B_BIN_DIR}
 models=${3:-"resnet9:16 resnet9:64"}
 rounds=${ROUNDS:-5}; threads=${THREADS:-2}; batch=${BATCH:-128}
 mode=(); [[ ${EVAL:-0} == 1 ]] && mode=(--eval)
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 steps_for() { [[ -n ${STEPS:-} ]] && { echo "$STEPS"; return; }; case $1 in cnn) echo 20 ;; *) [[ $2 -le 16 ]] && echo 8 || echo 4 ;; esac; }
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# A = $a ($(cat "$a/COMMIT" 2>/dev/null || "$a/swap-bench" --version 2>/dev/null | sed -n 's/^commit *//p'))"

@@ -6,6 +6,7 @@
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_BATCH (default 128)  BENCH_PRECISION (default bf16)
 #   BENCH_ONLY="cnn resnet9w64" (subset of the rows)  SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
 py=${PYTHON:-/usr/bin/python3}
@@ -14,15 +15,12 @@ threads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-128}
 prec=${BENCH_PRECISION:-bf16}
 [[ -x $bin/swap-bench ]] || { echo "bench_ablate.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
-torch_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
+torch_env=$torch_tuned_env
 torch_prec=(--precision fp32)
 [[ $prec == bf16 ]] && torch_prec=(--precision bf16 --channels-last)
 
 configs=("cnn|--model cnn|20" "resnet9w16|--model resnet9 --width 16|8" "resnet9w64|--model resnet9 --width 64|4")
 variants=(none layout bn layout,bn)
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(getconf _NPROCESSORS_ONLN) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()

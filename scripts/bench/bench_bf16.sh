@@ -9,6 +9,7 @@
 # PyTorch runs with glibc's mmap/trim thresholds raised, as scripts/bench/bench.sh explains. cpu_ms (process CPU time
 # per step) is printed with every run: on a shared machine it moves less than wall time.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWAP_BIN:-$here/bin}
 py=${PYTHON:-/usr/bin/python3}
@@ -16,7 +17,7 @@ rounds=${BENCH_ROUNDS:-3}
 threads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-128}
 [[ -x $bin/swap-bench ]] || { echo "bench_bf16.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
-torch_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
+torch_env=$torch_tuned_env
 
 # label | model args | steps
 configs=(
@@ -29,9 +30,6 @@ configs=(
 )
 mode=() scale=1 # an eval step is about a third of a training step: time three times as many
 [[ ${BENCH_EVAL:-0} == 1 ]] && mode=(--eval) scale=3
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
