@@ -8,12 +8,12 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 }
 set output '.swap-figure.png.tmp'
 set grid
-set multiplot layout 2,1 title "SWAP: c10p-seed1"
+set multiplot layout 2,1 title "SWAP: c10p-seed1-lr0.03"
 set key outside right top
 set lmargin 12
 set rmargin 22
 set xlabel 'wall-clock time (s)'
-set xrange [0:2337.52]
+set xrange [0:2345.68]
 set yrange [0:*]
 set offsets 0, 0, graph 0.06, 0
 set ylabel 'learning rate'

@@ -8,7 +8,7 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 }
 set output '.training.png.tmp'
 set grid
-set multiplot layout 2,1 title "training curves: c10p-seed1"
+set multiplot layout 2,1 title "training curves: c10p-seed1-lr0.03"
 set key outside right top
 set lmargin 12
 set rmargin 22
