@@ -22,7 +22,7 @@ threads=${BENCH_THREADS:-2}
 "$py" -c 'import torch' 2>/dev/null || { echo "bench.sh: $py cannot import torch (scripts/dev/deps.sh --test)" >&2; exit 1; }
 
 case ${TORCH_MALLOC:-tuned} in
-  tuned) torch_env=$torch_tuned_env ;;
+  tuned) torch_env=$(torch_tuned_env) ;;
   default) torch_env= ;;
   *) echo "bench.sh: TORCH_MALLOC must be tuned or default, got '$TORCH_MALLOC'" >&2; exit 2 ;;
 esac

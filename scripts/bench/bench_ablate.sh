@@ -15,12 +15,12 @@ threads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-128}
 prec=${BENCH_PRECISION:-bf16}
 [[ -x $bin/swap-bench ]] || { echo "bench_ablate.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
-torch_env=$torch_tuned_env
+torch_env=$(torch_tuned_env)
 torch_prec=(--precision fp32)
 [[ $prec == bf16 ]] && torch_prec=(--precision bf16 --channels-last)
 
 configs=("cnn|--model cnn|20" "resnet9w16|--model resnet9 --width 16|8" "resnet9w64|--model resnet9 --width 64|4")
-variants=(none layout bn layout,bn)
+variants=(none layout bn "layout,bn")
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(getconf _NPROCESSORS_ONLN) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()

@@ -17,7 +17,7 @@ rounds=${BENCH_ROUNDS:-3}
 threads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-128}
 [[ -x $bin/swap-bench ]] || { echo "bench_bf16.sh: $bin/swap-bench not found (run make build first)" >&2; exit 1; }
-torch_env=$torch_tuned_env
+torch_env=$(torch_tuned_env)
 
 # label | model args | steps
 configs=(
