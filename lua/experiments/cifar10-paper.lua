@@ -4,11 +4,11 @@
 -- at width 32, layer for layer and tensor name for tensor name, so a reader sees the whole model here.
 --
 -- How it was chosen: the small-batch baseline alone, on a 5,000-image validation split, over width x epochs
--- (evidence/cifar10-search/README.md: the frontier and the budget arithmetic). 20 epochs at width 32 was the best
+-- (results/cifar10-search/README.md: the frontier and the budget arithmetic). 20 epochs at width 32 was the best
 -- point whose whole comparison fits 75 minutes on a 2-core machine; it reached 92.50 % on validation, and 93.12 %
 -- with test-time flip (`tta = "flip"`: each image and its mirror image, softmax outputs averaged), which every
 -- model of the comparison is then evaluated with. Phase 2 keeps cifar10.lua's 4 workers x 3 epochs but peaks at lr
--- 0.03, not 0.1: on the same validation split (evidence/cifar10-paper/tune) SWAP's average reached 92.76, 93.22 and
+-- 0.03, not 0.1: on the same validation split (results/cifar10-paper/tune) SWAP's average reached 92.76, 93.22 and
 -- 92.92 % at 0.1, 0.03 and 0.01 from one 20-epoch phase 1 at 92.78 %; 0.1 knocks a converged model too far.
 --
 --   bin/swap-run lua/experiments/cifar10-paper.lua --set baselines.large=nil --set seed=1

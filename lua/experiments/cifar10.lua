@@ -12,11 +12,11 @@
 -- The recipe numbers are the knobs below (width, epochs, batches, learning rates); every one may also be set
 -- on the command line (--set phase1.max_epochs=4). Sized for a 2-core machine: width 16, 8 epochs; one seed
 -- of the whole comparison (phase 1 = the large baseline, 4 workers x 3 epochs, the small baseline) takes
--- about 20 minutes there (evidence/README.md). Width 32+ and more epochs are the better network on a cluster.
+-- about 20 minutes there (results/README.md). Width 32+ and more epochs are the better network on a cluster.
 -- Phase 1 runs its whole schedule (stop_train_acc = 1), so it is the same run as the `large` baseline (same
 -- init, data order and schedule): `--set baselines.large=nil` skips training it twice, and phase 1's row is then
 -- the large-batch result. The phase-2 epochs and learning rate were chosen on a validation split
--- (data.val_split = 5000; the figures are in evidence/README.md), never on the test set.
+-- (data.val_split = 5000; the figures are in results/README.md), never on the test set.
 local width = 16
 local large_batch, small_batch = 1024, 128
 local epochs = 8            -- budget of phase 1 and of both baselines

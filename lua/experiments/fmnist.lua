@@ -4,7 +4,7 @@
 -- refines 2 workers independently with small batches (128), each with its own data order and flips, for 5
 -- epochs (on 2 cores the two run side by side, one core each); phase 3 averages them and recomputes the
 -- batch-norm statistics. Phase 2's workers and epochs were chosen on a validation split (data.val_split =
--- 10000; evidence/fmnist/tune): 2 x 5 epochs beat 2 x 3 and 4 x 3 there, and matched the small-batch model.
+-- 10000; results/fmnist/tune): 2 x 5 epochs beat 2 x 3 and 4 x 3 there, and matched the small-batch model.
 -- See docs/config.md for every setting, README "Measured" for what it gives and why.
 return {
   name = "fmnist-swap", dataset = "fashion-mnist", model = "cnn", seed = 1,

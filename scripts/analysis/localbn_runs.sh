@@ -5,13 +5,13 @@
 # accuracy matters here (the arithmetic per image is the same, BN's statistics come from each rank's slice).
 # Resumable: a finished run (model.h5 + summary.json) is skipped, an interrupted one resumes from its
 # checkpoint. Runs go to $RUNS (checkpoints stay there); their logs and summaries are copied to
-# evidence/fmnist-localbn/<run>/.
+# results/fmnist-localbn/<run>/.
 #   nohup scripts/analysis/localbn_runs.sh > /tmp/localbn.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/tmp/localbn-runs}
 EPOCHS=${EPOCHS:-4}
-OUT=evidence/fmnist-localbn
+OUT=results/fmnist-localbn
 mkdir -p "$RUNS" "$OUT"
 for seed in ${SEEDS:-1 2}; do
   for ranks in ${RANKS:-1 16 32}; do

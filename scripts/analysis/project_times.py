@@ -15,7 +15,7 @@ A node has C cores running r MPI ranks of t = C / r threads. Every term says whe
   * batch norm: a run may split its global batch G over n ranks (n divides G, as the executables require)
     only down to one image per rank (never below: --ranks refuses it), and with local (per-rank) BN only down
     to --local-bn-min images per rank, the smallest per-rank batch at which local BN kept the small-batch
-    baseline's accuracy in evidence/fmnist-localbn (measured there on Fashion-MNIST's cnn; applying it to other
+    baseline's accuracy in results/fmnist-localbn (measured there on Fashion-MNIST's cnn; applying it to other
     models is an extrapolation). Below it the run must use SyncBN, charged as 2 small all-reduces (mean and
     variance forward, their gradients backward) of 2 C_l floats per BN layer per step (--bn-layers).
   * each run takes the number of ranks n (1 ... all R r ranks) that makes it fastest, so a run that cannot use
@@ -25,7 +25,7 @@ A node has C cores running r MPI ranks of t = C / r threads. Every term says whe
     recompute + one evaluation on one node: forward passes at 1/3 of a training step per image, an assumption).
   * baselines: their whole schedule data-parallel over the same R nodes. Evaluation during training is left out
     of every row alike.
-With --tables the script writes the committed tables (evidence/projection/) for every node size, network and
+With --tables the script writes the committed tables (results/projection/) for every node size, network and
 model; without, it prints one projection.
 """
 import argparse
@@ -214,7 +214,7 @@ def sources(cl, a):
         f"a node of {cl.cores} cores: EXTRAPOLATED ({cl.cores} cores each as fast as one core here, no memory-bandwidth contention)",
         f"network: ASSUMED alpha {cl.alpha * 1e6:g} us, beta {cl.beta / 1e9:g} GB/s; within a node ASSUMED alpha "
         f"{INTRA['alpha'] * 1e6:g} us, beta {INTRA['beta'] / 1e9:g} GB/s",
-        f"local BN down to {cl.local_bn_min} images per rank: MEASURED on Fashion-MNIST cnn (evidence/fmnist-localbn), "
+        f"local BN down to {cl.local_bn_min} images per rank: MEASURED on Fashion-MNIST cnn (results/fmnist-localbn), "
         "EXTRAPOLATED to other models; SyncBN below it: MODELLED (2 all-reduces per BN layer per step)",
         "phase 3 (BN recompute + evaluation): MODELLED as forward passes at 1/3 of a training step per image",
     ]
@@ -239,7 +239,7 @@ def table(rows, nodes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--throughput", default="evidence/node-throughput.jsonl")
+    ap.add_argument("--throughput", default="results/node-throughput.jsonl")
     ap.add_argument("--recipe", default="lua/experiments/cifar10.lua")
     ap.add_argument("--model", default="resnet9w16", choices=sorted(MODELS))
     ap.add_argument("--cores-per-node", type=int, default=64)
@@ -248,7 +248,7 @@ def main():
     ap.add_argument("--alpha-us", type=float, help="override the network's latency (microseconds)")
     ap.add_argument("--beta-gbs", type=float, help="override the network's bandwidth (GB/s)")
     ap.add_argument("--local-bn-min", type=int, default=8,
-                    help="smallest per-rank batch where local BN held accuracy (evidence/fmnist-localbn)")
+                    help="smallest per-rank batch where local BN held accuracy (results/fmnist-localbn)")
     ap.add_argument("--no-overlap", action="store_true", help="all-reduce after the backward pass, not overlapped")
     ap.add_argument("--no-syncbn", action="store_true",
                     help="never split below --local-bn-min images per rank (what the executables run today: local BN)")
@@ -330,7 +330,7 @@ def main():
         "- networks: ASSUMED, " + "; ".join(f"{k} = {v['desc']}" for k, v in NETWORKS.items()) +
         f"; within a node ASSUMED alpha {INTRA['alpha'] * 1e6:g} us, beta {INTRA['beta'] / 1e9:g} GB/s",
         f"- local BN down to {a.local_bn_min} images per rank: MEASURED on Fashion-MNIST's cnn "
-        "(evidence/fmnist-localbn), EXTRAPOLATED to the ResNets; SyncBN below it: MODELLED (2 all-reduces per BN layer)",
+        "(results/fmnist-localbn), EXTRAPOLATED to the ResNets; SyncBN below it: MODELLED (2 all-reduces per BN layer)",
         "- phase 3 (BN recompute + evaluation): MODELLED as forward passes at 1/3 of a training step per image",
         "- parameters and BN layers: from the presets of lua/swap/models.lua"]
     head = ["| model | network | cores per node | SWAP <= 0.6 x small at R = | lowest swap / small: small / swap | "

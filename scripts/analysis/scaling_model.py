@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Scaling model for SWAP's phase 1 from measured numbers (scripts/bench/measure_scaling.sh) and a stated interconnect.
-Writes evidence/scaling-model.json (machine-readable: inputs, formulas, projections) and prints the Markdown
+Writes results/scaling-model.json (machine-readable: inputs, formulas, projections) and prints the Markdown
 tables used in docs/cluster.md.
     scripts/analysis/scaling_model.py [MEASUREMENTS.jsonl] [OUT.json]
 
@@ -20,8 +20,8 @@ versus small-batch training on one node: T_small = E_small * n_train * c.
 """
 import json, math, os, subprocess, sys
 
-MEAS = sys.argv[1] if len(sys.argv) > 1 else "evidence/scaling-measurements.jsonl"
-OUT = sys.argv[2] if len(sys.argv) > 2 else "evidence/scaling-model.json"
+MEAS = sys.argv[1] if len(sys.argv) > 1 else "results/scaling-measurements.jsonl"
+OUT = sys.argv[2] if len(sys.argv) > 2 else "results/scaling-model.json"
 
 rows = [json.loads(l) for l in open(MEAS) if l.strip()]
 meta = next(r for r in rows if r["kind"] == "meta")

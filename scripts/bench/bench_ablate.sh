@@ -2,7 +2,7 @@
 # What the named losses of the bf16 step could give back at most: swap-bench --ablate skips the activation reorders
 # around the convolution kernels (layout), batch norm with its fused ReLU (bn), or both, and PyTorch's bf16
 # autocast + channels_last step runs in the same rounds for scale. The ablated runs compute wrong results; their
-# time is an upper bound on the step once that part is free (evidence/BENCH.md, "What the losses are worth").
+# time is an upper bound on the step once that part is free (results/BENCH.md, "What the losses are worth").
 #   BENCH_ROUNDS (default 3)  BENCH_THREADS (default 2)  BENCH_BATCH (default 128)  BENCH_PRECISION (default bf16)
 #   BENCH_ONLY="cnn resnet9w64" (subset of the rows)  SWAP_BIN (default <repo>/bin)  PYTHON (default /usr/bin/python3)
 set -euo pipefail

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Measurements behind the scaling model (docs/cluster.md, evidence/scaling-model.json), on the namespaced
+# Measurements behind the scaling model (docs/cluster.md, results/scaling-model.json), on the namespaced
 # 3-node test cluster (tests/sh/lib/netslurm.sh; needs root):
 #   - gradient all-reduce time over the veth links for 2 and 3 ranks on 2 and 3 nodes (UCX over TCP), for a
 #     latency-bound buffer (4 KiB), `cnn`'s gradient (94,186 floats) and resnet9-w64's (6,573,120 floats);
 #   - the same 2-rank sums with `tc netem` on every node's link (delay + rate limit);
 #   - scripts/bench/bench_phase1.sh across 2 nodes (one all-reduce vs bucketed, overlapped), with and without netem;
 #   - per-image training compute of cnn and resnet9 (swap-bench, process CPU time per step, 1 thread).
-# Writes JSON lines to OUT (default results/scaling-measurements.jsonl; the committed copy is evidence/scaling-measurements.jsonl); then run scripts/analysis/scaling_model.py.
+# Writes JSON lines to OUT (default results/scaling-measurements.jsonl; the committed copy is results/scaling-measurements.jsonl); then run scripts/analysis/scaling_model.py.
 #   sudo scripts/bench/measure_scaling.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

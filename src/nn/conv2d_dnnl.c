@@ -65,7 +65,7 @@ double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops) {
 /* Blocked input + output floats of one chunk: small enough to stay in L2 between the reorders and the kernel. */
 #define CHUNK_FLOATS ((size_t)96 << 10)
 /* Winograd kernels transform the weights once per call, so they want more images per call: 3 MiB chunks ran
- * ResNet-9 width 64's eval forward about 12% faster than 384 KiB ones (evidence/BENCH.md); training was even. */
+ * ResNet-9 width 64's eval forward about 12% faster than 384 KiB ones (results/BENCH.md); training was even. */
 #define CHUNK_FLOATS_WINO ((size_t)768 << 10)
 
 /* Per-thread working memory objects of one chunk shape (their data handles point into the thread's buffer). */

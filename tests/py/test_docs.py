@@ -9,7 +9,7 @@ keys); prose, output samples and placeholders (<...>, $VAR, *, ...) are ignored.
 import glob, os, re, subprocess, sys, tempfile
 
 SRC = os.environ.get("SWAP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-TOP = ("bin", "lua", "scripts", "datasets", "slurm", "docs", "tests", "src", "results", "evidence", ".ci")
+TOP = ("bin", "lua", "scripts", "datasets", "slurm", "docs", "tests", "src", "results", ".ci")
 PATH_RE = re.compile(r"(?<![\w./-])((?:%s)/[\w./@=+-]*[\w])" % "|".join(re.escape(t) for t in TOP))
 FLAG_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 

@@ -5,7 +5,7 @@ image per rank:
   * without forcing, no run in the committed tables uses more ranks than its batch has images, and runs below
     the local-BN threshold are marked SyncBN;
   * regenerating the tables from the committed measurements and lua/experiments/cifar10.lua gives exactly
-    evidence/projection/projection.{md,json};
+    results/projection/projection.{md,json};
   * every crossover row of that file appears verbatim in README.md and docs/cluster.md."""
 import json, os, subprocess, sys, tempfile
 
@@ -35,15 +35,15 @@ def main():
             sys.exit(f"FAIL: project_times.py --tables exited {r.returncode}\n{r.stderr[-2000:]}")
         fresh_md = open(os.path.join(d, "projection.md")).read()
         fresh_js = json.load(open(os.path.join(d, "projection.json")))
-    committed = os.path.join(SRC, "evidence", "projection")
+    committed = os.path.join(SRC, "results", "projection")
     js = json.load(open(os.path.join(committed, "projection.json")))
     md = open(os.path.join(committed, "projection.md")).read()
     if js != fresh_js:
-        sys.exit("FAIL: evidence/projection/projection.json differs from the script's output; rerun "
-                 "scripts/analysis/project_times.py --tables evidence/projection")
+        sys.exit("FAIL: results/projection/projection.json differs from the script's output; rerun "
+                 "scripts/analysis/project_times.py --tables results/projection")
     # the command line in the header names the directory it was given
-    if md.replace("--tables evidence/projection", "--tables X") != fresh_md.replace(f"--tables {d}", "--tables X"):
-        sys.exit("FAIL: evidence/projection/projection.md differs from the script's output; rerun it")
+    if md.replace("--tables results/projection", "--tables X") != fresh_md.replace(f"--tables {d}", "--tables X"):
+        sys.exit("FAIL: results/projection/projection.md differs from the script's output; rerun it")
 
     small_b = js["recipe"]["small_batch"]
     large_b = js["recipe"]["p1_batch"]
@@ -62,7 +62,7 @@ def main():
         text = open(os.path.join(SRC, doc)).read()
         missing = [l for l in cross if l not in text]
         if missing:
-            sys.exit(f"FAIL: {len(missing)} crossover rows of evidence/projection/projection.md are not in {doc}, "
+            sys.exit(f"FAIL: {len(missing)} crossover rows of results/projection/projection.md are not in {doc}, "
                      f"e.g.\n  {missing[0]}")
     print(f"ok: refusals, {len(js['projections'])} tables regenerate identically, {len(cross)} crossover rows in "
           "README.md and docs/cluster.md")
