@@ -3,7 +3,9 @@
 -- flip) with a 100-way classifier. One phase 1 (= the large-batch baseline) is shared by three phase 2s of the
 -- same cost (4 members x 3 epochs at batch 128 from lr 0.03, chosen on CIFAR-10's validation split and not re-tuned
 -- here): independent workers (SWAP), WASH and PAPA with their papers'
--- defaults: WASH shuffles each parameter with probability p = 0.01 scaled down layer by layer (layer_decay),
+-- defaults: WASH draws each parameter into a random permutation of the members with probability p = 0.01, scaled
+-- down layer by layer (layer_decay); the paper's p counts draws, and a permutation leaves an entry where it was with
+-- probability 1/W, so scale_by_w (our default, p = the rate entries actually move) is off here to match it.
 -- PAPA pulls every member toward the population mean with alpha = 0.99 every 10 steps.
 --
 -- Data: `datasets/get-cifar.sh cifar100`, or an HDF5 file (cifar100.lua says how the evidence's copy was made):
@@ -15,7 +17,7 @@ local layers = e.model.layers
 for i = #layers, 1, -1 do
   if layers[i][1] == "linear" then layers[i].out = 100 break end
 end
-e.phase2.wash = { p = 0.01, layer_decay = true }
+e.phase2.wash = { p = 0.01, layer_decay = true, scale_by_w = false }
 e.phase2.papa = { alpha = 0.99, every = 10 }
 e.sweep = { ["phase2.mode"] = { "independent", "wash", "papa" } }
 return e

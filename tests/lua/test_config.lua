@@ -242,7 +242,7 @@ do
   check(p100.model_json == c100w32.model_json and p100.dataset == "cifar100" and p100.tta == "flip",
         "cifar100-paper: the same written-out network with a 100-way classifier (the preset's on cifar100)")
   check(p100["phase2.wash.p"] == 0.01 and p100["phase2.wash.layer_decay"] == true and
-        p100["phase2.papa.alpha"] == 0.99 and p100["phase2.papa.every"] == 10,
+        p100["phase2.wash.scale_by_w"] == false and p100["phase2.papa.alpha"] == 0.99 and p100["phase2.papa.every"] == 10,
         "cifar100-paper: WASH and PAPA at their papers' defaults")
   write("base.lua", 'return { name = "base", phase1 = { batch = 64 } }')
   local child = write("child.lua", 'local e = import("base.lua"); e.name = "child"; local f = import("base.lua"); ' ..
