@@ -66,7 +66,7 @@ pid=$!
 wait_for k9.log 'epoch +1/'
 kill -9 $pid
 wait $pid 2>/dev/null || true
-for i in $(seq 1 600); do pgrep -f "^$BIN/swap-train exp.lua" > /dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do pgrep -f "^$BIN/swap-train exp.lua" > /dev/null || break; sleep 0.1; done
 ! pgrep -f "^$BIN/swap-train exp.lua" > /dev/null || fail "swap-train goes on after kill -9 of swap-run"
 [ -s $R/phase1/resume.h5 ] || fail "the orphaned phase wrote no checkpoint"
 ok "kill -9 of swap-run ends its phases (with a resumable checkpoint)"
