@@ -156,6 +156,8 @@ static int done(const Config *cfg, const char *path, DriftScope scope, const cha
     return 1;
 }
 
+/* After a child ends: a signal to swap-run means "interrupted" whatever the child's status (mpiexec may exit 0
+ * when its ranks stopped on the forwarded TERM), so the next phase is never started nor the experiment re-read. */
 static _Noreturn void finish(int rc, const char *what) {
     if (rc == SWAP_EXIT_PREEMPTED || g_signal) {
         printf("swap-run: %s interrupted; run the same command again to resume\n", what);
@@ -182,7 +184,7 @@ static void run_phase1(const char *exp, int n_sets, char **sets, const Config *c
     }
     base_cmd(&g_cmd, (int)cfg_int(cfg, "phase1.ranks"), "swap-train", exp, n_sets, sets);
     int rc = run_one(&g_cmd);
-    if (rc) finish(rc, "phase 1");
+    if (rc || g_signal) finish(rc, "phase 1");
 }
 
 static void run_phase23(const char *exp, int n_sets, char **sets, const Config *cfg) {
@@ -204,7 +206,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
         cmd_add(cp, "--set");
         cmd_add(cp, "phase2.threads=1");
         int rc = run_one(cp);
-        if (rc) finish(rc, "phase 2");
+        if (rc || g_signal) finish(rc, "phase 2");
     } else {
         int ranks = (int)cfg_int(cfg, "phase2.ranks_per_worker");
         int threads = (int)cfg_int(cfg, "phase2.threads");
@@ -251,7 +253,7 @@ static void run_phase23(const char *exp, int n_sets, char **sets, const Config *
     else {
         base_cmd(cp, 1, "swap-average", exp, n_sets, sets);
         int rc = run_one(cp);
-        if (rc) finish(rc, "phase 3");
+        if (rc || g_signal) finish(rc, "phase 3");
     }
 }
 
@@ -273,7 +275,7 @@ static void run_baselines(const char *exp, int n_sets, char **sets, const Config
         cmd_add(&g_cmd, name);
         int rc = run_one(&g_cmd);
         snprintf(what, sizeof what, "baseline %s", name);
-        if (rc) finish(rc, what);
+        if (rc || g_signal) finish(rc, what);
     }
 }
 

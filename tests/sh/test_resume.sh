@@ -54,4 +54,28 @@ for f in phase2/worker-1.h5 phase3/model.h5; do
   [ "$(hash_of $R/$f)" = "$(hash_of results/ref/$f)" ] || fail "$f differs from the uninterrupted run"
 done
 ok "pipeline interrupted and resumed through swap-run ends bit-identical"
+
+# A phase launcher may exit 0 after a forwarded TERM (mpiexec sometimes does when its ranks stopped cleanly);
+# swap-run must still say which phase was interrupted, not start the next one or re-read the experiment and blame
+# that. Deterministic stand-in for mpiexec: swap-run copied beside a swap-train that exits 0 on TERM.
+mkdir fakebin
+cp "$BIN/swap-run" fakebin/
+cat > fakebin/swap-train <<'SH'
+#!/bin/sh
+trap 'exit 0' TERM
+echo "fake phase 1 started"
+while :; do sleep 0.1; done
+SH
+chmod +x fakebin/swap-train
+tiny_experiment fake.lua fake
+sed -i 's/ranks = 2/ranks = 1/' fake.lua  # no mpiexec: swap-run starts fakebin/swap-train itself
+SWAP_LUA_DIR="$SRC/lua" fakebin/swap-run fake.lua > fake.log 2>&1 &
+pid=$!
+wait_for fake.log "fake phase 1 started"
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 3 ] || { cat fake.log; fail "swap-run, phase 1 exiting 0 on TERM: expected exit 3, got $rc"; }
+grep -q "^swap-run: phase 1 interrupted; run the same command again to resume" fake.log \
+  || { cat fake.log; fail "swap-run, phase 1 exiting 0 on TERM: no 'phase 1 interrupted' line"; }
+ok "swap-run stopped in a phase whose launcher exits 0 says that phase was interrupted"
 rm -rf "$T"
