@@ -163,8 +163,6 @@ static void eval_run(const EvalOpts *o) {
     if (!name[0]) swap_fail("%s: no dataset recorded in the checkpoint; pass --dataset NAME", o->path);
     Dataset *test = load_test(o, m, &mt, name);
     Dataset *val = prepare_train_side(o, m, &mt, name);
-    /* test loss is plain cross-entropy whatever smoothing the model trained with */
-    m->spec.label_smoothing = 0.0f;
     EvalResult r = {0};
     if (o->per_class) {
         r.class_n = xCalloc((size_t)m->spec.classes, sizeof *r.class_n);

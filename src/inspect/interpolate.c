@@ -244,8 +244,6 @@ static void load_ends(Landscape *L) {
         L->ends[k] = xMalloc(n * sizeof(float));
         memcpy(L->ends[k], L->m->ps.data, n * sizeof(float));
     }
-    /* the landscape is of the plain cross-entropy, whatever smoothing the models trained with */
-    L->m->spec.label_smoothing = 0.0f;
     char seed_s[32];
     ckpt_meta_config_value(&L->meta[0], "seed", seed_s, sizeof seed_s);
     if (!a->have_seed) a->seed = strtoull(seed_s, NULL, 10);

@@ -24,8 +24,10 @@ static void mirror_input(Model *m) {
 
 double eval_batch(Model *m, int flip, float *tta, int *pred) {
     const int n = m->batch, k = m->spec.classes;
-    const float eps = m->spec.label_smoothing;
+    const float smoothing = m->spec.label_smoothing;
+    m->spec.label_smoothing = 0.0f; /* evaluation reports plain cross-entropy (evaluate.h) */
     const double loss = (double)model_forward(m, 0, 1) * n;
+    m->spec.label_smoothing = smoothing;
     if (!flip) {
         for (int b = 0; b < n; b++) pred[b] = model_predicted(m, b);
         return loss;
@@ -37,16 +39,13 @@ double eval_batch(Model *m, int flip, float *tta, int *pred) {
     for (int b = 0; b < n; b++) {
         float *p = m->probs + (size_t)b * k;
         const float *q = tta + (size_t)b * k;
-        double mean_nll = 0.0;
         pred[b] = 0;
         for (int j = 0; j < k; j++) {
             p[j] = 0.5f * (p[j] + q[j]);
             if (p[j] > p[pred[b]]) pred[b] = j;
-            /* a probability that underflowed to 0 would make the loss infinite: floor it at FLT_MIN */
-            mean_nll -= log(fmax((double)p[j], (double)FLT_MIN));
         }
-        const double nll = -log(fmax((double)p[m->labels[b]], (double)FLT_MIN));
-        sum += (1.0 - eps) * nll + eps * mean_nll / k;
+        /* a probability that underflowed to 0 would make the loss infinite: floor it at FLT_MIN */
+        sum -= log(fmax((double)p[m->labels[b]], (double)FLT_MIN));
     }
     return sum;
 }

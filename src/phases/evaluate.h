@@ -13,7 +13,8 @@
 void eval_dataset(Model *m, const Dataset *d, int batch, int rank, int shards, int flip, double *loss_sum,
                   double *correct, double *count, float *probs);
 /* One batch already in the model's input (model_input, model_labels; m->batch samples): returns the summed loss
- * (the model's cross-entropy, with its label smoothing) and writes each sample's predicted class to pred.
+ * (plain cross-entropy, without the label smoothing the model may train with: every test and validation loss
+ * we report, from the training log to summary.json, swap-inspect and the ensemble, is the same quantity) and writes each sample's predicted class to pred.
  * m->probs holds the softmax outputs after it. With flip, each image and its mirror image (left-right) are both
  * run and their softmax outputs averaged: the prediction, the loss and m->probs are the average's. The input is
  * left mirrored. tta: scratch of m->batch x classes floats (flip only). */
