@@ -244,6 +244,7 @@ do
   check(p100["phase2.wash.p"] == 0.01 and p100["phase2.wash.layer_decay"] == true and
         p100["phase2.wash.scale_by_w"] == false and p100["phase2.papa.alpha"] == 0.99 and p100["phase2.papa.every"] == 10,
         "cifar100-paper: WASH and PAPA at their papers' defaults")
+  check(p100["phase2.lr"] == 0.03, "cifar100-paper: phase 2 peaks at lr 0.03 (chosen on CIFAR-100's validation split)")
   write("base.lua", 'return { name = "base", phase1 = { batch = 64 } }')
   local child = write("child.lua", 'local e = import("base.lua"); e.name = "child"; local f = import("base.lua"); ' ..
                                    'f.name = "other"; return e')
