@@ -2,9 +2,10 @@
 -- paper-scale CIFAR-10 recipe (cifar10-paper.lua: ResNet-9 width 32 written out, 20 epochs, bf16, test-time
 -- flip) with a 100-way classifier. One phase 1 (= the large-batch baseline) is shared by three phase 2s of the
 -- same cost (4 members x 3 epochs at batch 128 from peak lr 0.03): independent workers (SWAP), WASH and PAPA with
--- their papers' defaults. WASH draws each parameter into a random permutation of the members with probability p = 0.01, scaled
--- down layer by layer (layer_decay); the paper's p counts draws, and a permutation leaves an entry where it was with
--- probability 1/W, so scale_by_w (our default, p = the rate entries actually move) is off here to match it.
+-- their papers' defaults. WASH draws each parameter into a random permutation of the members with probability
+-- p = 0.01, scaled down layer by layer (layer_decay); the paper's p counts draws, and a permutation leaves an entry
+-- where it was with probability 1/W, so scale_by_w (our default, p = the rate entries actually move) is off here to
+-- match it.
 -- PAPA pulls every member toward the population mean with alpha = 0.99 every 10 steps.
 --
 -- Data: `datasets/get-cifar.sh cifar100`, or an HDF5 file (cifar100.lua says how the evidence's copy was made):
