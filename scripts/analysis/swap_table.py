@@ -9,8 +9,8 @@
                for --small-key/--large-key.
 --small DIR    a baseline trained by swap-train: DIR/phase1/log.jsonl (last epoch: test accuracy, wall time)
                or DIR/log.jsonl.
-Test losses include label smoothing where the experiment sets it, except the ensemble's (plain NLL of the
-averaged probabilities). Every row is mean +- sample standard deviation over the seeds given (one seed: no +-).
+Test losses are plain cross-entropy (runs made before 2026-12-06 with label smoothing recorded the smoothed loss,
+except the ensemble's). Every row is mean +- sample standard deviation over the seeds given (one seed: no +-).
 Times are wall seconds MEASURED on this machine; SWAP's is its critical path (phase 1 + slowest worker +
 phase 3) as swap-average writes it.
 """
