@@ -33,5 +33,7 @@ plot 'swap-figure.csv' skip 1 using 4:($2 == -1 ? 100*$6 : NaN) with linespoints
      '' skip 1 using 4:($2 == 2 ? 100*$6 : NaN) with linespoints pt 7 ps 0.6 lw 1.5 lc 3 title 'worker 2', \
      '' skip 1 using 4:($2 == 3 ? 100*$6 : NaN) with linespoints pt 7 ps 0.6 lw 1.5 lc 4 title 'worker 3', \
      'swap-figure-markers.csv' skip 1 using 3:(strcol(1) eq 'average' ? 100*$4 : NaN) with points pt 7 ps 2.2 lc rgb 'red' title 'SWAP average', \
-     '' skip 1 using 3:(strcol(1) eq 'ensemble' ? 100*$4 : NaN) with points pt 9 ps 2 lc rgb 'dark-green' title 'ensemble'
+     '' skip 1 using 3:(strcol(1) eq 'ensemble' ? 100*$4 : NaN) with points pt 9 ps 2 lc rgb 'dark-green' title 'ensemble', \
+     'swap-figure-markers.csv' skip 1 using 3:(strcol(1)[1:9] eq 'baseline-' ? 100*$4 : NaN) with points pt 5 ps 1.8 lc rgb 'blue' title 'baselines (own time)', \
+     '' skip 1 using 3:(strcol(1)[1:9] eq 'baseline-' ? 100*$4 : NaN):(strcol(1)[10:]) with labels offset char 0,1 notitle
 unset multiplot
