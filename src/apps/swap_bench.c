@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config/presets.h"
+#include "core/clones.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "nn/model.h"
@@ -259,10 +260,10 @@ int main(int argc, char **argv) {
         snprintf(model_label, sizeof model_label, "%.20sw%ld", b.name, b.width);
     else snprintf(model_label, sizeof model_label, "%s", b.name);
     printf("swap model=%s mode=%s precision=%s batch=%ld threads=%ld params=%zu steps=%ld loss=%.4f step_ms=%.2f cpu_ms=%.2f "
-           "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s images_per_s=%.1f%s\n",
+           "gflops=%.1f peak_rss_mib=%.0f blas=%s conv=%s loops=%s images_per_s=%.1f%s\n",
            model_label, b.eval ? "eval" : "train", nn_precision_name(b.prec), b.batch, b.threads, m->ps.n_params, b.steps, loss, 1e3 * step_s,
            1e3 * dc / (double)b.steps, gflops, (double)ru.ru_maxrss / 1024.0, openblas_get_corename(),
-           kernels[0] ? kernels : "none", (double)b.batch / step_s,
+           kernels[0] ? kernels : "none", cpu_clones_level(), (double)b.batch / step_s,
            b.ablate == NN_ABLATE_LAYOUT ? " ablate=layout" : b.ablate == NN_ABLATE_BN ? " ablate=bn"
            : b.ablate ? " ablate=layout,bn" : "");
     fflush(stdout);

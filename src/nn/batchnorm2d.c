@@ -3,27 +3,29 @@
  * result is independent of the thread count. */
 #include <math.h>
 
-#include "nn/layers.h"
-
 #include <string.h>
 
+#include "core/clones.h"
+#include "nn/layers.h"
+
 /* Reductions keep 8 independent double accumulators (lane j sums elements i = j mod 8), combined at the end.
- * Each lane is a plain ordered sum, so this needs no reassociation (no -ffast-math); it is written with GCC
- * vector types because the auto-vectorizer leaves float->double reductions scalar. */
+ * Each lane is a plain ordered sum, so this needs no reassociation (no -ffast-math) and gives the same bits in
+ * every CPU clone (core/clones.h); it is written with GCC vector types because the auto-vectorizer leaves
+ * float->double reductions scalar. */
 #define LANES 8
 /* the helpers below are static and inlined, so their vector-return ABI never crosses a call boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
-static inline v8f load8(const float *p) {
+CLONE_INLINE v8f load8(const float *p) {
     v8f v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+CLONE_INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 /* v where mask lane is set, else +0.0f: bit-exact select */
-static inline v8f select_pos(v8f v, v8f key) {
+CLONE_INLINE v8f select_pos(v8f v, v8f key) {
     v8i k = key > 0.0f, bits;
     memcpy(&bits, &v, sizeof bits);
     bits &= k;
@@ -31,55 +33,37 @@ static inline v8f select_pos(v8f v, v8f key) {
     return v;
 }
 
-static double combine(const double *acc) {
+CLONE_INLINE double combine(const double *acc) {
     double s = 0.0;
     for (int j = 0; j < LANES; j++) s += acc[j];
     return s;
 }
-/* The 8 double lanes as four SSE-width pairs (lane j in pair j/2): GCC keeps these in registers, where a single
- * 8-wide double vector gets split and spilled on the baseline target. */
-typedef float v2f __attribute__((vector_size(8)));
-typedef double v2d __attribute__((vector_size(16)));
-static inline v2d ld2d(const float *p) {
-    v2f v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, v2d);
-}
-static inline void unpack4(double *t, v2d a0, v2d a1, v2d a2, v2d a3) {
-    memcpy(t, &a0, 16); memcpy(t + 2, &a1, 16); memcpy(t + 4, &a2, 16); memcpy(t + 6, &a3, 16);
-}
-
-static double sum_d(const float *x, size_t m) {
-    v2d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+/* The 8 double lanes as one vector: an AVX-512 register in the x86-64-v4 clone, two in the AVX2 one (the
+ * baseline splits it into four SSE pairs and spills some, which only CPUs without AVX2 run). */
+typedef double v8d __attribute__((vector_size(64)));
+CLONE_INLINE v8d cvt8(v8f v) { return __builtin_convertvector(v, v8d); }
+CLONE_INLINE double sum_d(const float *x, size_t m) {
+    v8d a = {0};
     size_t i = 0;
-    for (; i + LANES <= m; i += LANES) {
-        a0 += ld2d(x + i); a1 += ld2d(x + i + 2); a2 += ld2d(x + i + 4); a3 += ld2d(x + i + 6);
-    }
+    for (; i + LANES <= m; i += LANES) a += cvt8(load8(x + i));
     double t[LANES];
-    unpack4(t, a0, a1, a2, a3);
+    memcpy(t, &a, sizeof t);
     for (; i < m; i++) t[0] += x[i];
     return combine(t);
 }
 
 /* sum (x - mean)^2 */
-static double sumsq_centered_d(const float *x, double mean, size_t m) {
-    v2d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+CLONE_INLINE double sumsq_centered_d(const float *x, double mean, size_t m) {
+    v8d a = {0};
     size_t i = 0;
-    for (; i + LANES <= m; i += LANES) {
-        const v2d t0 = ld2d(x + i) - mean, t1 = ld2d(x + i + 2) - mean, t2 = ld2d(x + i + 4) - mean,
-                  t3 = ld2d(x + i + 6) - mean;
-        a0 += t0 * t0; a1 += t1 * t1; a2 += t2 * t2; a3 += t3 * t3;
-    }
+    for (; i + LANES <= m; i += LANES) { const v8d t = cvt8(load8(x + i)) - mean; a += t * t; }
     double r[LANES];
-    unpack4(r, a0, a1, a2, a3);
-    for (; i < m; i++) {
-        const double t = x[i] - mean;
-        r[0] += t * t;
-    }
+    memcpy(r, &a, sizeof r);
+    for (; i < m; i++) { const double t = x[i] - mean; r[0] += t * t; }
     return combine(r);
 }
 
-static void bn_forward_train(float *out, float *save_mean, float *save_rstd, float *running_mean,
+CPU_CLONES static void bn_forward_train(float *out, float *save_mean, float *save_rstd, float *running_mean,
                              float *running_var, const float *in, const float *gamma, const float *beta,
                              int c, size_t m, float momentum, float eps, int relu) {
 #pragma omp parallel for schedule(static)
@@ -120,7 +104,7 @@ void batchnorm_relu_forward_train(float *out, float *save_mean, float *save_rstd
     bn_forward_train(out, save_mean, save_rstd, running_mean, running_var, in, gamma, beta, c, m, momentum, eps, 1);
 }
 
-static void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+CPU_CLONES static void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var, int c, size_t m, float eps,
                             int relu) {
 #pragma omp parallel for schedule(static)
@@ -151,29 +135,26 @@ void batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma
 
 /* Gradient reaching the BN output: dy, or dy masked by a fused ReLU's output (dy where relu_out > 0, else 0,
  * exactly what a separate ReLU backward into a zeroed buffer would produce). */
-static inline float masked(const float *dy, const float *ro, size_t i) {
+CLONE_INLINE float masked(const float *dy, const float *ro, size_t i) {
     return ro ? (ro[i] > 0.0f ? dy[i] : 0.0f) : dy[i];
 }
 
-__attribute__((always_inline)) static inline void bn_backward_channel(float *restrict dx, float *dgamma, float *dbeta, const float *restrict dy,
+CLONE_INLINE void bn_backward_channel(float *restrict dx, float *dgamma, float *dbeta, const float *restrict dy,
                                        const float *restrict ro, const float *restrict x, float gamma, float mean,
                                        float rstd, size_t m, int set) {
-    v2d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
+    v8d s = {0}, p = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES) {
         v8f g = load8(dy + i);
         if (ro) g = select_pos(g, load8(ro + i));
         const v8f xh = (load8(x + i) - mean) * rstd;
-        float gb[LANES], hb[LANES];
-        store8(gb, g);
-        store8(hb, xh);
-        const v2d g0 = ld2d(gb), g1 = ld2d(gb + 2), g2 = ld2d(gb + 4), g3 = ld2d(gb + 6);
-        s0 += g0; s1 += g1; s2 += g2; s3 += g3;
-        p0 += g0 * ld2d(hb); p1 += g1 * ld2d(hb + 2); p2 += g2 * ld2d(hb + 4); p3 += g3 * ld2d(hb + 6);
+        const v8d gd = cvt8(g);
+        s += gd;
+        p += gd * cvt8(xh);
     }
     double a1[LANES], a2[LANES];
-    unpack4(a1, s0, s1, s2, s3);
-    unpack4(a2, p0, p1, p2, p3);
+    memcpy(a1, &s, sizeof a1);
+    memcpy(a2, &p, sizeof a2);
     for (; i < m; i++) {
         const float g = masked(dy, ro, i);
         a1[0] += g;
@@ -200,7 +181,7 @@ __attribute__((always_inline)) static inline void bn_backward_channel(float *res
     }
 }
 
-static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
+CPU_CLONES static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
                         const float *in, const float *gamma, const float *save_mean, const float *save_rstd, int c,
                         size_t m, int set) {
 #pragma omp parallel for schedule(static)

@@ -1,12 +1,13 @@
 /* Residual add and constant scale. */
 #include "nn/layers.h"
+#include "core/clones.h"
 
-void add_forward(float *out, const float *a, const float *b, size_t n) {
+CPU_CLONES void add_forward(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void add_backward(float *da, float *db, const float *dout, size_t n) {
+CPU_CLONES void add_backward(float *da, float *db, const float *dout, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         if (da) da[i] += dout[i];

@@ -1,7 +1,8 @@
 /* Flatten CNHW [c][n][hw] -> NF [n][c*hw], feature index = ch*hw + i as in torch.flatten of NCHW. */
 #include "nn/layers.h"
+#include "core/clones.h"
 
-void flatten_forward(float *out, const float *in, int c, int n, int hw) {
+CPU_CLONES void flatten_forward(float *out, const float *in, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++) {
@@ -11,7 +12,7 @@ void flatten_forward(float *out, const float *in, int c, int n, int hw) {
         }
 }
 
-void flatten_backward(float *din, const float *dout, int c, int n, int hw) {
+CPU_CLONES void flatten_backward(float *din, const float *dout, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++) {

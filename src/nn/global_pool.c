@@ -1,7 +1,8 @@
 /* Global average / max pooling: CNHW [c][n][hw] -> NF [n][c]. */
 #include "nn/layers.h"
+#include "core/clones.h"
 
-void global_avgpool_forward(float *out, const float *in, int c, int n, int hw) {
+CPU_CLONES void global_avgpool_forward(float *out, const float *in, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++)
         for (int b = 0; b < n; b++) {
@@ -12,7 +13,7 @@ void global_avgpool_forward(float *out, const float *in, int c, int n, int hw) {
         }
 }
 
-void global_avgpool_backward(float *din, const float *dout, int c, int n, int hw) {
+CPU_CLONES void global_avgpool_backward(float *din, const float *dout, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++)
         for (int b = 0; b < n; b++) {
@@ -22,7 +23,7 @@ void global_avgpool_backward(float *din, const float *dout, int c, int n, int hw
         }
 }
 
-void global_maxpool_forward(float *out, const float *in, int c, int n, int hw) {
+CPU_CLONES void global_maxpool_forward(float *out, const float *in, int c, int n, int hw) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++)
         for (int b = 0; b < n; b++) {
@@ -34,7 +35,7 @@ void global_maxpool_forward(float *out, const float *in, int c, int n, int hw) {
         }
 }
 
-void global_maxpool_backward(float *din, const float *dout, const float *in, const float *out, int c, int n,
+CPU_CLONES void global_maxpool_backward(float *din, const float *dout, const float *in, const float *out, int c, int n,
                              int hw) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++)

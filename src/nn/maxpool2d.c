@@ -3,8 +3,9 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "core/clones.h"
 
-void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) {
+CPU_CLONES void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) {
     const int ho = h / 2, wo = w / 2;
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < planes; p++) {
@@ -28,13 +29,13 @@ void maxpool2_forward(float *out, const float *in, size_t planes, int h, int w) 
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v4f __attribute__((vector_size(16)));
 typedef int v4i __attribute__((vector_size(16)));
-static inline v4f ld4(const float *p) { v4f v; memcpy(&v, p, sizeof v); return v; }
-static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
-static inline v4f keep(v4f v, v4i mask) { v4i b; memcpy(&b, &v, sizeof b); b &= mask; memcpy(&v, &b, sizeof v); return v; }
+CLONE_INLINE v4f ld4(const float *p) { v4f v; memcpy(&v, p, sizeof v); return v; }
+CLONE_INLINE void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+CLONE_INLINE v4f keep(v4f v, v4i mask) { v4i b; memcpy(&b, &v, sizeof b); b &= mask; memcpy(&v, &b, sizeof v); return v; }
 
 /* One output row: the gradient goes to the first maximum of each 2x2 window in scan order, as the forward found
  * it; branch-free masks, four windows at a time. */
-static inline void pool_bwd_row(float *restrict d0, float *restrict d1, const float *r0, const float *r1,
+CLONE_INLINE void pool_bwd_row(float *restrict d0, float *restrict d1, const float *r0, const float *r1,
                                 const float *ym, const float *g, int wo, int set) {
     int ox = 0;
     for (; ox + 4 <= wo; ox += 4) {
@@ -65,7 +66,7 @@ static inline void pool_bwd_row(float *restrict d0, float *restrict d1, const fl
     }
 }
 
-static void maxpool2_bwd(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
+CPU_CLONES static void maxpool2_bwd(float *din, const float *dout, const float *in, const float *out, size_t planes, int h,
                          int w, int set) {
     const int ho = h / 2, wo = w / 2;
 #pragma omp parallel for schedule(static)

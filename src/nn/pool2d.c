@@ -3,8 +3,9 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "core/clones.h"
 
-void maxpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s) {
+CPU_CLONES void maxpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s) {
     const int ho = (h - k) / s + 1, wo = (w - k) / s + 1;
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < planes; p++) {
@@ -23,7 +24,7 @@ void maxpool_forward(float *out, const float *in, size_t planes, int h, int w, i
 }
 
 /* The gradient goes to the first maximum of each window in scan order, as the forward found it. */
-void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h, int w,
+CPU_CLONES void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int h, int w,
                       int k, int s) {
     const int ho = (h - k) / s + 1, wo = (w - k) / s + 1;
 #pragma omp parallel for schedule(static)
@@ -46,7 +47,7 @@ void maxpool_backward(float *din, const float *dout, const float *in, const floa
     }
 }
 
-void avgpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s) {
+CPU_CLONES void avgpool_forward(float *out, const float *in, size_t planes, int h, int w, int k, int s) {
     const int ho = (h - k) / s + 1, wo = (w - k) / s + 1;
     const float inv = 1.0f / (float)(k * k);
 #pragma omp parallel for schedule(static)
@@ -64,7 +65,7 @@ void avgpool_forward(float *out, const float *in, size_t planes, int h, int w, i
     }
 }
 
-void avgpool_backward(float *din, const float *dout, size_t planes, int h, int w, int k, int s) {
+CPU_CLONES void avgpool_backward(float *din, const float *dout, size_t planes, int h, int w, int k, int s) {
     const int ho = (h - k) / s + 1, wo = (w - k) / s + 1;
     const float inv = 1.0f / (float)(k * k);
 #pragma omp parallel for schedule(static)

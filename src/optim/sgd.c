@@ -1,4 +1,5 @@
 #include "optim/sgd.h"
+#include "core/clones.h"
 
 #include <string.h>
 
@@ -10,7 +11,7 @@ void sgd_zero_grad(ParamStore *ps) {
     for (size_t b = 0; b < n; b += block) memset(g + b, 0, (n - b < block ? n - b : block) * sizeof(float));
 }
 
-static void step_range(float *restrict p, const float *restrict g, float *restrict b, size_t n, float lr,
+CLONE_INLINE void step_range(float *restrict p, const float *restrict g, float *restrict b, size_t n, float lr,
                        float wd, float mu, int nesterov) {
     if (mu == 0.0f) {
         for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
@@ -28,7 +29,7 @@ static void step_range(float *restrict p, const float *restrict g, float *restri
     }
 }
 
-void sgd_step(ParamStore *ps, const SgdConfig *c, float lr) {
+CPU_CLONES void sgd_step(ParamStore *ps, const SgdConfig *c, float lr) {
     const float mu = c->momentum;
     const size_t block = (size_t)1 << 14;
     for (int t = 0; t < ps->n_views; t++) {
