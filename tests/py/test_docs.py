@@ -1,7 +1,9 @@
 """The docs cannot drift from the code: in every fenced block (and inline code span) of README.md and docs/*.md,
 every repository path named exists, every project command named exists, every --flag given to a project command
 is one that command's source knows, every `make` target is in the Makefile, and every `--set key=value` key is a
-configuration key. Each problem is reported as FILE:LINE: what is wrong.
+configuration key. Every relative Markdown link in those files and in results/**/*.md points at a file git
+tracks (results/ is git-ignored but for what keep_run.sh adds: a link to an untracked file works in the tree that
+wrote it and is broken in every clone). Each problem is reported as FILE:LINE: what is wrong.
 
 Written to be robust against edits by others: it only looks at tokens with a clear meaning (paths under the
 repository's top-level directories, bin/<exe> or known executable names, --flags after them, make targets, --set
@@ -68,6 +70,35 @@ def check_path(tok):
         return bool(exe_sources(p[4:])) or os.path.exists(rel(p))
     return os.path.exists(rel(p))
 
+LINK_RE = re.compile(r"\]\(([^)#\s]+)(?:#[^)\s]*)?\)")
+
+def tracked():
+    """The files git tracks, and every directory holding one; None outside a git checkout (a tarball)."""
+    r = subprocess.run(["git", "-C", SRC, "ls-files", "-z"], capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout:
+        return None
+    files = set(r.stdout.rstrip("\0").split("\0"))
+    dirs = {os.path.dirname(f) for f in files}
+    for d in list(dirs):
+        while d:
+            d = os.path.dirname(d)
+            dirs.add(d)
+    return files | dirs
+
+def check_links(docs, have, problems, checked):
+    for doc in docs:
+        name = os.path.relpath(doc, SRC)
+        for n, line in enumerate(open(doc, encoding="utf-8"), 1):
+            for target in LINK_RE.findall(line):
+                if re.match(r"[a-z]+:", target):
+                    continue  # http:, https:, mailto:
+                checked["links"] = checked.get("links", 0) + 1
+                path = os.path.normpath(os.path.join(os.path.dirname(name), target))
+                ok = path in have if have is not None else os.path.exists(rel(path))
+                if not ok:
+                    problems.append(f"{name}:{n}: link to {target}: "
+                                    + ("not tracked by git" if os.path.exists(rel(path)) else "no such file"))
+
 def main():
     keys, targets = config_keys(), make_targets()
     docs = [rel("README.md")] + sorted(glob.glob(rel("docs", "*.md")))
@@ -125,6 +156,10 @@ def main():
         if r.returncode != 0:
             problems.append(f"{exp}: swap-slurm plan fails: {(r.stderr or r.stdout).strip()[:300]}")
     subprocess.run(["rm", "-rf", tmp])
+    have = tracked()
+    md = [d for d in docs + sorted(glob.glob(rel("results", "**", "*.md"), recursive=True))
+          if have is None or os.path.relpath(d, SRC) in have]
+    check_links(md, have, problems, checked)
     for p in problems:
         print("FAIL:", p)
     print("checked " + ", ".join(f"{v} {k}" for k, v in checked.items()) + f" in {len(docs)} files")
