@@ -4,6 +4,7 @@
 # leaves the training step's speed where it was (both builds in one run, on one machine, nothing else running).
 #   scripts/bench/bench_ab.sh A_BIN_DIR B_BIN_DIR ["resnet9:16 resnet9:64 cnn:0"]
 #   ROUNDS (default 5)  THREADS (default 2)  BATCH (default 128)  EVAL=1 times --eval instead of a training step
+#   PRECISION=bf16 (default fp32)
 #   STEPS (default: 20 for cnn, 8 up to width 16, else 4)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -11,6 +12,7 @@ a=${1:?A_BIN_DIR}; b=${2:?B_BIN_DIR}
 models=${3:-"resnet9:16 resnet9:64"}
 rounds=${ROUNDS:-5}; threads=${THREADS:-2}; batch=${BATCH:-128}
 mode=(); [[ ${EVAL:-0} == 1 ]] && mode=(--eval)
+mode+=(--precision "${PRECISION:-fp32}")
 steps_for() { [[ -n ${STEPS:-} ]] && { echo "$STEPS"; return; }; case $1 in cnn) echo 20 ;; *) [[ $2 -le 16 ]] && echo 8 || echo 4 ;; esac; }
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# A = $a ($(cat "$a/COMMIT" 2>/dev/null || "$a/swap-bench" --version 2>/dev/null | sed -n 's/^commit *//p'))"
@@ -31,7 +33,7 @@ for mw in $models; do
     "$(awk -v a="$x" -v b="$y" 'BEGIN {print b / a}')" "$p" "$q" "$(awk -v a="$p" -v b="$q" 'BEGIN {print b / a}')")")
 done
 echo
-echo "${mode[*]:-train} step, batch $batch, $threads threads, median of $rounds alternating runs; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$([[ ${EVAL:-0} == 1 ]] && echo eval || echo train) step in ${PRECISION:-fp32}, batch $batch, $threads threads, median of $rounds alternating runs; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| model       | A img/s  | B img/s  | B/A   | A cpu_ms | B cpu_ms | B/A   |"
 echo "|-------------|----------|----------|-------|----------|----------|-------|"
