@@ -133,20 +133,26 @@ void batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma
     bn_forward_eval(out, in, gamma, beta, running_mean, running_var, c, m, eps, 1);
 }
 
-/* Gradient reaching the BN output: dy, or dy masked by a fused ReLU's output (dy where relu_out > 0, else 0,
- * exactly what a separate ReLU backward into a zeroed buffer would produce). */
-CLONE_INLINE float masked(const float *dy, const float *ro, size_t i) {
-    return ro ? (ro[i] > 0.0f ? dy[i] : 0.0f) : dy[i];
+/* Gradient reaching the BN output: dy, or with a fused ReLU dy where the BN output t = x*ra + rb was > 0, else 0:
+ * exactly what a separate ReLU backward into a zeroed buffer would give. t is recomputed with the forward's own
+ * float operations (ra = gamma*rstd, rb = beta - mean*ra; no contraction), so the mask is the forward's, bit for
+ * bit, without reading the ReLU output: one stream less in both passes below. */
+CLONE_INLINE float masked(const float *dy, const float *x, int relu, float ra, float rb, size_t i) {
+    return relu ? (x[i] * ra + rb > 0.0f ? dy[i] : 0.0f) : dy[i];
+}
+CLONE_INLINE v8f masked8(const float *dy, const float *x, int relu, float ra, float rb, size_t i) {
+    const v8f g = load8(dy + i);
+    return relu ? select_pos(g, load8(x + i) * ra + rb) : g;
 }
 
 CLONE_INLINE void bn_backward_channel(float *restrict dx, float *dgamma, float *dbeta, const float *restrict dy,
-                                       const float *restrict ro, const float *restrict x, float gamma, float mean,
-                                       float rstd, size_t m, int set) {
+                                      int relu, float beta, const float *restrict x, float gamma, float mean,
+                                      float rstd, size_t m, int set) {
+    const float ra = gamma * rstd, rb = beta - mean * ra; /* as bn_forward_train's a and b */
     v8d s = {0}, p = {0};
     size_t i = 0;
     for (; i + LANES <= m; i += LANES) {
-        v8f g = load8(dy + i);
-        if (ro) g = select_pos(g, load8(ro + i));
+        const v8f g = masked8(dy, x, relu, ra, rb, i);
         const v8f xh = (load8(x + i) - mean) * rstd;
         const v8d gd = cvt8(g);
         s += gd;
@@ -156,7 +162,7 @@ CLONE_INLINE void bn_backward_channel(float *restrict dx, float *dgamma, float *
     memcpy(a1, &s, sizeof a1);
     memcpy(a2, &p, sizeof a2);
     for (; i < m; i++) {
-        const float g = masked(dy, ro, i);
+        const float g = masked(dy, x, relu, ra, rb, i);
         a1[0] += g;
         a2[0] += (double)g * ((x[i] - mean) * rstd);
     }
@@ -168,49 +174,49 @@ CLONE_INLINE void bn_backward_channel(float *restrict dx, float *dgamma, float *
     const float k = gamma * rstd;
     const float mdy = (float)(sdy / (double)m), mdyx = (float)(sdyx / (double)m);
     for (i = 0; i + LANES <= m; i += LANES) {
-        v8f g = load8(dy + i);
-        if (ro) g = select_pos(g, load8(ro + i));
+        const v8f g = masked8(dy, x, relu, ra, rb, i);
         const v8f xh = (load8(x + i) - mean) * rstd;
         const v8f v = k * (g - mdy - xh * mdyx);
         store8(dx + i, set ? v : load8(dx + i) + v);
     }
     for (; i < m; i++) {
         const float xhat = (x[i] - mean) * rstd;
-        const float v = k * (masked(dy, ro, i) - mdy - xhat * mdyx);
+        const float v = k * (masked(dy, x, relu, ra, rb, i) - mdy - xhat * mdyx);
         dx[i] = set ? v : dx[i] + v;
     }
 }
 
-CPU_CLONES static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
-                        const float *in, const float *gamma, const float *save_mean, const float *save_rstd, int c,
-                        size_t m, int set) {
+/* beta is read only with a fused ReLU (relu = 1), to recompute its mask */
+CPU_CLONES static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, int relu,
+                                   const float *beta, const float *in, const float *gamma, const float *save_mean,
+                                   const float *save_rstd, int c, size_t m, int set) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++) {
         const size_t o = (size_t)ch * m;
         float *dx = din ? din + o : NULL;
-        /* separate calls with a constant NULL / non-NULL mask let each loop specialize */
-        if (relu_out)
-            bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, relu_out + o, in + o, gamma[ch],
+        /* separate calls with a constant relu let each loop specialize */
+        if (relu)
+            bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, 1, beta[ch], in + o, gamma[ch],
                                 save_mean[ch], save_rstd[ch], m, set);
         else
-            bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, NULL, in + o, gamma[ch], save_mean[ch],
+            bn_backward_channel(dx, dgamma + ch, dbeta + ch, dout + o, 0, 0.0f, in + o, gamma[ch], save_mean[ch],
                                 save_rstd[ch], m, set);
     }
 }
 
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m) {
-    bn_backward(din, dgamma, dbeta, dout, NULL, in, gamma, save_mean, save_rstd, c, m, 0);
+    bn_backward(din, dgamma, dbeta, dout, 0, NULL, in, gamma, save_mean, save_rstd, c, m, 0);
 }
 
-void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
-                             const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                             const float *gamma, const float *beta, const float *save_mean, const float *save_rstd,
                              int c, size_t m) {
-    bn_backward(din, dgamma, dbeta, dout, out, in, gamma, save_mean, save_rstd, c, m, 0);
+    bn_backward(din, dgamma, dbeta, dout, 1, beta, in, gamma, save_mean, save_rstd, c, m, 0);
 }
 
-void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
-                                 const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
-                                 int c, size_t m) {
-    bn_backward(din, dgamma, dbeta, dout, out, in, gamma, save_mean, save_rstd, c, m, 1);
+void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                 const float *gamma, const float *beta, const float *save_mean,
+                                 const float *save_rstd, int c, size_t m) {
+    bn_backward(din, dgamma, dbeta, dout, 1, beta, in, gamma, save_mean, save_rstd, c, m, 1);
 }

@@ -26,10 +26,19 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "nn/reorder16.h"
 
 #ifndef SWAP_HAVE_DNNL
 
 int conv_dnnl_available(void) { return 0; }
+int conv_dnnl_own_reorders(int on) {
+    (void)on;
+    return 0;
+}
+int conv_dnnl_own_roles(const ConvPlan *p) {
+    (void)p;
+    return 0;
+}
 const char *conv_dnnl_bf16_missing(void) { return "oneDNN (this build has none)"; }
 ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
     (void)d; (void)n; (void)wino; (void)bf16;
@@ -76,6 +85,7 @@ typedef struct {
     dnnl_primitive_t fwd, r_src_f, r_dst_f;
     dnnl_primitive_t bwd_d, bwd_w, r_dd_b, r_dd_w, r_src_w, r_ds_b; /* r_dd_w NULL: bwd_w reads bwd_d's ddst */
     dnnl_memory_desc_t md[M_ROLES];
+    unsigned char own[M_ROLES]; /* the role's layout is nChw16c: reorder16.c moves it instead of the r_* reorder */
 } Shape;
 
 typedef struct {
@@ -107,6 +117,7 @@ struct ConvPlan {
 static dnnl_engine_t g_eng;
 static ConvPlan *g_plans;
 static int g_prof;
+static int g_own_reorders = 1; /* conv_dnnl_own_reorders */
 /* Per-thread buffers and streams, shared by all plans (one layer runs at a time). */
 static struct {
     char *buf;
@@ -193,6 +204,15 @@ static const char *impl_name(const_dnnl_primitive_desc_t pd) {
     return s;
 }
 
+/* Dense nChw16c (aBcd16b) of its own dims, fp32 or bf16, on a CPU that runs reorder16.c: its moves replace
+ * oneDNN's reorder for this tensor. */
+static int is_nchw16c(const dnnl_memory_desc_t *md) {
+    dnnl_memory_desc_t want;
+    if (md->ndims != 4 || (md->data_type != dnnl_f32 && md->data_type != dnnl_bf16)) return 0;
+    if (dnnl_memory_desc_init_by_tag(&want, 4, md->dims, md->data_type, dnnl_aBcd16b) != dnnl_success) return 0;
+    return dnnl_memory_desc_equal(&want, md) && reorder16_available(md->data_type == dnnl_bf16);
+}
+
 /* What every primitive of one chunk shape is described with. In bf16 the tensors a primitive reads are bf16 (lp)
  * and the ones it writes fp32 (f): forward reads s_lp, w_lp and writes d_f; backward-data reads d_lp, w_lp and
  * writes s_f; backward-weights reads s_lp, d_lp and writes w_f. The kernels accumulate in fp32, so keeping the
@@ -274,6 +294,7 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
     if (first)
         snprintf(p->kernel, sizeof p->kernel, "%s/%s/%s", impl_name(fpd), impl_name(bdpd), impl_name(bwpd));
 
+    for (int r = M_FSRC; r < M_ROLES; r++) sh->own[r] = r != M_DWT && r != M_SCR && is_nchw16c(&sh->md[r]);
     cnhw_md(&sh->md[M_USRC], nb, d->ci, d->h, d->w, p->n);
     cnhw_md(&sh->md[M_UDST], nb, d->co, d->ho, d->wo, p->n);
     TRY(make_reorder(&sh->r_src_f, &sh->md[M_USRC], &sh->md[M_FSRC], 0, scratch));
@@ -451,6 +472,18 @@ ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
 
 const char *conv_dnnl_kernel(const ConvPlan *p) { return p->kernel; }
 
+int conv_dnnl_own_roles(const ConvPlan *p) {
+    int k = 0;
+    for (int r = 0; r < M_ROLES; r++) k += p->sh[0].own[r];
+    return k;
+}
+
+int conv_dnnl_own_reorders(int on) {
+    const int was = g_own_reorders;
+    if (on >= 0) g_own_reorders = on;
+    return was;
+}
+
 void conv_dnnl_profile_enable(void) { g_prof = 1; }
 
 void conv_dnnl_profile_get(const ConvPlan *p, double *t) {
@@ -482,6 +515,29 @@ static void exec(dnnl_primitive_t prim, dnnl_stream_t s, int nargs, const dnnl_e
 static void reorder(dnnl_primitive_t r, dnnl_stream_t s, dnnl_memory_t from, dnnl_memory_t to, dnnl_memory_t scr) {
     const dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scr}};
     exec(r, s, 3, a);
+}
+
+/* CNHW chunk (m[user], at src) -> the blocked tensor of `role` in thread t's buffer: reorder16 where the layout
+ * is nChw16c, else oneDNN's reorder r. c channels of hw pixels. */
+static void to_blk(const ConvPlan *p, const Shape *sh, int t, int role, dnnl_primitive_t r, int user,
+                   const float *src, int c, size_t hw) {
+    dnnl_memory_t *m = p->tm[t].m[sh == &p->sh[0] ? 0 : 1];
+    if (g_own_reorders && sh->own[role])
+        reorder16_to_blocked(g_thr[t].buf + p->off[role], sh->md[role].data_type == dnnl_bf16, src, sh->nb, c,
+                             (int)hw, (size_t)p->n * hw);
+    else
+        reorder(r, g_thr[t].stream, m[user], m[role], m[M_SCR]);
+}
+
+/* The blocked tensor of `role` -> the CNHW chunk (m[user], at dst); dst += it when accumulate (r was made so). */
+static void from_blk(const ConvPlan *p, const Shape *sh, int t, int role, dnnl_primitive_t r, int user, float *dst,
+                     int c, size_t hw, int accumulate) {
+    dnnl_memory_t *m = p->tm[t].m[sh == &p->sh[0] ? 0 : 1];
+    if (g_own_reorders && sh->own[role])
+        reorder16_from_blocked(dst, (const float *)(g_thr[t].buf + p->off[role]), sh->nb, c, (int)hw,
+                               (size_t)p->n * hw, accumulate);
+    else
+        reorder(r, g_thr[t].stream, m[role], m[user], m[M_SCR]);
 }
 
 static void set_handle(dnnl_memory_t m, const void *ptr, dnnl_stream_t s) {
@@ -524,13 +580,13 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
         dnnl_stream_t st = g_thr[t].stream;
         set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
         set_handle(m[M_UDST], out + (size_t)n0 * ohw, st);
-        if (!skip) reorder(sh->r_src_f, st, m[M_USRC], m[M_FSRC], m[M_SCR]);
+        if (!skip) to_blk(p, sh, t, M_FSRC, sh->r_src_f, M_USRC, in + (size_t)n0 * ihw, d->ci, ihw);
         charge(p, CONV_T_LAYOUT, &tm);
         const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_FSRC]}, {DNNL_ARG_WEIGHTS, p->m_wf},
                                       {DNNL_ARG_DST, m[M_FDST]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
         exec(sh->fwd, st, 4, a);
         charge(p, CONV_T_FWD, &tm);
-        if (!skip) reorder(sh->r_dst_f, st, m[M_FDST], m[M_UDST], m[M_SCR]);
+        if (!skip) from_blk(p, sh, t, M_FDST, sh->r_dst_f, M_UDST, out + (size_t)n0 * ohw, d->co, ohw, 0);
         charge(p, CONV_T_LAYOUT, &tm);
     }
 }
@@ -556,7 +612,7 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             dnnl_memory_t *m = p->tm[t].m[s];
             set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             set_handle(m[M_UDST], dout + (size_t)n0 * ohw, st);
-            if (!skip) reorder(sh->r_dd_b, st, m[M_UDST], m[M_BDD], m[M_SCR]);
+            if (!skip) to_blk(p, sh, t, M_BDD, sh->r_dd_b, M_UDST, dout + (size_t)n0 * ohw, d->co, ohw);
             charge(p, CONV_T_LAYOUT, &tm);
             if (din) {
                 const dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[M_BDD]}, {DNNL_ARG_WEIGHTS, p->m_wb},
@@ -564,15 +620,15 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
                 exec(sh->bwd_d, st, 4, a);
                 charge(p, CONV_T_BWD_DATA, &tm);
                 set_handle(m[M_USRC], din + (size_t)n0 * ihw, st);
-                if (!skip) reorder(sh->r_ds_b, st, m[M_BDS], m[M_USRC], m[M_SCR]);
+                if (!skip) from_blk(p, sh, t, M_BDS, sh->r_ds_b, M_USRC, din + (size_t)n0 * ihw, d->ci, ihw, 1);
                 set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             }
             dnnl_memory_t ddw = m[M_BDD];
             if (sh->r_dd_w) {
-                if (!skip) reorder(sh->r_dd_w, st, m[M_UDST], m[M_WDD], m[M_SCR]);
+                if (!skip) to_blk(p, sh, t, M_WDD, sh->r_dd_w, M_UDST, dout + (size_t)n0 * ohw, d->co, ohw);
                 ddw = m[M_WDD];
             }
-            if (!skip) reorder(sh->r_src_w, st, m[M_USRC], m[M_WSRC], m[M_SCR]);
+            if (!skip) to_blk(p, sh, t, M_WSRC, sh->r_src_w, M_USRC, in + (size_t)n0 * ihw, d->ci, ihw);
             charge(p, CONV_T_LAYOUT, &tm);
             /* the slot's first chunk writes the slot sum; later chunks add their partial to it, in order */
             const int first = c == c0;

@@ -27,6 +27,13 @@ void conv_dnnl_profile_get(const ConvPlan *p, double *t);
  * engine's threads: the measured peak swap-bench --profile compares bf16 convolutions with. *wall_gflops gets
  * the rate per wall-clock second. 0 without oneDNN or without a kernel for it. */
 double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops);
+/* Whether the moves between CNHW and nChw16c use reorder16.c (1, the default, where the CPU has AVX-512) or
+ * oneDNN's reorders (0); on < 0 only asks. Returns the previous setting. The two give the same bits
+ * (tests/unit/test_reorder16.c switches between them). */
+int conv_dnnl_own_reorders(int on);
+/* How many of the plan's chunk tensors (input, output and gradients, as each kernel reads or writes them) are
+ * nChw16c and moved by reorder16.c: 0 on a CPU without AVX-512 or for layouts it does not cover. */
+int conv_dnnl_own_roles(const ConvPlan *p);
 /* oneDNN's implementation names, forward / backward-data / backward-weights, e.g. "brgconv:avx512_core". */
 const char *conv_dnnl_kernel(const ConvPlan *p);
 

@@ -54,8 +54,8 @@ static void backward(Model *m, Layer *l, int set) {
     if (l->fused) {
         const Slot *sr = &m->slots[l[1].out];
         (set ? batchnorm_relu_backward_set : batchnorm_relu_backward)(
-            si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1), sr->dx, sr->x, si->x, layer_param(m, l->p0), mean,
-            rstd, si->c, plane);
+            si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1), sr->dx, si->x, layer_param(m, l->p0),
+            layer_param(m, l->p1), mean, rstd, si->c, plane);
     } else {
         batchnorm_backward(si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1), m->slots[l->out].dx, si->x,
                            layer_param(m, l->p0), mean, rstd, si->c, plane);

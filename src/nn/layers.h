@@ -86,18 +86,20 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                         const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m);
 
 /* BN followed by ReLU in one pass: out = max(bn(in), 0). The BN output itself is never stored; backward takes
- * the gradient w.r.t. the ReLU output and masks it with out > 0. Same results as the two layers separately. */
+ * the gradient w.r.t. the ReLU output and masks it where bn(in) > 0, recomputed from in, gamma, beta and the saved
+ * statistics exactly as the forward computed it (the ReLU output is not read). Same results as the two layers
+ * separately. */
 void batchnorm_relu_forward_train(float *out, float *save_mean, float *save_rstd, float *running_mean,
                                   float *running_var, const float *in, const float *gamma, const float *beta,
                                   int c, size_t m, float momentum, float eps);
 void batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                                  const float *running_mean, const float *running_var, int c, size_t m, float eps);
-void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
-                             const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
+void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                             const float *gamma, const float *beta, const float *save_mean, const float *save_rstd,
                              int c, size_t m);
-void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
-                                 const float *in, const float *gamma, const float *save_mean, const float *save_rstd,
-                                 int c, size_t m);
+void batchnorm_relu_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                 const float *gamma, const float *beta, const float *save_mean,
+                                 const float *save_rstd, int c, size_t m);
 
 void relu_forward(float *out, const float *in, size_t n);
 void relu_backward(float *din, const float *dout, const float *out, size_t n);
