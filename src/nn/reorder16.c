@@ -41,30 +41,32 @@ T512 void transpose16(__m512 r[16]) {
     }
 }
 
-/* One 16-channel block of one image: rows = the block's channels (zeros past c), 16 pixels at a time; the last
- * pixels of a plane whose size is not a multiple of 16 go through masks. */
+/* One 16-channel block of one image goes 16 pixels at a time: the tile at pixel p, rows = the block's channels
+ * (zeros past `valid`), the last pixels of a plane whose size is not a multiple of 16 through a mask, transposed
+ * so that r[q] holds pixel p+q's 16 channels. */
+T512 void load_tile(__m512 r[16], const float *src, int valid, int p, int np, size_t plane) {
+    const __mmask16 m = (__mmask16)((1u << np) - 1);
+    for (int j = 0; j < 16; j++)
+        r[j] = j < valid ? _mm512_maskz_loadu_ps(m, src + (size_t)j * plane + p) : _mm512_setzero_ps();
+    transpose16(r);
+}
+
 __attribute__((target("avx512f"))) static void to_blocked_f32(float *dst, const float *src, int valid, int hw,
                                                                size_t plane) {
+    __m512 r[16];
     for (int p = 0; p < hw; p += 16) {
         const int np = hw - p < 16 ? hw - p : 16;
-        const __mmask16 m = (__mmask16)((1u << np) - 1);
-        __m512 r[16];
-        for (int j = 0; j < 16; j++)
-            r[j] = j < valid ? _mm512_maskz_loadu_ps(m, src + (size_t)j * plane + p) : _mm512_setzero_ps();
-        transpose16(r);
+        load_tile(r, src, valid, p, np, plane);
         for (int q = 0; q < np; q++) _mm512_storeu_ps(dst + (size_t)(p + q) * 16, r[q]);
     }
 }
 
 __attribute__((target("avx512f,avx512bf16"))) static void to_blocked_bf16(uint16_t *dst, const float *src,
                                                                           int valid, int hw, size_t plane) {
+    __m512 r[16];
     for (int p = 0; p < hw; p += 16) {
         const int np = hw - p < 16 ? hw - p : 16;
-        const __mmask16 m = (__mmask16)((1u << np) - 1);
-        __m512 r[16];
-        for (int j = 0; j < 16; j++)
-            r[j] = j < valid ? _mm512_maskz_loadu_ps(m, src + (size_t)j * plane + p) : _mm512_setzero_ps();
-        transpose16(r);
+        load_tile(r, src, valid, p, np, plane);
         for (int q = 0; q < np; q++)
             _mm256_storeu_si256((__m256i *)(dst + (size_t)(p + q) * 16), (__m256i)_mm512_cvtneps_pbh(r[q]));
     }
