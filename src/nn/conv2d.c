@@ -257,10 +257,15 @@ static void gemm_forward(float *out, const float *in, const float *weight, float
     }
 }
 
+size_t conv2d_keep_bytes(const ConvDims *d, int n) {
+    const ConvPlan *p = dnnl_plan(d, n);
+    return p ? conv_dnnl_keep_bytes(p, n) : 0;
+}
+
 void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
-                    const ConvDims *d, int n, int chunk) {
+                    const ConvDims *d, int n, int chunk, void *keep, size_t keep_bytes) {
     ConvPlan *p = dnnl_plan(d, n);
-    if (p) conv_dnnl_forward(p, out, in, weight);
+    if (p) conv_dnnl_forward(p, out, in, weight, keep, keep_bytes);
     else gemm_forward(out, in, weight, col, d, n, chunk);
     const size_t ld = (size_t)n * d->ho * d->wo;
     if (bias) {
@@ -273,7 +278,8 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
 }
 
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
-                     const float *weight, float *col, const ConvDims *d, int n, int chunk) {
+                     const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
+                     size_t keep_bytes) {
     const size_t ld = (size_t)n * d->ho * d->wo;
     if (dbias) {
 #pragma omp parallel for schedule(static)
@@ -285,7 +291,7 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
         }
     }
     ConvPlan *p = dnnl_plan(d, n);
-    if (p) conv_dnnl_backward(p, din, dweight, dout, in, weight);
+    if (p) conv_dnnl_backward(p, din, dweight, dout, in, weight, keep, keep_bytes);
     else gemm_backward(din, dweight, dout, in, weight, col, d, n, chunk);
 }
 

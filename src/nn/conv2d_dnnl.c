@@ -3,7 +3,9 @@
  * Outside the layer nothing changes: activations are CNHW, weights OIHW in the flat parameter store. Inside, the
  * batch is cut into chunks of a few images; a thread reorders a chunk into the blocked layout oneDNN's kernels
  * want (Winograd or direct, see wino_shape), convolves it and reorders the result back while it is still in
- * cache. Weights are reordered once per call.
+ * cache. Weights are reordered once per call. A training forward writes its blocked input chunks into the layer's
+ * keep buffer instead of the thread's, and the backward-weights kernel reads them there: the input is converted
+ * once per step, not twice (half the bytes in bf16, and no second pass over the fp32 activations).
  *
  * In bf16 (nn_set_precision) the same reorders round the fp32 input, weights and output gradient to bf16 on their
  * way into the blocked layouts; the kernels multiply bf16 pairs (AVX512_BF16's vdpbf16ps), accumulate in fp32 and
@@ -44,14 +46,19 @@ ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16) {
     (void)d; (void)n; (void)wino; (void)bf16;
     return NULL;
 }
-void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
-    (void)p; (void)out; (void)in; (void)weight;
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight, void *keep,
+                       size_t keep_bytes) {
+    (void)p; (void)out; (void)in; (void)weight; (void)keep; (void)keep_bytes;
     xCheck(0, "built without oneDNN");
 }
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight) {
-    (void)p; (void)din; (void)dweight; (void)dout; (void)in; (void)weight;
+                        const float *weight, const void *keep, size_t keep_bytes) {
+    (void)p; (void)din; (void)dweight; (void)dout; (void)in; (void)weight; (void)keep; (void)keep_bytes;
     xCheck(0, "built without oneDNN");
+}
+size_t conv_dnnl_keep_bytes(const ConvPlan *p, int n) {
+    (void)p; (void)n;
+    return 0;
 }
 const char *conv_dnnl_kernel(const ConvPlan *p) {
     (void)p;
@@ -86,6 +93,7 @@ typedef struct {
     dnnl_primitive_t bwd_d, bwd_w, r_dd_b, r_dd_w, r_src_w, r_ds_b; /* r_dd_w NULL: bwd_w reads bwd_d's ddst */
     dnnl_memory_desc_t md[M_ROLES];
     unsigned char own[M_ROLES]; /* the role's layout is nChw16c: reorder16.c moves it instead of the r_* reorder */
+    size_t src_img; /* bytes per image of the forward's blocked input */
 } Shape;
 
 typedef struct {
@@ -100,6 +108,7 @@ struct ConvPlan {
     int bf16;       /* bf16 sources, weights and output gradients; fp32 outputs and gradients (see build_shape) */
     int wino;       /* ... and the shape is one where it pays: each primitive tries it first */
     int alg[3];     /* 0 Winograd, 1 direct (pick's order): what forward, backward-data, backward-weights run */
+    size_t keep_img; /* bytes per image a training forward keeps for backward-weights; 0: not keepable */
     Shape sh[2];
     size_t off[M_ROLES], tbytes; /* per-thread buffer layout (bytes) */
     dnnl_memory_desc_t uw, wf, wb, dw;
@@ -204,13 +213,17 @@ static const char *impl_name(const_dnnl_primitive_desc_t pd) {
     return s;
 }
 
-/* Dense nChw16c (aBcd16b) of its own dims, fp32 or bf16, on a CPU that runs reorder16.c: its moves replace
- * oneDNN's reorder for this tensor. */
-static int is_nchw16c(const dnnl_memory_desc_t *md) {
+/* Dense nChw16c (aBcd16b) of its own dims, fp32 or bf16: image by image, so a chunk of images is one range. */
+static int is_blocked16(const dnnl_memory_desc_t *md) {
     dnnl_memory_desc_t want;
     if (md->ndims != 4 || (md->data_type != dnnl_f32 && md->data_type != dnnl_bf16)) return 0;
     if (dnnl_memory_desc_init_by_tag(&want, 4, md->dims, md->data_type, dnnl_aBcd16b) != dnnl_success) return 0;
-    return dnnl_memory_desc_equal(&want, md) && reorder16_available(md->data_type == dnnl_bf16);
+    return dnnl_memory_desc_equal(&want, md);
+}
+
+/* ... on a CPU that runs reorder16.c: its moves replace oneDNN's reorder for this tensor. */
+static int is_nchw16c(const dnnl_memory_desc_t *md) {
+    return is_blocked16(md) && reorder16_available(md->data_type == dnnl_bf16);
 }
 
 /* What every primitive of one chunk shape is described with. In bf16 the tensors a primitive reads are bf16 (lp)
@@ -295,6 +308,10 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
         snprintf(p->kernel, sizeof p->kernel, "%s/%s/%s", impl_name(fpd), impl_name(bdpd), impl_name(bwpd));
 
     for (int r = M_FSRC; r < M_ROLES; r++) sh->own[r] = r != M_DWT && r != M_SCR && is_nchw16c(&sh->md[r]);
+    /* the forward's blocked input can serve backward-weights when that kernel reads the same layout */
+    sh->src_img = is_blocked16(&sh->md[M_FSRC]) && dnnl_memory_desc_equal(&sh->md[M_FSRC], &sh->md[M_WSRC])
+                      ? dnnl_memory_desc_get_size(&sh->md[M_FSRC]) / (size_t)nb
+                      : 0;
     cnhw_md(&sh->md[M_USRC], nb, d->ci, d->h, d->w, p->n);
     cnhw_md(&sh->md[M_UDST], nb, d->co, d->ho, d->wo, p->n);
     TRY(make_reorder(&sh->r_src_f, &sh->md[M_USRC], &sh->md[M_FSRC], 0, scratch));
@@ -363,6 +380,7 @@ static ConvPlan *build_plan(const ConvDims *d, int n, int wino, int bf16) {
     const int threads = omp_get_max_threads();
     omp_set_num_threads(1);
     int ok = build_shape(p, &p->sh[0], 1, &scratch) && (p->nsh == 1 || build_shape(p, &p->sh[1], 0, &scratch));
+    if (ok) p->keep_img = p->nsh == 1 || p->sh[1].src_img == p->sh[0].src_img ? p->sh[0].src_img : 0;
     if (ok && !dnnl_memory_desc_equal(&p->wf, &p->uw)) ok = make_reorder(&p->r_wf, &p->uw, &p->wf, 0, &scratch) == 0;
     if (ok && !dnnl_memory_desc_equal(&p->wb, &p->uw)) ok = make_reorder(&p->r_wb, &p->uw, &p->wb, 0, &scratch) == 0;
     if (ok) ok = make_reorder(&p->r_dw, &p->dw, &p->uw, 1, &scratch) == 0;
@@ -517,14 +535,13 @@ static void reorder(dnnl_primitive_t r, dnnl_stream_t s, dnnl_memory_t from, dnn
     exec(r, s, 3, a);
 }
 
-/* CNHW chunk (m[user], at src) -> the blocked tensor of `role` in thread t's buffer: reorder16 where the layout
- * is nChw16c, else oneDNN's reorder r. c channels of hw pixels. */
-static void to_blk(const ConvPlan *p, const Shape *sh, int t, int role, dnnl_primitive_t r, int user,
+/* CNHW chunk (m[user], at src) -> the blocked tensor of `role` at blk (m[role]'s handle): reorder16 where the
+ * layout is nChw16c, else oneDNN's reorder r. c channels of hw pixels. */
+static void to_blk(const ConvPlan *p, const Shape *sh, int t, int role, dnnl_primitive_t r, int user, void *blk,
                    const float *src, int c, size_t hw) {
     dnnl_memory_t *m = p->tm[t].m[sh == &p->sh[0] ? 0 : 1];
     if (g_own_reorders && sh->own[role])
-        reorder16_to_blocked(g_thr[t].buf + p->off[role], sh->md[role].data_type == dnnl_bf16, src, sh->nb, c,
-                             (int)hw, (size_t)p->n * hw);
+        reorder16_to_blocked(blk, sh->md[role].data_type == dnnl_bf16, src, sh->nb, c, (int)hw, (size_t)p->n * hw);
     else
         reorder(r, g_thr[t].stream, m[user], m[role], m[M_SCR]);
 }
@@ -563,10 +580,20 @@ static void prep_weights(ConvPlan *p, dnnl_primitive_t r, dnnl_memory_t m, const
     reorder(r, g_thr[0].stream, p->m_uw, m, p->tm[0].m[0][M_SCR]);
 }
 
-void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight) {
+size_t conv_dnnl_keep_bytes(const ConvPlan *p, int n) { return p->keep_img * (size_t)n; }
+
+/* Where chunk n0's blocked input goes (forward) or comes from (backward-weights): the kept copy when there is
+ * one, else thread t's buffer. */
+static char *src_blk(const ConvPlan *p, int t, int role, const void *keep, int n0) {
+    return keep ? (char *)keep + p->keep_img * (size_t)n0 : g_thr[t].buf + p->off[role];
+}
+
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight, void *keep,
+                       size_t keep_bytes) {
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
     const int nt = call_threads(p, p->chunks), skip = nn_ablation() & NN_ABLATE_LAYOUT;
+    if (!p->keep_img || keep_bytes < conv_dnnl_keep_bytes(p, p->n)) keep = NULL;
     double mk = mark_now();
     prep_weights(p, p->r_wf, p->m_wf, weight);
     charge(p, CONV_T_LAYOUT, &mk);
@@ -580,7 +607,9 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
         dnnl_stream_t st = g_thr[t].stream;
         set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
         set_handle(m[M_UDST], out + (size_t)n0 * ohw, st);
-        if (!skip) to_blk(p, sh, t, M_FSRC, sh->r_src_f, M_USRC, in + (size_t)n0 * ihw, d->ci, ihw);
+        char *blk = src_blk(p, t, M_FSRC, keep, n0);
+        set_handle(m[M_FSRC], blk, st);
+        if (!skip) to_blk(p, sh, t, M_FSRC, sh->r_src_f, M_USRC, blk, in + (size_t)n0 * ihw, d->ci, ihw);
         charge(p, CONV_T_LAYOUT, &tm);
         const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_FSRC]}, {DNNL_ARG_WEIGHTS, p->m_wf},
                                       {DNNL_ARG_DST, m[M_FDST]}, {DNNL_ARG_SCRATCHPAD, m[M_SCR]}};
@@ -592,10 +621,11 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
 }
 
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight) {
+                        const float *weight, const void *keep, size_t keep_bytes) {
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
     const int nt = call_threads(p, p->slots), skip = nn_ablation() & NN_ABLATE_LAYOUT;
+    if (!p->keep_img || keep_bytes < conv_dnnl_keep_bytes(p, p->n)) keep = NULL;
     double mk = mark_now();
     if (din) prep_weights(p, p->r_wb, p->m_wb, weight);
     charge(p, CONV_T_LAYOUT, &mk);
@@ -612,7 +642,9 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             dnnl_memory_t *m = p->tm[t].m[s];
             set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             set_handle(m[M_UDST], dout + (size_t)n0 * ohw, st);
-            if (!skip) to_blk(p, sh, t, M_BDD, sh->r_dd_b, M_UDST, dout + (size_t)n0 * ohw, d->co, ohw);
+            if (!skip)
+                to_blk(p, sh, t, M_BDD, sh->r_dd_b, M_UDST, g_thr[t].buf + p->off[M_BDD], dout + (size_t)n0 * ohw,
+                       d->co, ohw);
             charge(p, CONV_T_LAYOUT, &tm);
             if (din) {
                 const dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[M_BDD]}, {DNNL_ARG_WEIGHTS, p->m_wb},
@@ -625,10 +657,15 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             }
             dnnl_memory_t ddw = m[M_BDD];
             if (sh->r_dd_w) {
-                if (!skip) to_blk(p, sh, t, M_WDD, sh->r_dd_w, M_UDST, dout + (size_t)n0 * ohw, d->co, ohw);
+                if (!skip)
+                    to_blk(p, sh, t, M_WDD, sh->r_dd_w, M_UDST, g_thr[t].buf + p->off[M_WDD],
+                           dout + (size_t)n0 * ohw, d->co, ohw);
                 ddw = m[M_WDD];
             }
-            if (!skip) to_blk(p, sh, t, M_WSRC, sh->r_src_w, M_USRC, in + (size_t)n0 * ihw, d->ci, ihw);
+            char *blk = src_blk(p, t, M_WSRC, keep, n0);
+            set_handle(m[M_WSRC], blk, st);
+            if (!skip && !keep)
+                to_blk(p, sh, t, M_WSRC, sh->r_src_w, M_USRC, blk, in + (size_t)n0 * ihw, d->ci, ihw);
             charge(p, CONV_T_LAYOUT, &tm);
             /* the slot's first chunk writes the slot sum; later chunks add their partial to it, in order */
             const int first = c == c0;

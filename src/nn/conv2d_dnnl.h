@@ -14,11 +14,19 @@ const char *conv_dnnl_bf16_missing(void);
  * where it pays and oneDNN has it. bf16 = 1: the kernels read bf16 copies of the input, weights and output
  * gradient (rounded to nearest even in the layout reorders) and write fp32 (direct kernels only). NULL if oneDNN is missing or cannot run this shape. */
 ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16);
-/* out [co][n][ho][wo] = conv(in [ci][n][h][w], weight [co][ci][k][k]) (no bias; the caller adds it). */
-void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight);
-/* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. */
+/* out [co][n][ho][wo] = conv(in [ci][n][h][w], weight [co][ci][k][k]) (no bias; the caller adds it).
+ * keep (keep_bytes, see conv_dnnl_keep_bytes): where the forward leaves its input in the kernels' layout for the
+ * backward-weights kernel of the same step, which then reads it instead of converting `in` again; NULL: not
+ * kept (an eval forward). */
+void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight, void *keep,
+                       size_t keep_bytes);
+/* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. keep: what the forward of `in` left
+ * there (the same buffer and size), or NULL. */
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight);
+                        const float *weight, const void *keep, size_t keep_bytes);
+/* Bytes a forward at batch n keeps (0: the plan cannot keep its input, e.g. the backward-weights kernel wants it
+ * in another layout than the forward). */
+size_t conv_dnnl_keep_bytes(const ConvPlan *p, int n);
 /* Profiling (swap-bench --profile): once enabled, every plan adds the thread CPU seconds its calls spend in each
  * part (CONV_T_* in layers.h) to t[]; conv_dnnl_profile_get reads them. */
 void conv_dnnl_profile_enable(void);

@@ -36,8 +36,8 @@ typedef struct LayerOps {
     int (*build)(Build *b, const cJSON *spec, int in);
     /* Optional. Floats of shared scratch the layer needs at batch n (the largest over layers is allocated). */
     size_t (*scratch)(const Layer *l, int n);
-    /* Optional. Floats of private per-batch state (kept from forward to backward), placed in l->state. */
-    size_t (*state)(const Layer *l);
+    /* Optional. Floats of private state kept from forward to backward at batches up to n, placed in l->state. */
+    size_t (*state)(const Layer *l, int n);
     /* Optional. Called once the arena is planned for batch n (build kernels outside training steps). */
     void (*prepare)(const Layer *l, int n);
     void (*forward)(Model *m, Layer *l, int train);

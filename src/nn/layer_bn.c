@@ -21,7 +21,10 @@ static int build(Build *b, const cJSON *spec, int in) {
 }
 
 /* batch mean, then 1/std, per channel */
-static size_t state(const Layer *l) { return 2 * (size_t)l->conv.co; }
+static size_t state(const Layer *l, int n) {
+    (void)n;
+    return 2 * (size_t)l->conv.co;
+}
 
 static int fuses(const Layer *l, const Layer *next) { (void)l; return next->ops == &layer_relu; }
 

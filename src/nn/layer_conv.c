@@ -33,18 +33,21 @@ static size_t scratch(const Layer *l, int n) {
 
 static void prepare(const Layer *l, int n) { conv2d_prepare(&l->conv, n); }
 
+/* The input as the kernels read it (blocked, bf16 in bf16), kept from a training forward for the backward. */
+static size_t state(const Layer *l, int n) { return (conv2d_keep_bytes(&l->conv, n) + 3) / 4; }
+
 static void forward(Model *m, Layer *l, int train) {
-    (void)train;
     const int n = m->batch, chunk = conv_chunk(&l->conv, n, LAYER_COL_CAP_FLOATS);
     conv2d_forward(m->slots[l->out].x, m->slots[l->in].x, layer_param(m, l->p0), layer_param(m, l->p1), m->col,
-                   &l->conv, n, chunk);
+                   &l->conv, n, chunk, train ? l->state : NULL, 4 * state(l, m->cap_batch));
 }
 
 static void backward(Model *m, Layer *l, int set) {
     (void)set;
     const int n = m->batch, chunk = conv_chunk(&l->conv, n, LAYER_COL_CAP_FLOATS);
     conv2d_backward(m->slots[l->in].dx, layer_grad(m, l->p0), layer_grad(m, l->p1), m->slots[l->out].dx,
-                    m->slots[l->in].x, layer_param(m, l->p0), m->col, &l->conv, n, chunk);
+                    m->slots[l->in].x, layer_param(m, l->p0), m->col, &l->conv, n, chunk, l->state,
+                    4 * state(l, m->cap_batch));
 }
 
 static double flops(const Model *m, const Layer *l) {
@@ -56,4 +59,4 @@ static double flops(const Model *m, const Layer *l) {
 static const char *kernel(const Layer *l, int n) { return conv2d_kernel(&l->conv, n); }
 
 const LayerOps layer_conv = {.kind = "conv", .keys = keys, .build = build, .scratch = scratch, .prepare = prepare,
-                             .forward = forward, .backward = backward, .flops = flops, .kernel = kernel};
+                             .state = state, .forward = forward, .backward = backward, .flops = flops, .kernel = kernel};

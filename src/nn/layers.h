@@ -21,11 +21,18 @@ void conv_dims_init(ConvDims *d, int ci, int co, int k, int stride, int pad, int
 /* Images per im2col chunk so the column scratch stays under col_cap floats. */
 int conv_chunk(const ConvDims *d, int n, size_t col_cap);
 /* out: [co][n][ho][wo]; in: [ci][n][h][w]; weight: [co][ci][k][k]; bias: [co] or NULL;
- * col: scratch of >= ci*k*k * chunk*ho*wo floats. */
+ * col: scratch of >= ci*k*k * chunk*ho*wo floats.
+ * keep (keep_bytes): where a training forward leaves its input as the kernels read it, so the backward of the
+ * same step does not convert `in` again (the same bits either way). It is used when keep_bytes >=
+ * conv2d_keep_bytes(d, n) > 0; NULL in an eval forward, and in the backward unless the forward of this `in` was
+ * given it. */
 void conv2d_forward(float *out, const float *in, const float *weight, const float *bias, float *col,
-                    const ConvDims *d, int n, int chunk);
+                    const ConvDims *d, int n, int chunk, void *keep, size_t keep_bytes);
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
-                     const float *weight, float *col, const ConvDims *d, int n, int chunk);
+                     const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
+                     size_t keep_bytes);
+/* 0 when the kernels for this shape and batch keep nothing (im2col+gemm, or layouts that differ). */
+size_t conv2d_keep_bytes(const ConvDims *d, int n);
 /* Which convolution kernels run: oneDNN (the default when the build has it: Winograd on 3x3 stride-1 layers from
  * 16 channels where the CPU has a kernel for it, direct elsewhere; layouts are converted inside the layer, col is
  * then unused), oneDNN's direct kernels only, or im2col + GEMM. CONV_AUTO takes SWAP_CONV=onednn|direct|gemm

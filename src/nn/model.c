@@ -154,7 +154,7 @@ void model_set_batch(Model *m, int n) {
     for (int s = 0; s < m->n_slots; s++)
         if (!m->slots[s].elided) bytes += arena_float_bytes(slot_size(&m->slots[s]) * n);
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].ops->state) bytes += arena_float_bytes(m->layers[i].ops->state(&m->layers[i]));
+        if (m->layers[i].ops->state) bytes += arena_float_bytes(m->layers[i].ops->state(&m->layers[i], n));
     arena_init(&m->arena, bytes);
 
     for (int s = 0; s < m->n_slots; s++)
@@ -165,7 +165,7 @@ void model_set_batch(Model *m, int n) {
     m->probs = arena_floats(&m->arena, (size_t)n * m->spec.classes);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = &m->layers[i];
-        l->state = l->ops->state ? arena_floats(&m->arena, l->ops->state(l)) : NULL;
+        l->state = l->ops->state ? arena_floats(&m->arena, l->ops->state(l, n)) : NULL;
     }
     m->labels = xCalloc((size_t)n, sizeof(int));
     point_buffers(m, n);

@@ -78,8 +78,8 @@ static float *conv_run(const ConvDims *d, int n, int threads, size_t *len) {
     for (size_t i = 0; i < nout; i++) dout[i] = rng_normal(&r);
     *len = nout + nin + nw;
     float *res = calloc(*len, sizeof(float));
-    conv2d_forward(res, in, w, NULL, col, d, n, chunk);
-    conv2d_backward(res + nout, res + nout + nin, NULL, dout, in, w, col, d, n, chunk);
+    conv2d_forward(res, in, w, NULL, col, d, n, chunk, NULL, 0);
+    conv2d_backward(res + nout, res + nout + nin, NULL, dout, in, w, col, d, n, chunk, NULL, 0);
     free(in); free(w); free(dout); free(col);
     return res;
 }

@@ -150,11 +150,11 @@ static void check_fwd(const char *name, const float *got, const double *ref, siz
 /* ---------------------------------------------------------------- conv2d */
 
 static void conv_fwd(Case *c) {
-    conv2d_forward(c->out, c->w[0], c->w[1], c->has_bias ? c->w[2] : NULL, c->col, &c->cd, c->n, c->chunk);
+    conv2d_forward(c->out, c->w[0], c->w[1], c->has_bias ? c->w[2] : NULL, c->col, &c->cd, c->n, c->chunk, NULL, 0);
 }
 static void conv_bwd(Case *c) {
     conv2d_backward(c->g[0], c->g[1], c->has_bias ? c->g[2] : NULL, c->dout, c->w[0], c->w[1], c->col, &c->cd,
-                    c->n, c->chunk);
+                    c->n, c->chunk, NULL, 0);
 }
 
 static void test_conv(int ci, int co, int k, int stride, int pad, int h, int n, int chunk, int bias) {
@@ -197,8 +197,8 @@ static void test_conv(int ci, int co, int k, int stride, int pad, int h, int n, 
     /* din = NULL ("not needed") must leave the weight gradient unchanged */
     float *gw = fnew(c.wn[1]), *gw_null = fnew(c.wn[1]);
     conv_fwd(&c);
-    conv2d_backward(c.g[0], gw, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk);
-    conv2d_backward(NULL, gw_null, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk);
+    conv2d_backward(c.g[0], gw, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
+    conv2d_backward(NULL, gw_null, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
     T_CHECK(t_max_rel_err(gw_null, gw, c.wn[1]) <= 1e-6, "%s: dweight depends on din being requested", name);
     free(gw);
     free(gw_null);
