@@ -209,6 +209,11 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
     bn_backward(din, dgamma, dbeta, dout, 0, NULL, in, gamma, save_mean, save_rstd, c, m, 0);
 }
 
+void batchnorm_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                            const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m) {
+    bn_backward(din, dgamma, dbeta, dout, 0, NULL, in, gamma, save_mean, save_rstd, c, m, 1);
+}
+
 void batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                              const float *gamma, const float *beta, const float *save_mean, const float *save_rstd,
                              int c, size_t m) {

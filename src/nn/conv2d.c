@@ -277,9 +277,9 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
     }
 }
 
-void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+static void backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
-                     size_t keep_bytes) {
+                     size_t keep_bytes, int set) {
     const size_t ld = (size_t)n * d->ho * d->wo;
     if (dbias) {
 #pragma omp parallel for schedule(static)
@@ -291,8 +291,28 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
         }
     }
     ConvPlan *p = dnnl_plan(d, n);
-    if (p) conv_dnnl_backward(p, din, dweight, dout, in, weight, keep, keep_bytes);
-    else gemm_backward(din, dweight, dout, in, weight, col, d, n, chunk);
+    if (p) {
+        conv_dnnl_backward(p, din, dweight, dout, in, weight, keep, keep_bytes, set);
+        return;
+    }
+    if (din && set) { /* col2im adds */
+        const size_t nin = (size_t)d->ci * n * d->h * d->w, block = (size_t)1 << 16;
+#pragma omp parallel for schedule(static)
+        for (size_t b = 0; b < nin; b += block) memset(din + b, 0, (nin - b < block ? nin - b : block) * sizeof(float));
+    }
+    gemm_backward(din, dweight, dout, in, weight, col, d, n, chunk);
+}
+
+void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                     const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
+                     size_t keep_bytes) {
+    backward(din, dweight, dbias, dout, in, weight, col, d, n, chunk, keep, keep_bytes, 0);
+}
+
+void conv2d_backward_set(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                         const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
+                         size_t keep_bytes) {
+    backward(din, dweight, dbias, dout, in, weight, col, d, n, chunk, keep, keep_bytes, 1);
 }
 
 static void gemm_backward(float *din, float *dweight, const float *dout, const float *in, const float *weight,

@@ -52,8 +52,8 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
     xCheck(0, "built without oneDNN");
 }
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight, const void *keep, size_t keep_bytes) {
-    (void)p; (void)din; (void)dweight; (void)dout; (void)in; (void)weight; (void)keep; (void)keep_bytes;
+                        const float *weight, const void *keep, size_t keep_bytes, int set) {
+    (void)p; (void)din; (void)dweight; (void)dout; (void)in; (void)weight; (void)keep; (void)keep_bytes; (void)set;
     xCheck(0, "built without oneDNN");
 }
 size_t conv_dnnl_keep_bytes(const ConvPlan *p, int n) {
@@ -91,6 +91,7 @@ typedef struct {
     int nb; /* images in a chunk of this shape */
     dnnl_primitive_t fwd, r_src_f, r_dst_f;
     dnnl_primitive_t bwd_d, bwd_w, r_dd_b, r_dd_w, r_src_w, r_ds_b; /* r_dd_w NULL: bwd_w reads bwd_d's ddst */
+    dnnl_primitive_t r_ds_s; /* r_ds_b writing instead of adding (conv_dnnl_backward's set) */
     dnnl_memory_desc_t md[M_ROLES];
     unsigned char own[M_ROLES]; /* the role's layout is nChw16c: reorder16.c moves it instead of the r_* reorder */
     size_t src_img; /* bytes per image of the forward's blocked input */
@@ -321,6 +322,7 @@ static int build_shape(ConvPlan *p, Shape *sh, int first, size_t *scratch) {
         TRY(make_reorder(&sh->r_dd_w, &sh->md[M_UDST], &sh->md[M_WDD], 0, scratch));
     TRY(make_reorder(&sh->r_src_w, &sh->md[M_USRC], &sh->md[M_WSRC], 0, scratch));
     TRY(make_reorder(&sh->r_ds_b, &sh->md[M_BDS], &sh->md[M_USRC], 1, scratch));
+    TRY(make_reorder(&sh->r_ds_s, &sh->md[M_BDS], &sh->md[M_USRC], 0, scratch));
 
     TRY(dnnl_primitive_create(&sh->fwd, fpd));
     TRY(dnnl_primitive_create(&sh->bwd_d, bdpd));
@@ -620,8 +622,27 @@ void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *we
     }
 }
 
+/* The weight-gradient slot sums, in slot order, then dweight += the total in OIHW. */
+static void add_slots(ConvPlan *p, float *dweight) {
+    double mk = mark_now();
+    const size_t nf = p->dw_floats;
+    const int slots = p->slots;
+    float *const *acc = p->acc;
+    if (slots > 1) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nf; i++) {
+            float v = acc[0][i];
+            for (int s = 1; s < slots; s++) v += acc[s][i];
+            acc[0][i] = v;
+        }
+    }
+    set_handle(p->m_udw, dweight, g_thr[0].stream);
+    reorder(p->r_dw, g_thr[0].stream, p->m_acc[0], p->m_udw, p->tm[0].m[0][M_SCR]);
+    charge(p, CONV_T_LAYOUT, &mk); /* the slot-sum loop's other threads are not counted: it is short */
+}
+
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight, const void *keep, size_t keep_bytes) {
+                        const float *weight, const void *keep, size_t keep_bytes, int set) {
     const ConvDims *d = &p->d;
     const size_t ihw = (size_t)d->h * d->w, ohw = (size_t)d->ho * d->wo;
     const int nt = call_threads(p, p->slots), skip = nn_ablation() & NN_ABLATE_LAYOUT;
@@ -652,7 +673,9 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
                 exec(sh->bwd_d, st, 4, a);
                 charge(p, CONV_T_BWD_DATA, &tm);
                 set_handle(m[M_USRC], din + (size_t)n0 * ihw, st);
-                if (!skip) from_blk(p, sh, t, M_BDS, sh->r_ds_b, M_USRC, din + (size_t)n0 * ihw, d->ci, ihw, 1);
+                if (!skip)
+                    from_blk(p, sh, t, M_BDS, set ? sh->r_ds_s : sh->r_ds_b, M_USRC, din + (size_t)n0 * ihw, d->ci,
+                             ihw, !set);
                 set_handle(m[M_USRC], in + (size_t)n0 * ihw, st);
             }
             dnnl_memory_t ddw = m[M_BDD];
@@ -682,22 +705,7 @@ void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *do
             charge(p, CONV_T_LAYOUT, &tm);
         }
     }
-    /* slot sums, in slot order, then dweight += the total in OIHW */
-    mk = mark_now();
-    const size_t nf = p->dw_floats;
-    const int slots = p->slots;
-    float *const *acc = p->acc;
-    if (slots > 1) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < nf; i++) {
-            float v = acc[0][i];
-            for (int s = 1; s < slots; s++) v += acc[s][i];
-            acc[0][i] = v;
-        }
-    }
-    set_handle(p->m_udw, dweight, g_thr[0].stream);
-    reorder(p->r_dw, g_thr[0].stream, p->m_acc[0], p->m_udw, p->tm[0].m[0][M_SCR]);
-    charge(p, CONV_T_LAYOUT, &mk); /* the slot-sum loop's other threads are not counted: it is short */
+    add_slots(p, dweight);
 }
 
 double conv_dnnl_matmul_gflops(int bf16, int size, double *wall_gflops) {

@@ -20,10 +20,10 @@ ConvPlan *conv_dnnl_plan(const ConvDims *d, int n, int wino, int bf16);
  * kept (an eval forward). */
 void conv_dnnl_forward(ConvPlan *p, float *out, const float *in, const float *weight, void *keep,
                        size_t keep_bytes);
-/* din += dconv/din (skipped when din is NULL), dweight += dconv/dweight. keep: what the forward of `in` left
- * there (the same buffer and size), or NULL. */
+/* din += dconv/din (din = dconv/din when set; skipped when din is NULL), dweight += dconv/dweight. keep: what
+ * the forward of `in` left there (the same buffer and size), or NULL. */
 void conv_dnnl_backward(ConvPlan *p, float *din, float *dweight, const float *dout, const float *in,
-                        const float *weight, const void *keep, size_t keep_bytes);
+                        const float *weight, const void *keep, size_t keep_bytes, int set);
 /* Bytes a forward at batch n keeps (0: the plan cannot keep its input, e.g. the backward-weights kernel wants it
  * in another layout than the forward). */
 size_t conv_dnnl_keep_bytes(const ConvPlan *p, int n);

@@ -1,4 +1,6 @@
 /* Residual add and constant scale. */
+#include <string.h>
+
 #include "nn/layers.h"
 #include "core/clones.h"
 
@@ -7,11 +9,22 @@ CPU_CLONES void add_forward(float *out, const float *a, const float *b, size_t n
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-CPU_CLONES void add_backward(float *da, float *db, const float *dout, size_t n) {
+/* One gradient: written (a copy) or added to. */
+CLONE_INLINE void add_grad(float *restrict d, const float *restrict dout, size_t n, int set) {
+    if (!d) return;
+    if (set)
+        memcpy(d, dout, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++) d[i] += dout[i];
+}
+
+CPU_CLONES void add_backward(float *da, float *db, const float *dout, size_t n, int set_a, int set_b) {
+    const size_t block = (size_t)1 << 14; /* both gradients of a block while its dout is in cache */
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        if (da) da[i] += dout[i];
-        if (db) db[i] += dout[i];
+    for (size_t b = 0; b < n; b += block) {
+        const size_t len = n - b < block ? n - b : block;
+        add_grad(da ? da + b : NULL, dout + b, len, set_a);
+        add_grad(db ? db + b : NULL, dout + b, len, set_b);
     }
 }
 

@@ -41,9 +41,10 @@ typedef struct LayerOps {
     /* Optional. Called once the arena is planned for batch n (build kernels outside training steps). */
     void (*prepare)(const Layer *l, int n);
     void (*forward)(Model *m, Layer *l, int train);
-    /* set: the input gradient may be written rather than added to (see backward_sets). */
+    /* set: bit 0 (LAYER_SET_IN), the input gradient may be written rather than added to (see backward_sets);
+     * bit 1 (LAYER_SET_IN2), the same for the second input. */
     void (*backward)(Model *m, Layer *l, int set);
-    /* Optional. 1 if backward writes every element of the input gradient when asked to (set = 1). */
+    /* Optional. 1 if backward writes every element of its input gradients when asked to (set). */
     int (*backward_sets)(const Layer *l);
     /* Optional. 1 if this layer runs `next` (which reads only its output) inside its own pass. */
     int (*fuses)(const Layer *l, const Layer *next);
@@ -52,6 +53,8 @@ typedef struct LayerOps {
     /* Optional. The kernel the layer runs at batch n, for provenance ("" if nothing to say). */
     const char *(*kernel)(const Layer *l, int n);
 } LayerOps;
+
+enum { LAYER_SET_IN = 1, LAYER_SET_IN2 = 2 };
 
 /* The registry (layer_registry.c): every kind, NULL-terminated, and lookup by name (NULL if unknown). */
 extern const LayerOps *const layer_kinds[];

@@ -28,7 +28,10 @@ static size_t state(const Layer *l, int n) {
 
 static int fuses(const Layer *l, const Layer *next) { (void)l; return next->ops == &layer_relu; }
 
-static int backward_sets(const Layer *l) { return l->fused; }
+static int backward_sets(const Layer *l) {
+    (void)l;
+    return 1;
+}
 
 static void forward(Model *m, Layer *l, int train) {
     if (nn_ablation() & NN_ABLATE_BN) return; /* swap-bench --ablate bn: timing only */
@@ -60,8 +63,9 @@ static void backward(Model *m, Layer *l, int set) {
             si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1), sr->dx, si->x, layer_param(m, l->p0),
             layer_param(m, l->p1), mean, rstd, si->c, plane);
     } else {
-        batchnorm_backward(si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1), m->slots[l->out].dx, si->x,
-                           layer_param(m, l->p0), mean, rstd, si->c, plane);
+        (set ? batchnorm_backward_set : batchnorm_backward)(si->dx, layer_grad(m, l->p0), layer_grad(m, l->p1),
+                                                            m->slots[l->out].dx, si->x, layer_param(m, l->p0),
+                                                            mean, rstd, si->c, plane);
     }
 }
 

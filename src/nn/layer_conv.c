@@ -43,11 +43,16 @@ static void forward(Model *m, Layer *l, int train) {
 }
 
 static void backward(Model *m, Layer *l, int set) {
-    (void)set;
     const int n = m->batch, chunk = conv_chunk(&l->conv, n, LAYER_COL_CAP_FLOATS);
-    conv2d_backward(m->slots[l->in].dx, layer_grad(m, l->p0), layer_grad(m, l->p1), m->slots[l->out].dx,
-                    m->slots[l->in].x, layer_param(m, l->p0), m->col, &l->conv, n, chunk, l->state,
-                    4 * state(l, m->cap_batch));
+    (set ? conv2d_backward_set : conv2d_backward)(m->slots[l->in].dx, layer_grad(m, l->p0), layer_grad(m, l->p1),
+                                                  m->slots[l->out].dx, m->slots[l->in].x, layer_param(m, l->p0),
+                                                  m->col, &l->conv, n, chunk, l->state, 4 * state(l, m->cap_batch));
+}
+
+/* the input gradient is written, not added to, when the conv is its only reader: no zeroing pass before it */
+static int backward_sets(const Layer *l) {
+    (void)l;
+    return 1;
 }
 
 static double flops(const Model *m, const Layer *l) {
@@ -59,4 +64,5 @@ static double flops(const Model *m, const Layer *l) {
 static const char *kernel(const Layer *l, int n) { return conv2d_kernel(&l->conv, n); }
 
 const LayerOps layer_conv = {.kind = "conv", .keys = keys, .build = build, .scratch = scratch, .prepare = prepare,
-                             .state = state, .forward = forward, .backward = backward, .flops = flops, .kernel = kernel};
+                             .state = state, .forward = forward, .backward = backward,
+                             .backward_sets = backward_sets, .flops = flops, .kernel = kernel};

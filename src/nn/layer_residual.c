@@ -31,12 +31,17 @@ static void forward(Model *m, Layer *l, int train) {
 }
 
 static void backward(Model *m, Layer *l, int set) {
-    (void)set;
     add_backward(m->slots[l->in].dx, m->slots[l->in2].dx, m->slots[l->out].dx,
-                 slot_numel(&m->slots[l->in]) * m->batch);
+                 slot_numel(&m->slots[l->in]) * m->batch, set & LAYER_SET_IN, set & LAYER_SET_IN2);
+}
+
+/* the sum is the last reader of both its inputs, so it starts both gradients: it writes them, no zeroing first */
+static int backward_sets(const Layer *l) {
+    (void)l;
+    return 1;
 }
 
 static double flops(const Model *m, const Layer *l) { return (double)slot_numel(&m->slots[l->out]); }
 
 const LayerOps layer_residual = {.kind = "residual", .keys = keys, .build = build, .forward = forward,
-                                 .backward = backward, .flops = flops};
+                                 .backward = backward, .backward_sets = backward_sets, .flops = flops};

@@ -31,6 +31,9 @@ void conv2d_forward(float *out, const float *in, const float *weight, const floa
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
                      size_t keep_bytes);
+void conv2d_backward_set(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                         const float *weight, float *col, const ConvDims *d, int n, int chunk, const void *keep,
+                         size_t keep_bytes);
 /* 0 when the kernels for this shape and batch keep nothing (im2col+gemm, or layouts that differ). */
 size_t conv2d_keep_bytes(const ConvDims *d, int n);
 /* Which convolution kernels run: oneDNN (the default when the build has it: Winograd on 3x3 stride-1 layers from
@@ -91,6 +94,8 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
                             const float *running_mean, const float *running_var, int c, size_t m, float eps);
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m);
+void batchnorm_backward_set(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                            const float *gamma, const float *save_mean, const float *save_rstd, int c, size_t m);
 
 /* BN followed by ReLU in one pass: out = max(bn(in), 0). The BN output itself is never stored; backward takes
  * the gradient w.r.t. the ReLU output and masks it where bn(in) > 0, recomputed from in, gamma, beta and the saved
@@ -142,7 +147,8 @@ void linear_backward(float *din, float *dweight, float *dbias, const float *dout
                      const float *weight, int n, int i, int o);
 
 void add_forward(float *out, const float *a, const float *b, size_t n);
-void add_backward(float *da, float *db, const float *dout, size_t n);
+/* da += dout (da = dout when set_a), the same for db; NULL: not needed. */
+void add_backward(float *da, float *db, const float *dout, size_t n, int set_a, int set_b);
 
 void scale_forward(float *out, const float *in, float s, size_t n);
 void scale_backward(float *din, const float *dout, float s, size_t n);

@@ -191,13 +191,14 @@ float model_forward(Model *m, int train, int with_loss) {
     return xent_forward(m->probs, model_logits(m), m->labels, n, m->spec.classes, m->spec.label_smoothing);
 }
 
-/* A slot's gradient is zeroed when its backward lifetime starts, unless the layer starting it is the only
- * reader and writes (rather than adds to) every element: then `*set` is 1 and the zeroing is skipped. */
+/* A slot's gradient is zeroed when its backward lifetime starts: at its last reader in forward order, the first
+ * to run backward. If that layer can write (rather than add to) every element, `*set` is 1 and the zeroing is
+ * skipped: the readers that run after it add to what it wrote. */
 static void zero_if_born(Model *m, int slot, int layer, int can_set, int *set) {
     Slot *s = &m->slots[slot];
-    if (set) *set = 0;
+    *set = 0;
     if (!s->dx || s->last_consumer != layer) return;
-    if (can_set && s->readers == 1) {
+    if (can_set) {
         *set = 1;
         return;
     }
@@ -217,10 +218,10 @@ void model_backward(Model *m, float dloss) {
         const double t0 = m->prof_bwd ? cpu_now() : 0.0;
         Layer *l = &m->layers[i];
         const int can_set = l->ops->backward_sets && l->ops->backward_sets(l);
-        int set;
+        int set, set2 = 0;
         zero_if_born(m, l->in, i, can_set, &set);
-        if (l->in2 >= 0) zero_if_born(m, l->in2, i, 0, NULL);
-        l->ops->backward(m, l, set);
+        if (l->in2 >= 0) zero_if_born(m, l->in2, i, can_set && l->in2 != l->in, &set2);
+        l->ops->backward(m, l, set | set2 << 1);
         if (m->prof_bwd) m->prof_bwd[i] += cpu_now() - t0;
         if (m->grad_ready && l->p0 >= 0) m->grad_ready(m->grad_ready_ctx, layer_grad_lo(m, l));
     }

@@ -508,8 +508,11 @@ do
   local code = string.format('package.path = %q .. package.path; local r = require("swap.sys").lock(%q); ' ..
     'local f = io.open(%q, "w"); f:write(r and "held" or "busy"); f:close(); io.read("l")', src .. "/lua/?.lua;", lockf, mark)
   local holder = io.popen("exec lua5.4 -e " .. shell.quote(code), "w")
-  for _ = 1, 500 do if slurm.read(mark) then break end os.execute("sleep 0.01") end
-  check(slurm.read(mark) == "held", "the other process holds the lock")
+  -- until the mark has its word: the holder creates the file empty before writing it, and a loaded machine can
+  -- show the empty file to the loop (CI failed so once); a deadline rather than a count of sleeps
+  local deadline = os.time() + 120
+  while (slurm.read(mark) or "") == "" and os.time() < deadline do os.execute("sleep 0.05") end
+  check(slurm.read(mark) == "held", "the other process holds the lock (its mark: " .. tostring(slurm.read(mark)) .. ")")
   check_err(function() slurm.plan(ctx, quiet()) end, "plan while another holds the lock",
     "another swap-slurm plan or submit of this experiment is running", " pid ")
   check(not slurm.exists(ctx.snapshot), "the refused plan wrote nothing")

@@ -63,6 +63,13 @@ static void test_bn_relu(void) {
     batchnorm_relu_backward_set(dx3, dg3, db3, dy, x, gamma, beta, sm2, sr2, c, m);
     T_CHECK(same(dx3, dx4, n) && same(dg3, dg1, c) && same(db3, db1, c),
             "batchnorm_relu_backward_set differs from backward into a zeroed buffer");
+    /* the plain BN's _set (BN feeding a residual sum, not a ReLU) */
+    for (size_t i = 0; i < n; i++) dx3[i] = 12345.0f;
+    memset(dg3, 0, c * sizeof(float));
+    memset(db3, 0, c * sizeof(float));
+    batchnorm_backward_set(dx3, dg3, db3, dt, x, gamma, sm1, sr1, c, m);
+    T_CHECK(same(dx3, dx4, n) && same(dg3, dg1, c) && same(db3, db1, c),
+            "batchnorm_backward_set differs from backward into a zeroed buffer");
     free(x); free(dy); free(gamma); free(beta); free(y1); free(y2); free(t); free(sm1); free(sr1); free(sm2);
     free(sr2); free(rm1); free(rv1); free(rm2); free(rv2); free(dt); free(dx1); free(dx2); free(dx3); free(dx4);
     free(dg1); free(db1); free(dg2); free(db2); free(dg3); free(db3);

@@ -200,6 +200,21 @@ static void test_conv(int ci, int co, int k, int stride, int pad, int h, int n, 
     conv2d_backward(c.g[0], gw, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
     conv2d_backward(NULL, gw_null, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
     T_CHECK(t_max_rel_err(gw_null, gw, c.wn[1]) <= 1e-6, "%s: dweight depends on din being requested", name);
+    /* the _set variant writes din, whatever was there (the model skips zeroing it), and nothing else changes */
+    const size_t nin = c.wn[0];
+    float *din_set = fnew(nin), *gw_set = fnew(c.wn[1]);
+    for (size_t i = 0; i < nin; i++) din_set[i] = 1e30f; /* a stale value that survives anywhere it is not written */
+    conv2d_backward_set(din_set, gw_set, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
+    for (size_t i = 0; i < nin; i++) c.g[0][i] = 0.0f;
+    memset(gw, 0, c.wn[1] * sizeof(float));
+    conv2d_backward(c.g[0], gw, NULL, c.dout, c.w[0], c.w[1], c.col, d, n, chunk, NULL, 0);
+    size_t differ = 0; /* by value: 0 + -0 is +0 where writing gives -0 */
+    for (size_t i = 0; i < nin; i++) differ += din_set[i] != c.g[0][i];
+    for (size_t i = 0; i < c.wn[1]; i++) differ += gw_set[i] != gw[i];
+    T_CHECK(differ == 0, "%s: backward_set differs from backward onto a zeroed din (max rel err %g)", name,
+            t_max_rel_err(din_set, c.g[0], nin));
+    free(din_set);
+    free(gw_set);
     free(gw);
     free(gw_null);
     case_free(&c);
@@ -422,7 +437,7 @@ static void test_linear(int bias) {
 }
 
 static void add_fwd(Case *c) { add_forward(c->out, c->w[0], c->w[1], c->n_out); }
-static void add_bwd(Case *c) { add_backward(c->g[0], c->g[1], c->dout, c->n_out); }
+static void add_bwd(Case *c) { add_backward(c->g[0], c->g[1], c->dout, c->n_out, 0, 0); }
 static void scale_fwd(Case *c) { scale_forward(c->out, c->w[0], c->s, c->n_out); }
 static void scale_bwd(Case *c) { scale_backward(c->g[0], c->dout, c->s, c->n_out); }
 
@@ -439,9 +454,21 @@ static void test_add_scale(void) {
     check_case(&a, 1e-2f, 1e-2);
     /* a NULL side is skipped (the network input has no gradient) */
     memset(a.g[1], 0, n * sizeof(float));
-    add_backward(NULL, a.g[1], a.dout, n);
+    add_backward(NULL, a.g[1], a.dout, n, 0, 0);
     T_CHECK(t_max_rel_err(a.g[1], a.dout, n) == 0, "add: db with da = NULL");
     case_free(&a);
+    /* set: each side is written or added to as asked, across several blocks of the threaded loop */
+    const size_t big = 40009;
+    float *da = randn(big), *db = randn(big), *db0 = xMalloc(big * sizeof(float)), *dout = randn(big);
+    memcpy(db0, db, big * sizeof(float));
+    add_backward(da, db, dout, big, 1, 0);
+    size_t bad = 0;
+    for (size_t i = 0; i < big; i++) bad += da[i] != dout[i] || db[i] != db0[i] + dout[i];
+    memcpy(db0, da, big * sizeof(float)); /* da now equals dout */
+    add_backward(da, db, dout, big, 0, 1);
+    for (size_t i = 0; i < big; i++) bad += da[i] != db0[i] + dout[i] || db[i] != dout[i];
+    T_CHECK(bad == 0, "add: backward with set writes the wrong side or elements (%zu wrong)", bad);
+    free(da); free(db); free(db0); free(dout);
 
     Case s = {.name = "scale 0.125", .fwd = scale_fwd, .bwd = scale_bwd, .s = 0.125f};
     case_add(&s, "x", randn(n), n);
