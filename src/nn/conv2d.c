@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/zero.h"
 #include "nn/conv2d_dnnl.h"
 #include "nn/layers.h"
 #include "nn/parallel.h"
@@ -295,11 +296,7 @@ static void backward(float *din, float *dweight, float *dbias, const float *dout
         conv_dnnl_backward(p, din, dweight, dout, in, weight, keep, keep_bytes, set);
         return;
     }
-    if (din && set) { /* col2im adds */
-        const size_t nin = (size_t)d->ci * n * d->h * d->w, block = (size_t)1 << 16;
-#pragma omp parallel for schedule(static)
-        for (size_t b = 0; b < nin; b += block) memset(din + b, 0, (nin - b < block ? nin - b : block) * sizeof(float));
-    }
+    if (din && set) zero_floats(din, (size_t)d->ci * n * d->h * d->w); /* col2im adds */
     gemm_backward(din, dweight, dout, in, weight, col, d, n, chunk);
 }
 

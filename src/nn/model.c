@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/zero.h"
 #include "nn/layer.h"
 
 /* Process CPU time: per-layer profiles stay meaningful when other jobs share the cores. */
@@ -202,10 +203,7 @@ static void zero_if_born(Model *m, int slot, int layer, int can_set, int *set) {
         *set = 1;
         return;
     }
-    const size_t n = slot_size(s) * m->batch, block = (size_t)1 << 16;
-    float *dx = s->dx;
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b += block) memset(dx + b, 0, (n - b < block ? n - b : block) * sizeof(float));
+    zero_floats(s->dx, slot_size(s) * m->batch);
 }
 
 void model_backward(Model *m, float dloss) {

@@ -1,15 +1,9 @@
 #include "optim/sgd.h"
 #include "core/clones.h"
-
-#include <string.h>
+#include "core/zero.h"
 
 /* Both loops are parallel and elementwise, so results do not depend on the thread count. */
-void sgd_zero_grad(ParamStore *ps) {
-    const size_t n = ps->n_params, block = (size_t)1 << 16;
-    float *g = ps->grad;
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b += block) memset(g + b, 0, (n - b < block ? n - b : block) * sizeof(float));
-}
+void sgd_zero_grad(ParamStore *ps) { zero_floats(ps->grad, ps->n_params); }
 
 CLONE_INLINE void step_range(float *restrict p, const float *restrict g, float *restrict b, size_t n, float lr,
                        float wd, float mu, int nesterov) {
