@@ -30,7 +30,7 @@ static void usage(void) {
             "  mlp/cnn take 1x28x28 inputs, the others 3x32x32 (width W, default 64); 10 classes.\n"
             "  --eval times a no-grad eval-mode forward instead of a training step.\n"
             "  --precision bf16 runs the convolutions in bf16 (needs AVX512_BF16; see layers.h).\n"
-            "  --profile also prints per-layer forward/backward CPU milliseconds per step to stderr.\n"
+            "  --profile also prints per-layer forward/backward CPU milliseconds and idle thread time per step to stderr.\n"
             "  --ablate skips a part of the step to measure what it costs (timing only: the results are wrong):\n"
             "    layout the activation reorders around the oneDNN convolution kernels, bn batch norm (and its fused ReLU).\n"
             "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");
@@ -151,21 +151,24 @@ static void measure_peaks(double *fp32, double *bf16, double *sgemm, double *mm3
 /* Roofline (stderr, with --profile): every figure is CPU time per step (all threads), so GFLOP/s are per busy
  * core and compare with the peak per core; FLOPs are the direct convolution's 2*K per output, also for Winograd
  * (which multiplies 2.25x less: its rate is "direct-equivalent" and may pass the peak). */
-static void print_profile(const Model *m, long steps, long batch, double step_cpu, double opt_cpu, Precision prec) {
+/* idle: CPU-ms the engine's threads could have run but waited (wall x threads - CPU): serial parts of a layer */
+static void print_profile(const Model *m, long steps, long batch, double step_cpu, double opt_cpu, Precision prec,
+                          int threads, double step_wall) {
     double pk32, pk16, sg, mm32;
     measure_peaks(&pk32, &pk16, &sg, &mm32);
     const double peak = prec == PREC_BF16 ? pk16 : pk32;
     fprintf(stderr, "peak (GFLOP per CPU-second): fp32 sgemm 2048^3 %.1f, fp32 oneDNN matmul 2048^3 %.1f, bf16 oneDNN "
                     "matmul 2048^3 %.1f; this run's precision %s compares with %.1f\n", sg, mm32, pk16,
             nn_precision_name(prec), peak);
-    fprintf(stderr, "%-18s %8s %8s | %7s %7s %7s %7s | %7s %7s %7s | %5s %5s %5s\n", "layer", "fwd_ms", "bwd_ms",
-            "k_fwd", "k_bwdd", "k_bwdw", "layout", "GF_fwd", "GF_bwdd", "GF_bwdw", "%pkF", "%pkD", "%pkW");
-    double t_layers = 0, t_kern = 0, t_layout = 0, t_lin = 0, flops_all = 0;
+    fprintf(stderr, "%-18s %8s %8s %7s | %7s %7s %7s %7s | %7s %7s %7s | %5s %5s %5s\n", "layer", "fwd_ms", "bwd_ms",
+            "idle", "k_fwd", "k_bwdd", "k_bwdw", "layout", "GF_fwd", "GF_bwdd", "GF_bwdw", "%pkF", "%pkD", "%pkW");
+    double t_layers = 0, t_kern = 0, t_layout = 0, t_lin = 0, flops_all = 0, t_idle = 0;
     const double s = 1e3 / (double)steps;
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = &m->layers[i];
-        const double f = m->prof_fwd[i] * s, b = m->prof_bwd[i] * s;
+        const double f = m->prof_fwd[i] * s, b = m->prof_bwd[i] * s, idle = m->prof_wall[i] * s * threads - f - b;
         t_layers += f + b;
+        t_idle += idle;
         const char *kind = model_layer_kind(m, i);
         if (!strcmp(kind, "conv")) {
             /* layers of one shape share the kernels and their clocks: each gets its share */
@@ -180,8 +183,8 @@ static void print_profile(const Model *m, long steps, long batch, double step_cp
             const double gd = l->in == 0 ? 0.0 : gf; /* the network input needs no gradient */
             const double kf = t[CONV_T_FWD] * s, kd = t[CONV_T_BWD_DATA] * s, kw = t[CONV_T_BWD_WEIGHTS] * s;
             const double rf = kf > 0 ? gf / kf * 1e3 : 0, rd = kd > 0 ? gd / kd * 1e3 : 0, rw = kw > 0 ? gf / kw * 1e3 : 0;
-            fprintf(stderr, "%-18s %8.2f %8.2f | %7.2f %7.2f %7.2f %7.2f | %7.1f %7.1f %7.1f | %5.0f %5.0f %5.0f\n",
-                    l->name, f, b, kf, kd, kw, t[CONV_T_LAYOUT] * s, rf, rd, rw, 100 * rf / peak, 100 * rd / peak,
+            fprintf(stderr, "%-18s %8.2f %8.2f %7.2f | %7.2f %7.2f %7.2f %7.2f | %7.1f %7.1f %7.1f | %5.0f %5.0f %5.0f\n",
+                    l->name, f, b, idle, kf, kd, kw, t[CONV_T_LAYOUT] * s, rf, rd, rw, 100 * rf / peak, 100 * rd / peak,
                     100 * rw / peak);
             t_kern += kf + kd + kw;
             t_layout += t[CONV_T_LAYOUT] * s;
@@ -191,7 +194,7 @@ static void print_profile(const Model *m, long steps, long batch, double step_cp
                 t_lin += f + b;
                 flops_all += 3 * 2.0 * l->fin * l->fout * (double)batch * 1e-9;
             }
-            fprintf(stderr, "%-18s %8.2f %8.2f |\n", l->name, f, b);
+            fprintf(stderr, "%-18s %8.2f %8.2f %7.2f |\n", l->name, f, b, idle);
         }
     }
     const double step = step_cpu * 1e3, opt = opt_cpu * s, rest = step - t_kern - t_layout - t_lin;
@@ -205,11 +208,15 @@ static void print_profile(const Model *m, long steps, long batch, double step_cp
             flops_all, flops_all / step * 1e3, 100 * flops_all / step * 1e3 / peak,
             t_kern > 0 ? (flops_all - 0) / (t_kern + t_lin) * 1e3 : 0.0,
             t_kern > 0 ? 100 * flops_all / (t_kern + t_lin) * 1e3 / peak : 0.0);
+    const double budget = step_wall * 1e3 * threads;
+    fprintf(stderr, "step %.2f wall-ms x %d threads = %.2f CPU-ms available: %.2f (%.0f%%) idle, %.2f of it inside the "
+                    "layers (column idle), the rest in the loss, the optimizer and between layers\n",
+            step_wall * 1e3, threads, budget, budget - step, 100 * (budget - step) / budget, t_idle);
 }
 
 int main(int argc, char **argv) {
     if (phase_version(argc, argv) == 0) return 0;
-    engine_exec_passive_wait(argv);
+    engine_exec_wait_policy(argv);
     swap_set_progname("swap-bench");
     const BenchArgs b = parse_args(argc, argv);
     engine_set_threads((int)b.threads);
@@ -267,7 +274,7 @@ int main(int argc, char **argv) {
            b.ablate == NN_ABLATE_LAYOUT ? " ablate=layout" : b.ablate == NN_ABLATE_BN ? " ablate=bn"
            : b.ablate ? " ablate=layout,bn" : "");
     fflush(stdout);
-    if (b.profile) print_profile(m, b.steps, b.batch, dc / (double)b.steps, opt_cpu, b.prec);
+    if (b.profile) print_profile(m, b.steps, b.batch, dc / (double)b.steps, opt_cpu, b.prec, (int)b.threads, step_s);
     model_free(m);
     return 0;
 }

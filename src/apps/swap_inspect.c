@@ -44,7 +44,7 @@ static const struct {
 
 int main(int argc, char **argv) {
     if (phase_version(argc, argv) == 0) return 0;
-    engine_exec_passive_wait(argv);
+    engine_exec_wait_policy(argv);
     swap_set_progname("swap-inspect");
     engine_set_threads((int)sysconf(_SC_NPROCESSORS_ONLN));
     inspect_set_usage(USAGE);

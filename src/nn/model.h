@@ -72,8 +72,9 @@ typedef struct Model {
     /* optional: told during backward that ps.grad[from, n_params) is final (see model_set_grad_ready) */
     GradReadyFn grad_ready;
     void *grad_ready_ctx;
-    /* optional per-layer process CPU time (seconds, accumulated) for swap-bench --profile; NULL when off */
-    double *prof_fwd, *prof_bwd;
+    /* optional per-layer process CPU time (seconds, accumulated) for swap-bench --profile; NULL when off; and the
+     * wall time of forward + backward, which against the CPU time shows where threads wait (serial parts) */
+    double *prof_fwd, *prof_bwd, *prof_wall;
 } Model;
 
 /* Build the network a spec describes (JSON: {"name": ..., "layers": [...]}, docs/networks.md) for this input

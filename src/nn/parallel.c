@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void engine_exec_passive_wait(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+void engine_exec_wait_policy(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", ENGINE_SPINCOUNT, 1) != 0) return;
     execv("/proc/self/exe", argv);
-    /* exec failed (no /proc?): carry on with the default policy */
-    unsetenv("OMP_WAIT_POLICY");
+    /* exec failed (no /proc?): carry on with libgomp's default */
+    unsetenv("GOMP_SPINCOUNT");
 }
 
 void engine_set_threads(int t) {

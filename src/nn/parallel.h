@@ -4,12 +4,18 @@
 #ifndef SWAP_PARALLEL_H
 #define SWAP_PARALLEL_H
 
-/* Call first thing in main (before MPI_Init or any thread exists). libgomp reads its wait policy from the
- * environment once, before main; its default spins idle threads between parallel regions, which on a shared
- * machine steals the cores the other threads (ours or another job's) need: measured 10x slower steps under
- * load. If OMP_WAIT_POLICY is unset, this sets it to PASSIVE and re-executes the program (same argv and
- * environment otherwise); an explicit OMP_WAIT_POLICY is left alone. Returns only when no re-exec happened. */
-void engine_exec_passive_wait(char **argv);
+/* Call first thing in main (before MPI_Init or any thread exists). libgomp reads how idle threads wait from the
+ * environment once, before main. Its default spins them for 300,000 iterations (milliseconds) after each
+ * parallel region, which on a shared machine steals the cores other threads (ours or another job's) need:
+ * measured 10x slower steps under load. Never spinning (OMP_WAIT_POLICY=PASSIVE, what we did before) puts them
+ * to sleep between one layer's loop and the next, and waking them cost 3-17 % of an idle training step. So a
+ * short spin: GOMP_SPINCOUNT=ENGINE_SPINCOUNT iterations (tens of microseconds, the gap between two layers;
+ * libgomp cuts it to 100 when threads outnumber the CPUs it may use), then sleep (results/BENCH.md, "How idle
+ * threads wait"). If neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, this sets GOMP_SPINCOUNT and re-executes
+ * the program (same argv and environment otherwise); either one set explicitly is left alone. Returns only when
+ * no re-exec happened. */
+#define ENGINE_SPINCOUNT "1000"
+void engine_exec_wait_policy(char **argv);
 
 /* Use t threads for the engine: OpenMP gets t, OpenBLAS 1 (sgemm_par does the splitting). */
 void engine_set_threads(int t);

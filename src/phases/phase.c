@@ -78,7 +78,7 @@ static void parse_args(PhaseArgs *a, int argc, char **argv, const char *usage) {
 }
 
 void phase_start(Phase *p, int argc, char **argv, const char *usage, const char *threads_key) {
-    engine_exec_passive_wait(argv); /* may re-execute this program: before anything else happens */
+    engine_exec_wait_policy(argv); /* may re-execute this program: before anything else happens */
     memset(p, 0, sizeof *p);
     swap_set_progname(argv[0]);
     signals_install(); /* first: a USR1 from Slurm must never find the default (fatal) action */
