@@ -30,7 +30,8 @@ static void usage(void) {
             "  mlp/cnn take 1x28x28 inputs, the others 3x32x32 (width W, default 64); 10 classes.\n"
             "  --eval times a no-grad eval-mode forward instead of a training step.\n"
             "  --precision bf16 runs the convolutions in bf16 (needs AVX512_BF16; see layers.h).\n"
-            "  --profile also prints per-layer forward/backward CPU milliseconds and idle thread time per step to stderr.\n"
+            "  --profile also prints per-layer forward/backward CPU milliseconds and idle thread time per step\n"
+            "    to stderr.\n"
             "  --ablate skips a part of the step to measure what it costs (timing only: the results are wrong):\n"
             "    layout the activation reorders around the oneDNN convolution kernels, bn batch norm (and its fused ReLU).\n"
             "  cpu_ms is process CPU time per step (all threads, including spin-waiting).\n");

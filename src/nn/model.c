@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/zero.h"
 #include "nn/layer.h"
@@ -13,12 +14,6 @@
 static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double wall_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -189,11 +184,13 @@ float model_forward(Model *m, int train, int with_loss) {
     const int n = m->batch;
     m->last_train = train;
     for (int i = 0; i < m->n_layers; i++) {
-        const double t0 = m->prof_fwd ? cpu_now() : 0.0, w0 = m->prof_fwd ? wall_now() : 0.0;
+        const double t0 = m->prof_fwd ? cpu_now() : 0.0, w0 = m->prof_fwd ? wall_seconds() : 0.0;
         Layer *l = &m->layers[i];
         l->ops->forward(m, l, train);
-        if (m->prof_fwd) m->prof_fwd[i] += cpu_now() - t0;
-        if (m->prof_fwd) m->prof_wall[i] += wall_now() - w0;
+        if (m->prof_fwd) {
+            m->prof_fwd[i] += cpu_now() - t0;
+            m->prof_wall[i] += wall_seconds() - w0;
+        }
     }
     if (train && m->bn_momentum < 0) m->bn_count++;
     if (!with_loss) return 0.0f;
@@ -221,15 +218,17 @@ void model_backward(Model *m, float dloss) {
     memset(logits->dx, 0, slot_size(logits) * n * sizeof(float));
     xent_backward(logits->dx, m->probs, m->labels, n, m->spec.classes, m->spec.label_smoothing, dloss);
     for (int i = m->n_layers - 1; i >= 0; i--) {
-        const double t0 = m->prof_bwd ? cpu_now() : 0.0, w0 = m->prof_bwd ? wall_now() : 0.0;
+        const double t0 = m->prof_bwd ? cpu_now() : 0.0, w0 = m->prof_bwd ? wall_seconds() : 0.0;
         Layer *l = &m->layers[i];
         const int can_set = l->ops->backward_sets && l->ops->backward_sets(l);
         int set, set2 = 0;
         zero_if_born(m, l->in, i, can_set, &set);
         if (l->in2 >= 0) zero_if_born(m, l->in2, i, can_set && l->in2 != l->in, &set2);
         l->ops->backward(m, l, set | set2 << 1);
-        if (m->prof_bwd) m->prof_bwd[i] += cpu_now() - t0;
-        if (m->prof_bwd) m->prof_wall[i] += wall_now() - w0;
+        if (m->prof_bwd) {
+            m->prof_bwd[i] += cpu_now() - t0;
+            m->prof_wall[i] += wall_seconds() - w0;
+        }
         if (m->grad_ready && l->p0 >= 0) m->grad_ready(m->grad_ready_ctx, layer_grad_lo(m, l));
     }
 }

@@ -8,7 +8,7 @@
  * environment once, before main. Its default spins them for 300,000 iterations (milliseconds) after each
  * parallel region, which on a shared machine steals the cores other threads (ours or another job's) need:
  * measured 10x slower steps under load. Never spinning (OMP_WAIT_POLICY=PASSIVE, what we did before) puts them
- * to sleep between one layer's loop and the next, and waking them cost 3-17 % of an idle training step. So a
+ * to sleep between one layer's loop and the next, and waking them cost up to 27 % of an idle training step. So a
  * short spin: GOMP_SPINCOUNT=ENGINE_SPINCOUNT iterations (tens of microseconds, the gap between two layers;
  * libgomp cuts it to 100 when threads outnumber the CPUs it may use), then sleep (results/BENCH.md, "How idle
  * threads wait"). If neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, this sets GOMP_SPINCOUNT and re-executes
